@@ -1,0 +1,1 @@
+"""The domain and its adapters. Imports nothing from azure.functions."""
