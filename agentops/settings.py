@@ -1,0 +1,121 @@
+"""One typed settings object, read from the environment (Azure app settings or local.settings.json).
+
+Every default works offline on one machine (SQLite, a local blob folder, the devhost model
+simulator); setting the Azure variables switches each adapter without touching code. Secrets are
+`SecretStr` so they never show in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class RateLimit(BaseModel):
+    """A deployment's quota, as Azure OpenAI states it: requests and tokens per minute."""
+
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+
+
+class Budget(BaseModel):
+    """Daily limits for one tenant or one agent; None means unlimited."""
+
+    tokens: int | None = Field(default=None, gt=0)
+    cost: float | None = Field(default=None, gt=0)
+
+
+class Price(BaseModel):
+    """Price per 1,000 tokens, in the currency of the price table."""
+
+    input_per_1k: float = Field(ge=0)
+    output_per_1k: float = Field(ge=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", populate_by_name=True
+    )
+
+    # State: SQLite locally, Cosmos DB in Azure.
+    store: Literal["sqlite", "cosmos"] = Field(default="sqlite", alias="AGENTOPS_STORE")
+    sqlite_path: Path = Field(default=Path(".data/agentops.db"), alias="SQLITE_PATH")
+    cosmos_endpoint: str | None = Field(default=None, alias="COSMOS_ENDPOINT")
+    cosmos_key: SecretStr | None = Field(default=None, alias="COSMOS_KEY")  # else identity
+    cosmos_database: str = Field(default="agentops", alias="COSMOS_DATABASE")
+
+    # Identity: a user-assigned managed identity when AZURE_CLIENT_ID is set.
+    azure_client_id: str | None = Field(default=None, alias="AZURE_CLIENT_ID")
+
+    # Model endpoint: the devhost simulator by default, Azure OpenAI or any OpenAI-compatible one.
+    model_endpoint: str = Field(default="http://127.0.0.1:7072/v1", alias="MODEL_ENDPOINT")
+    model_api_key: SecretStr | None = Field(default=None, alias="MODEL_API_KEY")
+    azure_openai_endpoint: str | None = Field(default=None, alias="AZURE_OPENAI_ENDPOINT")
+    azure_openai_api_version: str = Field(default="2024-10-21", alias="AZURE_OPENAI_API_VERSION")
+    model_timeout_s: float = Field(default=30.0, gt=0, alias="MODEL_TIMEOUT_S")
+    model_transport: Literal["aiohttp", "httpx"] = Field(default="aiohttp", alias="MODEL_TRANSPORT")
+    agents_file: Path = Field(default=PROJECT_ROOT / "agents.yaml", alias="AGENTS_FILE")
+
+    # Batch runs: B items per activity, at most W activities in flight, sub-orchestrations above
+    # CHUNK_SIZE items so that no history grows without bound.
+    batch_size: int = Field(default=8, ge=1, le=100, alias="BATCH_SIZE")
+    max_in_flight: int = Field(default=8, ge=1, le=256, alias="MAX_IN_FLIGHT")
+    chunk_size: int = Field(default=1000, ge=10, alias="CHUNK_SIZE")
+    max_attempts: int = Field(default=5, ge=1, le=20, alias="MAX_ATTEMPTS")
+    retry_base_s: float = Field(default=2.0, gt=0, alias="RETRY_BASE_S")
+    retry_max_s: float = Field(default=120.0, gt=0, alias="RETRY_MAX_S")
+    inline_retry_max_wait_s: float = Field(default=2.0, ge=0, alias="INLINE_RETRY_MAX_WAIT_S")
+
+    # Request limits at the HTTP edge.
+    max_queries: int = Field(default=10_000, ge=1, alias="MAX_QUERIES")
+    max_query_bytes: int = Field(default=32 * 1024, ge=1, alias="MAX_QUERY_BYTES")
+    thread_max_messages: int = Field(default=20, ge=2, alias="THREAD_MAX_MESSAGES")
+
+    # Resilience and cost control, per deployment / tenant / agent, as JSON app settings.
+    rate_limits: Annotated[dict[str, RateLimit], NoDecode] = Field(
+        default_factory=dict, alias="RATE_LIMITS"
+    )
+    tenant_budgets: Annotated[dict[str, Budget], NoDecode] = Field(
+        default_factory=dict, alias="TENANT_BUDGETS"
+    )
+    agent_budgets: Annotated[dict[str, Budget], NoDecode] = Field(
+        default_factory=dict, alias="AGENT_BUDGETS"
+    )
+    prices: Annotated[dict[str, Price], NoDecode] = Field(default_factory=dict, alias="PRICES")
+    breaker_failure_threshold: int = Field(default=5, ge=1, alias="BREAKER_FAILURE_THRESHOLD")
+    breaker_cooldown_s: float = Field(default=30.0, gt=0, alias="BREAKER_COOLDOWN_S")
+    cache_max_entries: int = Field(default=10_000, ge=0, alias="CACHE_MAX_ENTRIES")
+    cache_encryption_key: SecretStr | None = Field(default=None, alias="CACHE_ENCRYPTION_KEY")
+
+    # Telemetry: Application Insights in Azure, OTLP or nothing locally.
+    applicationinsights_connection_string: SecretStr | None = Field(
+        default=None, alias="APPLICATIONINSIGHTS_CONNECTION_STRING"
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+
+    @field_validator("rate_limits", "tenant_budgets", "agent_budgets", "prices", mode="before")
+    @classmethod
+    def _json_mapping(cls, value: object) -> object:
+        # App settings are strings; an empty one means "none configured".
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    def resolve(self, path: Path) -> Path:
+        """Relative paths are relative to the app's folder, as Functions runs from there."""
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read once per process: app settings do not change without a restart in Azure either."""
+    return Settings()
