@@ -1,0 +1,234 @@
+"""Command-line client: submit a batch of queries, follow its progress, fetch the results.
+
+    python -m agentops run calculator --file queries.jsonl --output results.jsonl
+    python -m agentops status RUN_ID
+    python -m agentops results RUN_ID --output results.jsonl
+
+The host and key come from --url/--key or AGENTOPS_URL/AGENTOPS_KEY (a function key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+from tqdm import tqdm
+
+DEFAULT_URL = "http://127.0.0.1:7071"
+TERMINAL = {"completed", "failed", "canceled", "stopped"}
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        with _client(args) as client:
+            return args.handler(client, args)
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m agentops", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("AGENTOPS_URL", DEFAULT_URL),
+        help="host base URL (default %(default)s)",
+    )
+    parser.add_argument(
+        "--key",
+        default=os.environ.get("AGENTOPS_KEY"),
+        help="function key (default: $AGENTOPS_KEY)",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="submit queries to an agent and wait for the results")
+    run.add_argument("agent")
+    run.add_argument(
+        "--file",
+        required=True,
+        type=Path,
+        help='JSONL: one query per line, a JSON string or {"query": "..."}',
+    )
+    run.add_argument("--output", type=Path, help="write results as JSONL here (default stdout)")
+    run.add_argument("--batch-size", type=int)
+    run.add_argument("--max-in-flight", type=int)
+    run.add_argument("--no-wait", action="store_true", help="print the run id and return")
+    run.add_argument("--poll", type=float, default=0.5, help="seconds between status checks")
+    run.set_defaults(handler=_run)
+
+    status = commands.add_parser("status", help="show a run's status and counts")
+    status.add_argument("run_id")
+    status.set_defaults(handler=_status)
+
+    results = commands.add_parser("results", help="write a run's item results as JSONL")
+    results.add_argument("run_id")
+    results.add_argument("--output", type=Path, help="default stdout")
+    results.set_defaults(handler=_results)
+    return parser
+
+
+def _client(args: argparse.Namespace) -> httpx.Client:
+    headers = {"x-functions-key": args.key} if args.key else {}
+    return httpx.Client(base_url=args.url.rstrip("/"), headers=headers, timeout=60)
+
+
+def _request(client: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        response = client.request(method, path, **kwargs)
+    except httpx.TransportError as error:
+        raise CliError(
+            f"cannot reach {client.base_url}: {error}. Is the host running? "
+            "Start it with: scripts/run-local.sh"
+        ) from error
+    if response.status_code >= 400:
+        raise CliError(_describe_problem(response))
+    return response.json()
+
+
+def _describe_problem(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:200]}"
+    if response.status_code == 401:
+        return "the host refused the key: pass --key or set AGENTOPS_KEY to a function key"
+    return f"HTTP {response.status_code} {body.get('title', '')}: {body.get('detail', body)}"
+
+
+def _read_queries(path: Path) -> list[str]:
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    queries: list[str] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CliError(f"{path}:{number}: not JSON ({error.msg})") from error
+        if isinstance(value, dict) and isinstance(value.get("query"), str):
+            value = value["query"]
+        if not isinstance(value, str):
+            raise CliError(f'{path}:{number}: expected a JSON string or {{"query": "..."}}')
+        queries.append(value)
+    if not queries:
+        raise CliError(f"{path}: no queries")
+    return queries
+
+
+def _run(client: httpx.Client, args: argparse.Namespace) -> int:
+    queries = _read_queries(args.file)
+    options = {
+        key: value
+        for key, value in (("batch_size", args.batch_size), ("max_in_flight", args.max_in_flight))
+        if value is not None
+    }
+    started = _request(
+        client,
+        "POST",
+        f"/api/agents/{args.agent}/runs",
+        json={"queries": queries, "options": options},
+    )
+    run_id = started["runId"]
+    print(f"run {run_id}: {len(queries)} queries for {args.agent}", file=sys.stderr)
+    if args.no_wait:
+        print(run_id)
+        return 0
+    view = _wait(client, run_id, len(queries), args.poll)
+    with _output(args.output) as out:
+        written = _write_results(client, run_id, out)
+    counts = view["counts"]
+    print(
+        f"run {run_id} {view['status']}: {counts['completed']} completed, "
+        f"{counts['failed']} failed, {counts['pending']} pending; "
+        f"{view['usage']['total_tokens']} tokens, cost {view['cost']}; {written} results written",
+        file=sys.stderr,
+    )
+    return 0 if view["status"] == "completed" else 1
+
+
+def _wait(client: httpx.Client, run_id: str, total: int, poll: float) -> dict[str, Any]:
+    with tqdm(total=total, unit="query", file=sys.stderr, dynamic_ncols=True) as bar:
+        while True:
+            view = _request(client, "GET", f"/api/runs/{run_id}", params={"limit": 1})
+            counts = view["counts"]
+            bar.n = counts["completed"] + counts["failed"]
+            bar.set_postfix(failed=counts["failed"], status=view["status"], refresh=False)
+            bar.refresh()
+            if view["status"] in TERMINAL:
+                return view
+            time.sleep(poll)
+
+
+def _pages(client: httpx.Client, run_id: str) -> Iterator[dict[str, Any]]:
+    continuation: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 1000}
+        if continuation:
+            params["continuation"] = continuation
+        view = _request(client, "GET", f"/api/runs/{run_id}", params=params)
+        yield from view["items"]
+        continuation = view.get("continuation")
+        if not continuation:
+            return
+
+
+def _write_results(client: httpx.Client, run_id: str, out: TextIO) -> int:
+    written = 0
+    for item in _pages(client, run_id):
+        out.write(json.dumps(item, ensure_ascii=False) + "\n")
+        written += 1
+    return written
+
+
+class _output:
+    """stdout, or a file written whole or not at all."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._file: TextIO | None = None
+
+    def __enter__(self) -> TextIO:
+        if self._path is None:
+            return sys.stdout
+        self._partial = self._path.with_name(self._path.name + ".partial")
+        self._file = self._partial.open("w", encoding="utf-8")
+        return self._file
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if self._file is None or self._path is None:
+            return
+        self._file.close()
+        if kind is None:
+            self._partial.replace(self._path)
+        else:
+            self._partial.unlink(missing_ok=True)
+
+
+def _status(client: httpx.Client, args: argparse.Namespace) -> int:
+    view = _request(client, "GET", f"/api/runs/{args.run_id}", params={"limit": 1})
+    view.pop("items", None)
+    view.pop("continuation", None)
+    print(json.dumps(view, indent=2))
+    return 0
+
+
+def _results(client: httpx.Client, args: argparse.Namespace) -> int:
+    with _output(args.output) as out:
+        written = _write_results(client, args.run_id, out)
+    print(f"{written} results written", file=sys.stderr)
+    return 0
