@@ -1,0 +1,222 @@
+"""Response cache with a TTL on two levels: an in-process LRU and a shared level in the store.
+
+The key digests the tenant, the agent and its definition's version, the deployment, the tools and
+the normalised input (query and history, whitespace collapsed and case-folded), so a changed
+agent never answers from an old entry. The tenant is part of the key although answers do not
+depend on it: an agent's tools may read tenant data, and one tenant must never be served
+another's answer.
+
+An agent opts out with ``cache_ttl_s == 0``. Sensitive agents are cached only encrypted: with
+AES-GCM under a key given to the cache, the cache key bound as associated data (an entry copied
+under another key fails to decrypt), and the key itself an HMAC under a key derived from it, so the
+store holds no plain digest of a sensitive query either. Without a key, sensitive agents are not
+cached. AES-GCM rather than Fernet: it authenticates associated data, which Fernet cannot, and
+it is faster; Fernet's embedded timestamp adds nothing since entries carry their own expiry.
+Both levels hold the same value, so sensitive answers are not in memory in plain text either.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from opentelemetry import metrics
+
+from agentops.model.pricing import PriceTable
+from agentops.model.types import ModelAnswer, ModelRequest, Usage
+
+logger = logging.getLogger(__name__)
+_meter = metrics.get_meter("agentops.model")
+_lookups = _meter.create_counter("agentops.cache.lookups", description="cache lookups by outcome")
+_saved = _meter.create_counter(
+    "agentops.cache.saved_cost", description="cost of the model calls cache hits avoided"
+)
+
+_KEY_FORMAT = "v1"
+
+
+class CacheStore(Protocol):
+    """The shared level: the store's cache container (Cosmos TTL; expiry in SQLite)."""
+
+    async def cache_get(self, key: str) -> dict[str, Any] | None: ...
+
+    async def cache_put(self, key: str, value: dict[str, Any], ttl_s: int) -> None: ...
+
+
+@dataclass(slots=True)
+class CacheStats:
+    local_hits: int = 0
+    shared_hits: int = 0
+    misses: int = 0
+    stores: int = 0
+    saved_tokens: int = 0
+    saved_cost: float = 0.0
+    by_agent: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def hits(self) -> int:
+        return self.local_hits + self.shared_hits
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+class ResponseCache:
+    def __init__(
+        self,
+        shared: CacheStore | None,
+        prices: PriceTable,
+        *,
+        max_entries: int = 10_000,
+        encryption_key: bytes | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_entries < 0:
+            raise ValueError("max_entries must not be negative")
+        if encryption_key is not None and len(encryption_key) not in (16, 24, 32):
+            raise ValueError("encryption_key must be 16, 24 or 32 bytes (AES-128/192/256)")
+        self._shared = shared
+        self._prices = prices
+        self._max = max_entries
+        self._clock = clock
+        self._aead = AESGCM(encryption_key) if encryption_key else None
+        self._mac_key = (
+            hmac.new(encryption_key, b"agentops cache key", hashlib.sha256).digest()
+            if encryption_key
+            else None
+        )
+        self._local: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.stats = CacheStats()
+
+    def key(self, request: ModelRequest) -> str | None:
+        """The entry's key, or None when this request must not be cached."""
+        if request.cache_ttl_s <= 0:
+            return None
+        if request.sensitive and self._mac_key is None:
+            return None
+        material = json.dumps(
+            [
+                _KEY_FORMAT,
+                request.tenant,
+                request.agent,
+                request.agent_version,
+                request.deployment,
+                sorted(request.tools),
+                [[m.role, normalise(m.text)] for m in request.history],
+                normalise(request.query),
+            ],
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+        if request.sensitive:
+            assert self._mac_key is not None
+            return "s:" + hmac.new(self._mac_key, material, hashlib.sha256).hexdigest()
+        return "p:" + hashlib.sha256(material).hexdigest()
+
+    async def get(self, request: ModelRequest, key: str | None = None) -> ModelAnswer | None:
+        key = key if key is not None else self.key(request)
+        if key is None:
+            return None
+        now = self._clock()
+        entry = self._local.get(key)
+        level = "local"
+        if entry is not None and entry["expires_at"] <= now:
+            del self._local[key]
+            entry = None
+        if entry is None and self._shared is not None:
+            entry = await self._shared.cache_get(key)
+            level = "shared"
+            # The store may expire lazily: never serve past the entry's own expiry.
+            if entry is not None and not entry.get("expires_at", 0) > now:
+                entry = None
+            if entry is not None:
+                self._remember(key, entry)
+        elif entry is not None:
+            self._local.move_to_end(key)
+        answer = self._open(key, entry) if entry is not None else None
+        if answer is None:
+            self.stats.misses += 1
+            _lookups.add(1, {"outcome": "miss"})
+            return None
+        self._count_hit(request, answer, level)
+        # Nothing was spent on this answer: its tokens are what the hit saved, not a cost.
+        return ModelAnswer(answer.text, Usage(), answer.model, cached=True, model_calls=0)
+
+    async def put(self, request: ModelRequest, answer: ModelAnswer, key: str | None = None) -> None:
+        key = key if key is not None else self.key(request)
+        if key is None:
+            return
+        payload = {
+            "text": answer.text,
+            "model": answer.model,
+            "prompt_tokens": answer.usage.prompt_tokens,
+            "completion_tokens": answer.usage.completion_tokens,
+        }
+        entry: dict[str, Any] = {"expires_at": self._clock() + request.cache_ttl_s}
+        if request.sensitive:
+            assert self._aead is not None
+            nonce = os.urandom(12)
+            sealed = self._aead.encrypt(nonce, json.dumps(payload).encode(), key.encode())
+            entry["sealed"] = base64.b64encode(nonce + sealed).decode()
+        else:
+            entry.update(payload)
+        self._remember(key, entry)
+        if self._shared is not None:
+            await self._shared.cache_put(key, entry, request.cache_ttl_s)
+        self.stats.stores += 1
+
+    def _remember(self, key: str, entry: dict[str, Any]) -> None:
+        if self._max == 0:
+            return
+        self._local[key] = entry
+        self._local.move_to_end(key)
+        while len(self._local) > self._max:
+            self._local.popitem(last=False)
+
+    def _open(self, key: str, entry: dict[str, Any]) -> ModelAnswer | None:
+        payload: dict[str, Any] = entry
+        if "sealed" in entry:
+            if self._aead is None:
+                return None
+            raw = base64.b64decode(entry["sealed"])
+            try:
+                plain = self._aead.decrypt(raw[:12], raw[12:], key.encode())
+            except InvalidTag:
+                # Written under another key (rotation) or tampered with: a miss, not an error.
+                logger.warning("cache entry could not be decrypted; treating it as a miss")
+                self._local.pop(key, None)
+                return None
+            payload = json.loads(plain)
+        return ModelAnswer(
+            text=payload["text"],
+            usage=Usage(payload["prompt_tokens"], payload["completion_tokens"]),
+            model=payload["model"],
+            cached=True,
+            model_calls=0,
+        )
+
+    def _count_hit(self, request: ModelRequest, answer: ModelAnswer, level: str) -> None:
+        stats = self.stats
+        if level == "local":
+            stats.local_hits += 1
+        else:
+            stats.shared_hits += 1
+        saved = self._prices.cost(answer.usage, request.deployment, answer.model)
+        stats.saved_tokens += answer.usage.total_tokens
+        stats.saved_cost += saved
+        stats.by_agent[request.agent] = stats.by_agent.get(request.agent, 0) + 1
+        attributes = {"outcome": "hit", "level": level, "agent": request.agent}
+        _lookups.add(1, attributes)
+        _saved.add(saved, {"agent": request.agent, "deployment": request.deployment})

@@ -1,0 +1,152 @@
+"""The one way to a model: cache, budget, rate limiter, circuit breaker, then the call.
+
+``ModelGateway.call`` runs, per item::
+
+    cache lookup -> budget check -> breaker look -> rate limiter -> breaker admit -> invoke
+    (-> one short retry inside the activity, per the retry policy) -> limiter corrected by real
+    usage -> usage and cost recorded -> cache store -> answer
+
+The breaker is looked at before queueing in the limiter so that an open circuit fails at once
+instead of after a wait, and admits (taking a half-open probe slot) only after the wait, so a
+probe is not held by a request that is still queued. A call is billed once: usage is recorded only
+for an answer, and a cached answer costs nothing.
+
+Errors for the caller: ``PermanentModelError`` (fail the item), ``TransientModelError`` and its
+``CircuitOpenError`` (retryable, with ``retry_after_s``), ``BudgetExceededError`` (stop
+dispatching). Every ``ModelError`` raised carries ``model_calls``: the endpoint calls it cost,
+which count against the item's attempts (read it with ``model_calls_of``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from agentops.model.breaker import BreakerRegistry
+from agentops.model.budgets import Budgets
+from agentops.model.cache import ResponseCache
+from agentops.model.pricing import PriceTable
+from agentops.model.rate_limiter import RateLimiter, estimate_prompt_tokens
+from agentops.model.retry import RetryPolicy
+from agentops.model.types import (
+    ModelAnswer,
+    ModelError,
+    ModelRequest,
+    PermanentModelError,
+    TransientModelError,
+)
+
+logger = logging.getLogger(__name__)
+
+Invoke = Callable[[ModelRequest], Awaitable[ModelAnswer]]
+
+
+def model_calls_of(error: BaseException) -> int:
+    """Endpoint calls a failed ``ModelGateway.call`` made (0 when refused before any call)."""
+    return int(getattr(error, "model_calls", 0))
+
+
+class ModelGateway:
+    def __init__(
+        self,
+        *,
+        prices: PriceTable,
+        cache: ResponseCache | None,
+        budgets: Budgets | None,
+        limiter: RateLimiter,
+        breakers: BreakerRegistry,
+        policy: RetryPolicy,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._prices = prices
+        self._cache = cache
+        self._budgets = budgets
+        self._limiter = limiter
+        self._breakers = breakers
+        self._policy = policy
+        self._sleep = sleep
+
+    async def call(
+        self, request: ModelRequest, invoke: Invoke, *, attempts_used: int = 0, item_key: str = ""
+    ) -> ModelAnswer:
+        """Answer ``request``; ``attempts_used`` is the model calls the item already spent."""
+        if attempts_used < 0:
+            raise ValueError("attempts_used must not be negative")
+        if attempts_used >= self._policy.max_attempts:
+            raise ValueError("the item has no attempts left")
+        cache = self._cache
+        key = cache.key(request) if cache is not None else None
+        if key is not None:
+            assert cache is not None
+            try:
+                hit = await cache.get(request, key)
+            except Exception:  # the cache only saves work: its store failing must not fail items
+                logger.warning("cache lookup failed; calling the model", exc_info=True)
+                hit = None
+            if hit is not None:
+                return hit
+
+        prompt_estimate = estimate_prompt_tokens(request)
+        if self._budgets is not None:
+            estimate = prompt_estimate + request.max_output_tokens
+            await self._budgets.check(request.tenant, request.agent, estimate)
+
+        breaker = self._breakers.get(request.deployment)
+        calls = inline = 0
+        while True:
+            try:
+                breaker.check()
+                reservation = await self._limiter.acquire(request)
+                try:
+                    breaker.admit()
+                except BaseException:
+                    reservation.cancel()
+                    raise
+                calls += 1
+                try:
+                    answer = await invoke(request)
+                except TransientModelError:
+                    reservation.settle(None)
+                    breaker.on_failure()
+                    raise
+                except BaseException:
+                    reservation.settle(None)
+                    breaker.on_neutral()
+                    raise
+                reservation.settle(answer.usage)
+                breaker.on_success()
+            except TransientModelError as error:
+                used = attempts_used + calls
+                wait = self._policy.inline_wait(error, used, inline, item_key)
+                if wait is None:
+                    error.model_calls = calls  # type: ignore[attr-defined]
+                    raise
+                inline += 1
+                logger.info(
+                    "transient model error on %s (%s); retrying in %.2fs",
+                    request.deployment,
+                    error.reason,
+                    wait,
+                )
+                await self._sleep(wait)
+                continue
+            except ModelError as error:
+                error.model_calls = calls  # type: ignore[attr-defined]
+                raise
+            break
+
+        cost = self._prices.cost(answer.usage, request.deployment, answer.model)
+        if self._budgets is not None:
+            await self._budgets.record(request.tenant, request.agent, answer.usage, cost)
+        if key is not None:
+            assert cache is not None
+            try:
+                await cache.put(request, answer, key)
+            except Exception:
+                logger.warning("cache store failed; the answer stands", exc_info=True)
+        return replace(answer, cached=False, model_calls=calls)
+
+
+__all__ = ["Invoke", "ModelGateway", "PermanentModelError", "model_calls_of"]
