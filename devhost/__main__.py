@@ -1,0 +1,210 @@
+"""`python -m devhost`: serve a Functions app on 127.0.0.1:7071 like `func start`.
+
+Exit status: 0 after a graceful stop (SIGINT/SIGTERM), 1 when the app cannot be loaded (the
+message names the file, line or setting), 2 for bad flags, 3 when a server fails to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from devhost.loader import AppLoadError, load_local_settings
+from devhost.settings import HostSettings, parse_settings
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from devhost.host import FunctionHost
+
+logger = logging.getLogger("devhost")
+
+EXIT_LOAD_ERROR = 1
+EXIT_START_ERROR = 3
+SIMULATOR_URL_SETTING = "DEVHOST_SIMULATOR_URL"
+READY_MARKER = "devhost ready:"
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Lets a restarted devhost take its port back at once, while the old one is in TIME_WAIT.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise AppLoadError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(host: str, sock: socket.socket) -> str:
+    port = sock.getsockname()[1]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _simulator_app(environ: dict[str, str]) -> Any:
+    try:
+        from devhost.simulator.app import create_app
+        from devhost.simulator.config import SimulatorConfig
+    except ImportError as error:
+        logger.warning("model simulator not available (%s); serving without it", error)
+        return None
+    try:
+        config = SimulatorConfig.from_env(environ)
+    except ValueError as error:
+        raise AppLoadError(f"model simulator settings: {error}") from None
+    return create_app(config)
+
+
+def _banner(host: FunctionHost, simulator_url: str | None) -> Iterator[str]:
+    app = host.app
+    yield f"devhost: serving {host.settings.script_root}"
+    yield "Functions:"
+    for http in app.http:
+        methods = ",".join(http.methods)
+        yield f"  {http.info.name}: [{methods}] {host.function_url(http)} ({http.auth_level})"
+    for timer in app.timers:
+        yield f"  {timer.info.name}: timerTrigger '{timer.schedule.expression}'"
+    for info in app.durable:
+        yield f"  {info.name}: {info.trigger_type}"
+    for info in app.unsupported:
+        yield f"  {info.name}: {info.trigger_type} (not served by devhost)"
+    keys = host.keys
+    yield (
+        f"Master key: {'(from DEVHOST_MASTER_KEY)' if keys.master_from_setting else keys.master}"
+    )
+    function_key = "(from DEVHOST_FUNCTION_KEY)" if keys.function_from_setting else keys.function
+    yield f"Function key: {function_key}"
+    if host.engine is not None:
+        yield (
+            f"Durable task hub {app.config.hub_name}: "
+            f"{host.public_base_url}/runtime/webhooks/durabletask (master key)"
+        )
+    if simulator_url:
+        yield f"Model simulator: {simulator_url}/v1"
+    yield f"{READY_MARKER} {host.public_base_url}"
+
+
+class _Server:
+    """A uvicorn server that leaves signal handling to devhost, which runs two of them."""
+
+    def __init__(self, app: Any, sock: socket.socket) -> None:
+        import uvicorn
+
+        class Quiet(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+        self.sock = sock
+        self.server: uvicorn.Server = Quiet(
+            uvicorn.Config(app, lifespan="on", log_config=None, access_log=False)
+        )
+
+    async def serve(self) -> None:
+        await self.server.serve(sockets=[self.sock])
+
+
+async def _serve(host: FunctionHost, servers: list[_Server], simulator_url: str | None) -> int:
+    loop = asyncio.get_running_loop()
+
+    def request_exit() -> None:
+        for item in servers:
+            if item.server.should_exit:
+                item.server.force_exit = True
+            item.server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, request_exit)
+    tasks = [asyncio.create_task(item.serve()) for item in servers]
+    main = servers[0].server
+    while not all(item.server.started for item in servers):
+        if any(task.done() for task in tasks):
+            request_exit()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            print("devhost: a server failed to start; see the log above", file=sys.stderr)
+            return EXIT_START_ERROR
+        await asyncio.sleep(0.005)
+    print("\n".join(_banner(host, simulator_url)), flush=True)
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    request_exit()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            logger.error("server stopped with an error", exc_info=result)
+            return EXIT_START_ERROR
+    logger.info("devhost stopped")
+    return 0 if main.started else EXIT_START_ERROR
+
+
+def run(settings: HostSettings) -> int:
+    environ = os.environ
+    try:
+        load_local_settings(settings.script_root, environ)
+        main_sock = _bind(settings.host, settings.port)
+        servers: list[Any] = [main_sock]
+        simulator_url: str | None = None
+        if settings.simulator_port:
+            sim_sock = _bind(settings.host, settings.simulator_port)
+            simulator_url = _url(settings.host, sim_sock)
+            # Apps that want the in-process simulator can read its address from this setting.
+            environ[SIMULATOR_URL_SETTING] = f"{simulator_url}/v1"
+            servers.append(sim_sock)
+
+        from devhost.host import FunctionHost, load_app
+        from devhost.server import build_app
+
+        loaded, raw_functions = load_app(settings, environ)
+        host = FunctionHost(
+            settings, loaded, raw_functions, public_base_url=_url(settings.host, main_sock)
+        )
+        apps: list[Any] = [build_app(host)]
+        if simulator_url:
+            sim_app = _simulator_app(dict(environ))
+            if sim_app is None:
+                servers[1].close()
+                servers.pop()
+                simulator_url = None
+                environ.pop(SIMULATOR_URL_SETTING, None)
+            else:
+                apps.append(sim_app)
+    except AppLoadError as error:
+        print(f"devhost: {error}", file=sys.stderr, flush=True)
+        return EXIT_LOAD_ERROR
+
+    from uvicorn import Config
+
+    loop_factory = Config(app=apps[0], loop="auto", log_config=None).get_loop_factory()
+    wrapped = [_Server(app, sock) for app, sock in zip(apps, servers, strict=True)]
+    runner = asyncio.Runner(loop_factory=loop_factory) if loop_factory else asyncio.Runner()
+    with runner:
+        return runner.run(_serve(host, wrapped, simulator_url))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = parse_settings(sys.argv[1:] if argv is None else argv, os.environ)
+    _configure_logging(settings.log_level)
+    return run(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
