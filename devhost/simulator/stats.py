@@ -1,0 +1,78 @@
+"""Counters behind ``GET /sim/stats``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class DeploymentStats:
+    requests: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "by_status": dict(self.by_status),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
+
+
+@dataclass
+class Stats:
+    """Chat completion requests only; control and listing endpoints are not counted.
+
+    ``by_status`` counts outcomes: the HTTP status answered, ``dropped`` for a connection closed
+    without a response, ``client_gone`` for a client that left during a slow answer.
+    """
+
+    requests: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    dropped: int = 0
+    client_gone: int = 0
+    in_flight: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    deployments: dict[str, DeploymentStats] = field(default_factory=dict)
+
+    def deployment(self, name: str) -> DeploymentStats:
+        stats = self.deployments.get(name)
+        if stats is None:
+            stats = self.deployments[name] = DeploymentStats()
+        return stats
+
+    def record(self, deployment: str | None, outcome: str) -> None:
+        self.by_status[outcome] += 1
+        if deployment is not None:
+            stats = self.deployment(deployment)
+            stats.requests += 1
+            stats.by_status[outcome] += 1
+
+    def record_tokens(self, deployment: str, prompt: int, completion: int) -> None:
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        stats = self.deployment(deployment)
+        stats.prompt_tokens += prompt
+        stats.completion_tokens += completion
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "in_flight": self.in_flight,
+            "by_status": dict(self.by_status),
+            "faults": dict(self.faults),
+            "dropped": self.dropped,
+            "client_gone": self.client_gone,
+            "tokens": {
+                "prompt": self.prompt_tokens,
+                "completion": self.completion_tokens,
+                "total": self.prompt_tokens + self.completion_tokens,
+            },
+            "deployments": {name: s.as_dict() for name, s in sorted(self.deployments.items())},
+        }
