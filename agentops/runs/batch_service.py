@@ -1,0 +1,149 @@
+"""The work of one run_agent_batch activity: answer a batch's pending items concurrently.
+
+Each item is keyed by (run id, index) and moves from pending to a terminal state exactly once in
+the store, so an activity that Durable re-executes (at-least-once) skips what is already done and
+never bills an item twice. Model errors never escape: they become the item's outcome or a request
+to retry later, reported back to the orchestrator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from agentops.model.gateway import model_calls_of
+from agentops.model.types import (
+    BudgetExceededError,
+    ModelAnswer,
+    ModelRequest,
+    PermanentModelError,
+    TransientModelError,
+)
+from agentops.runs.contracts import BatchReport, BatchWork, FinalizeWork
+from agentops.runs.ports import AgentLookup, ModelCaller, RunStore
+from agentops.store.records import Item, ItemError, ItemOutcome, RunStatus
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _ItemResult:
+    status: str  # completed | failed | retry | stopped
+    retry_after_s: float = 0.0
+    reason: str | None = None
+
+
+class BatchService:
+    def __init__(
+        self, store: RunStore, agents: AgentLookup, model: ModelCaller, *, max_attempts: int
+    ) -> None:
+        self._store = store
+        self._agents = agents
+        self._model = model
+        self._max_attempts = max_attempts
+
+    async def run(self, work: BatchWork) -> BatchReport:
+        items = await self._store.get_items(work.run_id, work.indexes)
+        if len(items) != len(set(work.indexes)):
+            raise LookupError(f"run {work.run_id}: some of items {work.indexes} do not exist")
+        already = [item for item in items if item.status != "pending"]
+        todo = [item for item in items if item.status == "pending"]
+        results = await asyncio.gather(*(self._answer(work, item) for item in todo))
+        completed = sum(1 for item in already if item.status == "completed")
+        failed = sum(1 for item in already if item.status == "failed")
+        retry: list[int] = []
+        retry_after = 0.0
+        stopped: str | None = None
+        for item, result in zip(todo, results, strict=True):
+            match result.status:
+                case "completed":
+                    completed += 1
+                case "failed":
+                    failed += 1
+                case "retry":
+                    retry.append(item.index)
+                    retry_after = max(retry_after, result.retry_after_s)
+                case "stopped":
+                    stopped = stopped or result.reason
+        return BatchReport(
+            completed=completed,
+            failed=failed,
+            retry=retry,
+            retry_after_s=retry_after,
+            stopped=stopped,
+        )
+
+    async def _answer(self, work: BatchWork, item: Item) -> _ItemResult:
+        index = item.index
+        if item.attempts >= self._max_attempts:
+            # Spent on an earlier execution whose report never reached the orchestrator.
+            await self._fail(work, index, "transient", f"no attempts left ({item.attempts} made)")
+            return _ItemResult("failed")
+        request: ModelRequest = self._agents.request_for(work.agent, work.tenant, item.query)
+        try:
+            answer: ModelAnswer = await self._model.call(
+                request, attempts_used=item.attempts, item_key=f"{work.run_id}:{index}"
+            )
+        except BudgetExceededError as error:
+            return _ItemResult("stopped", reason=error.reason)
+        except PermanentModelError as error:
+            await self._fail(work, index, "permanent", error.reason)
+            return _ItemResult("failed")
+        except TransientModelError as error:
+            if work.final:
+                reason = f"{error.reason} (after {work.attempt} attempts)"
+                await self._fail(work, index, "transient", reason)
+                return _ItemResult("failed")
+            attempts = item.attempts
+            for _ in range(max(1, model_calls_of(error))):
+                attempts = await self._store.record_attempt(
+                    work.run_id, index, ItemError("transient", error.reason)
+                )
+            if attempts >= self._max_attempts:  # the item's budget is spent, whatever layer
+                await self._fail(
+                    work, index, "transient", f"{error.reason} (after {attempts} attempts)"
+                )
+                return _ItemResult("failed")
+            return _ItemResult("retry", retry_after_s=error.retry_after_s or 0.0)
+        outcome = ItemOutcome.completed(
+            answer.text,
+            usage=answer.usage,
+            cost=self._model.cost(request, answer),
+            cached=answer.cached,
+            model=answer.model,
+        )
+        await self._store.complete_item(work.run_id, index, outcome)
+        return _ItemResult("completed")
+
+    async def _fail(self, work: BatchWork, index: int, kind: str, reason: str) -> None:
+        logger.info("run %s item %d failed (%s): %s", work.run_id, index, kind, reason)
+        await self._store.complete_item(
+            work.run_id, index, ItemOutcome.failed(ItemError(kind, reason))
+        )
+
+    async def finalize(self, work: FinalizeWork) -> None:
+        """Write the run's terminal status with its totals, computed from the items themselves."""
+        run = await self._store.get_run(work.run_id)
+        if run is None:
+            raise LookupError(f"run {work.run_id} does not exist")
+        if run.status in (RunStatus.CANCELED, RunStatus.FAILED):
+            return  # canceled by a caller, or failed to start: that status stands
+        totals = await self._store.item_totals(work.run_id)
+        await self._store.update_run(
+            work.run_id,
+            status=work.status,
+            counts=totals.counts,
+            usage=totals.usage,
+            cost=totals.cost,
+            finished_at=datetime.now(UTC),
+        )
+        logger.info(
+            "run %s %s: %d completed, %d failed%s",
+            work.run_id,
+            work.status,
+            totals.counts.completed,
+            totals.counts.failed,
+            f" ({work.reason})" if work.reason else "",
+        )

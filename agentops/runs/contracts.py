@@ -1,0 +1,72 @@
+"""The small, typed payloads that travel through durable history.
+
+History keeps every input and output forever, so these carry references (run id, item indexes)
+and counts, never queries or answers: those live in the store. Each model has defaults for new
+fields so that instances started before a field existed still replay.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class RunSpec(_Payload):
+    """Input of the agent_batch orchestration: one run, or one chunk [start, end) of it."""
+
+    run_id: str
+    tenant: str
+    agent: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    batch_size: int = Field(ge=1)
+    max_in_flight: int = Field(ge=1)
+    chunk_size: int = Field(ge=1)
+    max_attempts: int = Field(ge=1)
+    retry_base_s: float = Field(gt=0)
+    retry_max_s: float = Field(gt=0)
+    is_root: bool = True
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+class BatchWork(_Payload):
+    """Input of one run_agent_batch activity: which items to answer, and whether it is their
+    last attempt (then a transient failure fails the item instead of coming back)."""
+
+    run_id: str
+    tenant: str
+    agent: str
+    indexes: list[int]
+    attempt: int = Field(default=1, ge=1)
+    final: bool = False
+
+
+class BatchReport(_Payload):
+    """Output of one run_agent_batch activity."""
+
+    completed: int = 0
+    failed: int = 0
+    retry: list[int] = Field(default_factory=list)  # transient failures, still pending
+    retry_after_s: float = 0.0  # the longest wait the endpoint asked for (retry-after, cool-down)
+    stopped: str | None = None  # set when a budget stops the run; the items stay pending
+
+
+class ChunkReport(_Payload):
+    """Output of agent_batch: counts for its range."""
+
+    completed: int = 0
+    failed: int = 0
+    pending: int = 0
+    stopped: str | None = None
+
+
+class FinalizeWork(_Payload):
+    run_id: str
+    status: str
+    reason: str | None = None

@@ -1,0 +1,38 @@
+"""What batch runs need from the rest of agentops, as Protocols the composition root fills."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from agentops.model.types import ChatMessage, ModelAnswer, ModelRequest
+from agentops.store.port import Store
+
+RunStore = Store
+
+
+class AgentLookup(Protocol):
+    def get(self, name: str) -> Any:
+        """The agent's definition; raises UnknownAgentError for a name not declared."""
+        ...
+
+    def request_for(
+        self, agent: str, tenant: str, query: str, history: tuple[ChatMessage, ...] = ()
+    ) -> ModelRequest: ...
+
+    def describe(self) -> list[dict[str, Any]]: ...
+
+
+class ModelCaller(Protocol):
+    """The model path as one call: cache, budgets, rate limiter, breaker, agent, accounting."""
+
+    async def call(
+        self, request: ModelRequest, *, attempts_used: int = 0, item_key: str = ""
+    ) -> ModelAnswer: ...
+
+    def cost(self, request: ModelRequest, answer: ModelAnswer) -> float: ...
+
+
+class BudgetGate(Protocol):
+    async def check(self, tenant: str, agent: str, estimated_tokens: int) -> None:
+        """Raises BudgetExceededError when the tenant or agent has no budget left today."""
+        ...

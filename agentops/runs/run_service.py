@@ -1,0 +1,182 @@
+"""Starting, reading and canceling batch runs: what the HTTP edge asks of the domain."""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from agentops.audit import AuditTrail
+from agentops.auth import Principal
+from agentops.runs.contracts import RunSpec
+from agentops.runs.errors import InvalidContinuationError, RunConflictError, UnknownRunError
+from agentops.runs.ports import BudgetGate, RunStore
+from agentops.runs.requests import RunRequest
+from agentops.settings import Settings
+from agentops.store.records import Item, Run, RunStatus
+
+logger = logging.getLogger(__name__)
+
+TERMINAL_RUN_STATUSES = frozenset(
+    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED, RunStatus.STOPPED}
+)
+# How a durable runtime status reads while the store still says the run is under way.
+_RUNTIME_TO_RUN_STATUS = {
+    "Pending": RunStatus.PENDING,
+    "Running": RunStatus.RUNNING,
+    "ContinuedAsNew": RunStatus.RUNNING,
+    "Suspended": RunStatus.RUNNING,
+    "Failed": RunStatus.FAILED,
+    "Terminated": RunStatus.CANCELED,
+}
+
+
+class RunService:
+    def __init__(
+        self, store: RunStore, budgets: BudgetGate, audit: AuditTrail, settings: Settings
+    ) -> None:
+        self._store = store
+        self._budgets = budgets
+        self._audit = audit
+        self._settings = settings
+
+    async def create(self, principal: Principal, agent: str, request: RunRequest) -> Run:
+        """Store the run and its items; the caller then starts the orchestration.
+
+        The budget is checked first, so a refused run leaves nothing behind.
+        """
+        await self._budgets.check(principal.tenant, agent, estimated_tokens=0)
+        options = request.options.model_dump(exclude_none=True)
+        run_id = uuid.uuid4().hex
+        run = Run(
+            run_id=run_id,
+            tenant_id=principal.tenant,
+            principal=principal.id,
+            agent=agent,
+            total=len(request.queries),
+            created_at=datetime.now(UTC),
+            options=options,
+            instance_id=run_id,  # the orchestration's instance id is the run id
+        )
+        await self._store.create_run(run)
+        await self._store.add_items(run.run_id, request.queries)
+        await self._audit.record(
+            principal,
+            action="run.create",
+            resource=f"runs/{run.run_id}",
+            outcome="accepted",
+            details={"agent": agent, "queries": run.total, "options": options},
+        )
+        logger.info("run %s created: agent=%s items=%d", run.run_id, agent, run.total)
+        return run
+
+    def spec_for(self, run: Run) -> dict[str, Any]:
+        settings = self._settings
+        options = run.options
+        return RunSpec(
+            run_id=run.run_id,
+            tenant=run.tenant_id,
+            agent=run.agent,
+            start=0,
+            end=run.total,
+            batch_size=options.get("batch_size", settings.batch_size),
+            max_in_flight=options.get("max_in_flight", settings.max_in_flight),
+            chunk_size=settings.chunk_size,
+            max_attempts=options.get("max_attempts", settings.max_attempts),
+            retry_base_s=settings.retry_base_s,
+            retry_max_s=settings.retry_max_s,
+        ).model_dump()
+
+    async def mark_failed(self, run_id: str, reason: str) -> None:
+        await self._store.update_run(run_id, status=RunStatus.FAILED, finished_at=datetime.now(UTC))
+        logger.warning("run %s failed before it started: %s", run_id, reason)
+
+    async def _owned_run(self, principal: Principal, run_id: str) -> Run:
+        run = await self._store.get_run(run_id) if _plausible_id(run_id) else None
+        # Another tenant's run reads as missing: its existence is not the caller's to learn.
+        if run is None or run.tenant_id != principal.tenant:
+            raise UnknownRunError(f"no run with id {run_id!r}")
+        return run
+
+    async def view(
+        self,
+        principal: Principal,
+        run_id: str,
+        *,
+        runtime_status: str | None,
+        custom_status: Any,
+        continuation: str | None,
+        limit: int,
+    ) -> dict[str, Any]:
+        run = await self._owned_run(principal, run_id)
+        totals = await self._store.item_totals(run_id)
+        items, next_after = await self._store.list_items(
+            run_id, after_index=_after_index(continuation), limit=limit
+        )
+        status = run.status
+        if status not in TERMINAL_RUN_STATUSES and runtime_status:
+            status = _RUNTIME_TO_RUN_STATUS.get(runtime_status, status)
+        return {
+            "id": run.run_id,
+            "agent": run.agent,
+            "status": str(status),
+            "runtimeStatus": runtime_status,
+            "progress": custom_status,
+            "createdAt": run.created_at.isoformat(),
+            "finishedAt": run.finished_at.isoformat() if run.finished_at else None,
+            "total": run.total,
+            "counts": totals.counts.to_doc(),
+            "usage": {
+                "prompt_tokens": totals.usage.prompt_tokens,
+                "completion_tokens": totals.usage.completion_tokens,
+                "total_tokens": totals.usage.total_tokens,
+            },
+            "cost": round(totals.cost, 6),
+            "items": [_item_view(item) for item in items],
+            "continuation": None if next_after is None else str(next_after),
+        }
+
+    async def cancel(self, principal: Principal, run_id: str) -> list[str]:
+        """Mark the run canceled; returns the orchestration instances the caller must stop."""
+        run = await self._owned_run(principal, run_id)
+        if run.status in TERMINAL_RUN_STATUSES:
+            raise RunConflictError(f"run {run_id} is already {run.status}")
+        await self._store.update_run(
+            run_id, status=RunStatus.CANCELED, finished_at=datetime.now(UTC)
+        )
+        await self._audit.record(
+            principal, action="run.cancel", resource=f"runs/{run_id}", outcome="accepted"
+        )
+        chunks = math.ceil(run.total / self._settings.chunk_size) if run.total else 0
+        children = [f"{run_id}:chunk:{n}" for n in range(chunks)] if chunks > 1 else []
+        return [run.instance_id or run_id, *children]
+
+
+def _item_view(item: Item) -> dict[str, Any]:
+    return {
+        "index": item.index,
+        "status": str(item.status),
+        "answer": item.answer,
+        "error": item.error.to_doc() if item.error else None,
+        "attempts": item.attempts,
+        "usage": {
+            "prompt_tokens": item.usage.prompt_tokens,
+            "completion_tokens": item.usage.completion_tokens,
+        },
+        "cost": item.cost,
+        "cached": item.cached,
+    }
+
+
+def _after_index(continuation: str | None) -> int | None:
+    if continuation is None:
+        return None
+    if not continuation.isdigit():
+        raise InvalidContinuationError("continuation: not a token this API gave out")
+    return int(continuation)
+
+
+def _plausible_id(run_id: str) -> bool:
+    return 0 < len(run_id) <= 64 and run_id.isalnum()

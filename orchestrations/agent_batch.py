@@ -1,0 +1,193 @@
+"""The agent_batch orchestration: answer every item of a run, B items per activity, at most W
+activities in flight as a sliding window, transient failures re-dispatched after a durable timer.
+
+Deterministic by construction: no I/O, no clock but `context.current_utc_datetime`, no randomness
+(the back-off jitter is a hash of the run id and attempt). Runs above `chunk_size` items are split
+into sub-orchestrations so that no single history grows without bound.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities.run_agent_batch import finalize_run, run_agent_batch
+from agentops.model.retry import RetryPolicy
+from agentops.runs.contracts import BatchReport, BatchWork, ChunkReport, FinalizeWork, RunSpec
+
+bp = df.Blueprint()
+
+# Covers activities that crash (the worker died, the store was unreachable); model errors never
+# crash an activity, they come back in its report and have their own retry budget per item.
+ACTIVITY_CRASH_RETRY = df.RetryOptions(
+    first_retry_interval_in_milliseconds=1000, max_number_of_attempts=3
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    indexes: list[int]
+    attempt: int
+
+
+@bp.orchestration_trigger(context_name="context")
+def agent_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
+    spec = RunSpec.model_validate(context.get_input())
+    try:
+        if spec.size > spec.chunk_size:
+            report = yield from _run_chunks(context, spec)
+        else:
+            report = yield from _run_window(context, spec)
+    except Exception as error:
+        if spec.is_root:
+            yield context.call_activity(
+                finalize_run,
+                FinalizeWork(run_id=spec.run_id, status="failed", reason=str(error)).model_dump(),
+            )
+        raise
+    if spec.is_root:
+        status = "stopped" if report.stopped else "completed"
+        yield context.call_activity(
+            finalize_run,
+            FinalizeWork(run_id=spec.run_id, status=status, reason=report.stopped).model_dump(),
+        )
+    return report.model_dump()
+
+
+def _run_window(
+    context: df.DurableOrchestrationContext, spec: RunSpec
+) -> Generator[Any, Any, ChunkReport]:
+    ready: deque[_Group] = deque(
+        _Group(list(range(i, min(i + spec.batch_size, spec.end))), attempt=1)
+        for i in range(spec.start, spec.end, spec.batch_size)
+    )
+    running: list[tuple[Any, _Group]] = []  # batch activities in flight
+    waiting: list[tuple[Any, _Group]] = []  # durable timers before a retry
+    completed = failed = 0
+    stopped: str | None = None
+    policy = RetryPolicy(
+        max_attempts=spec.max_attempts, base_s=spec.retry_base_s, max_s=spec.retry_max_s
+    )
+
+    while True:
+        while ready and len(running) < spec.max_in_flight and stopped is None:
+            group = ready.popleft()
+            work = BatchWork(
+                run_id=spec.run_id,
+                tenant=spec.tenant,
+                agent=spec.agent,
+                indexes=group.indexes,
+                attempt=group.attempt,
+                final=group.attempt >= spec.max_attempts,
+            )
+            task = context.call_activity_with_retry(
+                run_agent_batch, ACTIVITY_CRASH_RETRY, work.model_dump()
+            )
+            running.append((task, group))
+        if stopped is not None:
+            waiting.clear()  # the run stops dispatching; those items stay pending
+        if not running and not waiting:
+            break
+        pending = spec.size - completed - failed
+        context.set_custom_status(
+            {"completed": completed, "failed": failed, "pending": pending, "stopped": stopped}
+        )
+        winner = yield context.task_any([task for task, _ in running + waiting])
+
+        timer_group = _pop(waiting, winner)
+        if timer_group is not None:
+            ready.append(timer_group)
+            continue
+        group = _pop(running, winner)
+        assert group is not None, "task_any returned a task this orchestration did not start"
+        if isinstance(winner.result, Exception):
+            raise winner.result  # the activity crashed on every attempt: fail loudly
+        report = BatchReport.model_validate(winner.result)
+        completed += report.completed
+        failed += report.failed
+        stopped = stopped or report.stopped
+        if report.retry and stopped is None:
+            delay = policy.redispatch_delay(
+                group.attempt,
+                item_key=str(report.retry[0]),
+                seed=spec.run_id,
+                retry_after_s=report.retry_after_s or None,
+            )
+            timer = context.create_timer(context.current_utc_datetime + delay)
+            waiting.append((timer, _Group(report.retry, group.attempt + 1)))
+
+    pending = spec.size - completed - failed
+    context.set_custom_status(
+        {"completed": completed, "failed": failed, "pending": pending, "stopped": stopped}
+    )
+    return ChunkReport(completed=completed, failed=failed, pending=pending, stopped=stopped)
+
+
+def _run_chunks(
+    context: df.DurableOrchestrationContext, spec: RunSpec
+) -> Generator[Any, Any, ChunkReport]:
+    bounds = [
+        (s, min(s + spec.chunk_size, spec.end))
+        for s in range(spec.start, spec.end, spec.chunk_size)
+    ]
+    # A few children at a time, sharing the window, so total concurrency stays at W while a slow
+    # chunk does not hold the others back.
+    parallel = min(len(bounds), max(1, spec.max_in_flight // 4))
+    child_window = max(1, spec.max_in_flight // parallel)
+    todo = deque(enumerate(bounds))
+    running: list[tuple[Any, int]] = []
+    totals = ChunkReport()
+
+    while todo or running:
+        while todo and len(running) < parallel and totals.stopped is None:
+            number, (start, end) = todo.popleft()
+            child = spec.model_copy(
+                update={"start": start, "end": end, "max_in_flight": child_window, "is_root": False}
+            )
+            task = context.call_sub_orchestrator(
+                agent_batch, child.model_dump(), instance_id=f"{spec.run_id}:chunk:{number}"
+            )
+            running.append((task, number))
+        if not running:
+            break
+        context.set_custom_status(
+            {
+                "completed": totals.completed,
+                "failed": totals.failed,
+                "pending": spec.size - totals.completed - totals.failed,
+                "stopped": totals.stopped,
+            }
+        )
+        winner = yield context.task_any([task for task, _ in running])
+        _pop(running, winner)
+        if isinstance(winner.result, Exception):
+            raise winner.result
+        child_report = ChunkReport.model_validate(winner.result)
+        totals = ChunkReport(
+            completed=totals.completed + child_report.completed,
+            failed=totals.failed + child_report.failed,
+            stopped=totals.stopped or child_report.stopped,
+        )
+    pending = spec.size - totals.completed - totals.failed
+    result = totals.model_copy(update={"pending": pending})
+    context.set_custom_status(
+        {
+            "completed": result.completed,
+            "failed": result.failed,
+            "pending": pending,
+            "stopped": result.stopped,
+        }
+    )
+    return result
+
+
+def _pop[T](entries: list[tuple[Any, T]], task: Any) -> T | None:
+    for position, (candidate, value) in enumerate(entries):
+        if candidate is task:
+            del entries[position]
+            return value
+    return None
