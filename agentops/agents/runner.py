@@ -1,9 +1,9 @@
 """Answer one ``ModelRequest`` with a Microsoft Agent Framework agent.
 
-The runner builds one ``Agent`` per agent definition and deployment on first use, over a chat
-completion client per deployment that shares the endpoint's connection pool. A call runs the agent's
-whole tool loop: the model asks for a tool, the Python function runs, its result goes back, until the
-model answers in text. Usage is summed over those round trips by Agent Framework.
+The runner builds one ``Agent`` per agent definition and deployment on first use, over one chat
+completion client per deployment, all sharing the endpoint's connection pool. A call runs the
+agent's whole tool loop (the model asks for a tool, the Python function runs, its result goes
+back) until the model answers in text; Agent Framework sums the usage over those round trips.
 
 Failures come out as ``PermanentModelError`` or ``TransientModelError`` (see
 ``agentops.model.classify``); anything else is a bug and propagates unchanged.
