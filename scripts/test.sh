@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (Python 3.13 venv, the npm Cosmos-compatible server) and runs
+# the whole test suite, end-to-end tests included. Extra arguments go to pytest.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+scripts/bootstrap-env.sh
+if [[ -f tools/cosmosdb-server/package-lock.json ]]; then
+    lock_hash=$(sha256sum tools/cosmosdb-server/package-lock.json | cut -d' ' -f1)
+    if [[ "$(cat tools/cosmosdb-server/node_modules/.lock-hash 2>/dev/null)" != "$lock_hash" ]]; then
+        echo "installing the Cosmos-compatible test server (npm ci)" >&2
+        npm ci --prefix tools/cosmosdb-server --no-audit --no-fund --loglevel=error
+        echo "$lock_hash" > tools/cosmosdb-server/node_modules/.lock-hash
+    fi
+fi
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"
