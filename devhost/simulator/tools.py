@@ -122,14 +122,16 @@ class _Source:
             if not any(start <= m.start() < end for start, end in pair_spans)
         ]
         skip = _name_words(tool_name) | _STOPWORDS
-        strings = [a or b for a, b in _QUOTED.findall(query)]
-        strings += _CAPITALISED_RUN.findall(_QUOTED.sub(" ", query))
-        after = _AFTER_PREPOSITION.findall(query)
+        text = _PAIR.sub(" ", query)  # explicit pairs are not free text
+        strings = [a or b for a, b in _QUOTED.findall(text)]
+        unquoted = _QUOTED.sub(" ", text)
+        strings += _CAPITALISED_RUN.findall(unquoted)
+        after = _AFTER_PREPOSITION.findall(unquoted)
         if after:
             strings.append(after[-1].strip())
         rest = [
             w
-            for w in _WORD.findall(_QUOTED.sub(" ", query))
+            for w in _WORD.findall(unquoted)
             if w.lower() not in skip and _stem(w.lower()) not in skip
         ]
         if rest:
