@@ -20,7 +20,7 @@ from agent_framework import (
 
 logger = logging.getLogger(__name__)
 
-_MAX_DETAIL = 200
+_MAX_DETAIL = 300
 
 
 class FailOnToolError(FunctionMiddleware):
@@ -37,7 +37,9 @@ class FailOnToolError(FunctionMiddleware):
         except (TypeError, ValueError, ArithmeticError) as exc:
             # Argument validation (a TypeError in Agent Framework) and ToolArgumentError alike:
             # the model asked for something the tool cannot do.
-            detail = str(exc).splitlines()[0][:_MAX_DETAIL] if str(exc) else type(exc).__name__
+            # Pydantic's first lines name the field and the problem; the rest is noise.
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            detail = "; ".join(lines[:3])[:_MAX_DETAIL] or type(exc).__name__
             logger.info("tool %s rejected its arguments: %s", name, type(exc).__name__)
             raise MiddlewareFailure(f"invalid tool call: {name}: {detail}") from exc
         except Exception as exc:
