@@ -101,7 +101,7 @@ def _parse_param(body: str, template: str) -> _Param:
     default: str | None = None
     if "=" in head:
         head, default = head.split("=", 1)
-    optional = head.endswith("?")
+    optional = head.endswith("?") or default is not None
     head = head.rstrip("?")
     if not _NAME.fullmatch(head):
         raise RouteTemplateError(f"route {template!r}: bad parameter name {head!r}")

@@ -92,7 +92,10 @@ class FunctionEndpoint:
         self._host = host
 
     async def handle(self, request: Request) -> Response:
-        resolved = self._host.routes.resolve(request.url.path, request.method)
+        # Match the still-encoded path: route values are decoded once, after matching, so an
+        # encoded slash stays inside its segment.
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        resolved = self._host.routes.resolve(raw_path.decode("utf-8", "replace"), request.method)
         if resolved is None:
             return problem(404, f"no function serves {request.url.path}")
         if isinstance(resolved, set):

@@ -44,6 +44,10 @@ class TimerSchedule:
         return croniter(self.croniter_expression, moment, ret_type=datetime).get_next(datetime)
 
 
+def _shown(expression: str, raw: str) -> str:
+    return repr(expression) if expression == raw.strip() else f"{expression!r} (from {raw!r})"
+
+
 def parse_schedule(function_name: str, raw: str, environ: Mapping[str, str]) -> TimerSchedule:
     """Expand `%SETTING%` references and parse; errors name the function and the schedule."""
     try:
@@ -63,7 +67,7 @@ def parse_schedule(function_name: str, raw: str, environ: Mapping[str, str]) -> 
     fields = expression.split()
     if len(fields) != 6:
         raise ScheduleError(
-            f"timer {function_name!r}: schedule {expression!r} (from {raw!r}) is not a valid "
+            f"timer {function_name!r}: schedule {_shown(expression, raw)} is not a valid "
             f"NCRONTAB expression: expected 6 fields (second minute hour day month day-of-week), "
             f"got {len(fields)}"
         )
@@ -74,9 +78,11 @@ def parse_schedule(function_name: str, raw: str, environ: Mapping[str, str]) -> 
     try:
         croniter(converted, datetime.now(UTC)).get_next(datetime)
     except (ValueError, KeyError) as error:
+        # croniter quotes the reordered fields; show only its reason.
+        reason = re.sub(r"^\[[^\]]*\]\s*", "", str(error))
         raise ScheduleError(
-            f"timer {function_name!r}: schedule {expression!r} (from {raw!r}) is not a valid "
-            f"NCRONTAB expression: {error}"
+            f"timer {function_name!r}: schedule {_shown(expression, raw)} is not a valid "
+            f"NCRONTAB expression: {reason}"
         ) from None
     return TimerSchedule(expression, converted, None)
 

@@ -1,0 +1,117 @@
+"""HTTP triggers through real HTTP: routes, parameters, methods, bodies, responses, errors."""
+
+from __future__ import annotations
+
+import httpx
+
+PROBLEM = "application/problem+json"
+
+
+def test_route_params_query_headers_and_context(client: httpx.Client) -> None:
+    response = client.get("/api/echo/42/tail-part?x=1&y=two", headers={"X-Trace": "abc"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["method"] == "GET"
+    assert body["route_params"] == {"id": "42", "tail": "tail-part"}
+    assert body["params"] == {"x": "1", "y": "two"}
+    assert body["headers"]["x-trace"] == "abc"
+    assert body["url"].endswith("/api/echo/42/tail-part?x=1&y=two")
+    assert body["function_name"] == "echo"
+    assert len(body["invocation_id"]) == 36
+
+
+def test_optional_parameter_may_be_absent_and_body_arrives(client: httpx.Client) -> None:
+    response = client.put("/api/echo/7", content=b"payload \xe2\x9c\x93")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["method"] == "PUT"
+    assert body["route_params"] == {"id": "7"}
+    assert body["body"] == "payload \u2713"
+
+
+def test_constraint_mismatch_is_404_problem(client: httpx.Client) -> None:
+    response = client.get("/api/echo/not-a-number")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["status"] == 404
+
+
+def test_unknown_route_is_404_problem(client: httpx.Client) -> None:
+    response = client.get("/api/nothing/here")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert "/api/nothing/here" in response.json()["detail"]
+
+
+def test_wrong_method_is_405_with_allow(client: httpx.Client) -> None:
+    response = client.delete("/api/echo/1")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["allow"] == "GET, POST, PUT"
+
+
+def test_literal_route_wins_over_parameter(client: httpx.Client) -> None:
+    assert client.get("/api/items/special").text == "special"
+    assert client.get("/api/items/other").text == "item other"
+
+
+def test_route_defaults_to_function_name(client: httpx.Client) -> None:
+    response = client.get("/api/DefaultRoute")
+    assert response.status_code == 200
+    assert response.content == b"\x00\x01binary"
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["x-custom"] == "yes"
+
+
+def test_status_and_headers_are_returned(client: httpx.Client) -> None:
+    response = client.post("/api/created")
+    assert response.status_code == 201
+    assert response.headers["location"] == "/api/created/1"
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.text == "made"
+
+
+def test_sync_functions_run_in_the_pool_and_async_ones_on_the_loop(client: httpx.Client) -> None:
+    sync_thread = client.get("/api/echo/1").json()["thread"]
+    async_response = client.get("/api/async-hello", params={"name": "devhost"})
+    assert async_response.json()["hello"] == "devhost"
+    assert sync_thread.startswith("function")
+    assert async_response.json()["thread"] == "MainThread"
+
+
+def test_unhandled_exception_is_500_problem_without_details(client: httpx.Client) -> None:
+    response = client.get("/api/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM
+    assert "secret detail" not in response.text
+    assert "Traceback" not in response.text
+    assert response.json()["invocationId"]
+
+
+def test_failure_is_logged_by_the_host(client: httpx.Client, devhost) -> None:
+    invocation = client.get("/api/boom").json()["invocationId"]
+    assert f"Executed 'boom' (Failed, id={invocation})" in devhost.output
+    assert "secret detail that must not reach the caller" in devhost.output
+
+
+def test_root_says_running(client: httpx.Client) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "devhost is running" in response.text
+
+
+def test_host_status_lists_functions(client: httpx.Client, devhost) -> None:
+    response = client.get("/admin/host/status", headers=devhost.master_headers)
+    assert response.status_code == 200
+    status = response.json()
+    assert status["state"] == "Running"
+    functions = {f["name"]: f for f in status["functions"]}
+    assert functions["echo"]["methods"] == ["GET", "POST", "PUT"]
+    assert functions["every_second"]["schedule"] == "* * * * * *"
+    assert functions["keyed"]["authLevel"] == "function"
+
+
+def test_route_values_are_decoded_once(client: httpx.Client) -> None:
+    assert client.get("/api/items/a%20b").text == "item a b"
+    assert client.get("/api/items/50%2525").text == "item 50%25"
+    assert client.get("/api/items/a%2Fb").text == "item a/b"

@@ -1,0 +1,145 @@
+"""Start-up: settings files, host.json, and the clear errors for apps that cannot be served."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devhost.testing import devhost_command, devhost_environment, start_devhost
+
+from .conftest import APPS, HTTP_APP
+
+
+def _run(app: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        devhost_command(app, "--port", "0", "--simulator-port", "0"),
+        env=devhost_environment(env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_import_error_names_file_line_and_error() -> None:
+    result = _run(APPS / "broken_import")
+    assert result.returncode == 1
+    script = APPS / "broken_import" / "function_app.py"
+    assert f'File "{script}", line 8' in result.stderr
+    assert "KeyError: 'endpoint'" in result.stderr
+    assert "Traceback" not in result.stderr  # no raw host stack trace
+    assert "loader.py" not in result.stderr
+
+
+def test_error_in_an_imported_module_points_into_that_module() -> None:
+    result = _run(APPS / "broken_helper")
+    assert result.returncode == 1
+    assert f'File "{APPS / "broken_helper" / "helpers" / "config.py"}", line 5' in result.stderr
+    assert "ValueError: invalid literal for int()" in result.stderr
+
+
+def test_bad_schedule_names_function_and_schedule() -> None:
+    result = _run(APPS / "broken_schedule")
+    assert result.returncode == 1
+    assert "'five_fields'" in result.stderr
+    assert "'0 */5 * * *'" in result.stderr
+
+
+def test_bad_schedule_from_a_setting_names_both() -> None:
+    result = _run(APPS / "broken_setting", {"REPORT_SCHEDULE": "0 61 * * * *"})
+    assert result.returncode == 1
+    assert "'nightly_report'" in result.stderr
+    assert "'0 61 * * * *' (from '%REPORT_SCHEDULE%')" in result.stderr
+
+
+def test_schedule_setting_that_is_not_set_is_an_error() -> None:
+    env = devhost_environment()
+    env.pop("REPORT_SCHEDULE", None)
+    result = subprocess.run(
+        devhost_command(APPS / "broken_setting", "--port", "0", "--simulator-port", "0"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "%REPORT_SCHEDULE%" in result.stderr
+    assert "not set" in result.stderr
+
+
+def test_missing_function_app_is_an_error(tmp_path: Path) -> None:
+    result = _run(tmp_path)
+    assert result.returncode == 1
+    assert "function_app.py" in result.stderr
+
+
+def _copy_app(tmp_path: Path) -> Path:
+    app = tmp_path / "app"
+    shutil.copytree(HTTP_APP, app, ignore=shutil.ignore_patterns("__pycache__"))
+    return app
+
+
+def test_local_settings_fill_the_environment_without_overriding(tmp_path: Path) -> None:
+    app = _copy_app(tmp_path)
+    values = {
+        "FROM_LOCAL": "local value",
+        "OVERRIDDEN": "from file",
+        "EVERY_SECOND": "0 0 0 1 1 *",
+        "TIMER_MARKER_DIR": str(tmp_path),
+    }
+    (app / "local.settings.json").write_text(json.dumps({"IsEncrypted": False, "Values": values}))
+    with start_devhost(app, env={"OVERRIDDEN": "from environment"}) as devhost:
+        with httpx.Client(base_url=devhost.base_url) as client:
+            assert client.get("/api/settings/FROM_LOCAL").json()["value"] == "local value"
+            assert client.get("/api/settings/OVERRIDDEN").json()["value"] == "from environment"
+        status = httpx.get(devhost.url("/admin/host/status"), headers=devhost.master_headers)
+        schedules = {f["name"]: f.get("schedule") for f in status.json()["functions"]}
+        assert schedules["every_second"] == "0 0 0 1 1 *"
+
+
+def test_malformed_local_settings_is_an_error(tmp_path: Path) -> None:
+    app = _copy_app(tmp_path)
+    (app / "local.settings.json").write_text("{ not json")
+    result = _run(app)
+    assert result.returncode == 1
+    assert "local.settings.json" in result.stderr
+
+
+def test_route_prefix_from_host_json(tmp_path: Path) -> None:
+    app = _copy_app(tmp_path)
+    (app / "host.json").write_text(
+        json.dumps({"version": "2.0", "extensions": {"http": {"routePrefix": "v2"}}})
+    )
+    env = {"EVERY_SECOND": "0 0 0 1 1 *", "TIMER_MARKER_DIR": str(tmp_path)}
+    with start_devhost(app, env=env) as devhost:
+        assert httpx.get(devhost.url("/v2/items/a")).text == "item a"
+        assert httpx.get(devhost.url("/api/items/a")).status_code == 404
+
+
+def test_sigterm_stops_gracefully(tmp_path: Path) -> None:
+    env = {"EVERY_SECOND": "0 0 0 1 1 *", "TIMER_MARKER_DIR": str(tmp_path)}
+    with start_devhost(HTTP_APP, env=env) as devhost:
+        assert devhost.process is not None
+        devhost.process.send_signal(signal.SIGINT)
+        assert devhost.process.wait(timeout=10) == 0
+        assert "devhost stopped" in devhost.output
+
+
+@pytest.mark.slow
+def test_restart_keeps_url_and_keys(tmp_path: Path) -> None:
+    env = {"EVERY_SECOND": "0 0 0 1 1 *", "TIMER_MARKER_DIR": str(tmp_path)}
+    with start_devhost(HTTP_APP, env=env) as devhost:
+        url = devhost.base_url
+        devhost.kill()
+        assert not devhost.running
+        devhost.restart()
+        assert devhost.base_url == url
+        response = httpx.get(devhost.url("/api/keyed"), headers=devhost.function_headers)
+        assert response.status_code == 200
