@@ -1,0 +1,71 @@
+"""End-to-end fixtures: the real app served by devhost, with its model simulator, over HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from devhost.testing import Devhost, start_devhost
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TERMINAL = {"completed", "failed", "canceled", "stopped"}
+
+
+def app_env(tmp: Path, **extra: str) -> dict[str, str]:
+    return {
+        "TASKHUB_NAME": "e2e",
+        "AGENTOPS_STORE": "sqlite",
+        "SQLITE_PATH": str(tmp / "agentops.db"),
+        "SIM_LATENCY_MS": "5",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def app_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devhost]:
+    tmp = tmp_path_factory.mktemp("app")
+    with start_devhost(
+        PROJECT_ROOT, env=app_env(tmp), simulator=True, simulator_setting="MODEL_ENDPOINT"
+    ) as host:
+        yield host
+
+
+@pytest.fixture
+def api(app_host: Devhost) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=app_host.base_url, headers=app_host.function_headers, timeout=30
+    ) as client:
+        yield client
+
+
+def start_run(api: httpx.Client, agent: str, queries: list[str], **options: Any) -> dict[str, Any]:
+    response = api.post(f"/api/agents/{agent}/runs", json={"queries": queries, "options": options})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def wait_run(api: httpx.Client, run_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        view = api.get(f"/api/runs/{run_id}", params={"limit": 1}).json()
+        if view["status"] in TERMINAL:
+            return view
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} did not finish: {view}")
+        time.sleep(0.1)
+
+
+def all_items(api: httpx.Client, run_id: str, limit: int = 7) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": limit}
+    while True:
+        view = api.get(f"/api/runs/{run_id}", params=params).json()
+        items.extend(view["items"])
+        if not view["continuation"]:
+            return items
+        params["continuation"] = view["continuation"]
