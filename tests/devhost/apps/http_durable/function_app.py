@@ -1,0 +1,42 @@
+"""A Durable app: an HTTP starter with the durable client binding, an orchestrator, an activity."""
+
+import json
+
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+@app.route(route="orchestrators/{name}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def http_start(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    instance_id = await client.start_new(req.route_params["name"], client_input=req.get_json())
+    return client.create_check_status_response(req, instance_id)
+
+
+@app.route(route="instances/{instance_id}", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def http_status(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    status = await client.get_status(req.route_params["instance_id"])
+    body = {
+        "runtimeStatus": status.runtime_status.value if status.runtime_status else None,
+        "output": status.output,
+    }
+    return func.HttpResponse(json.dumps(body), mimetype="application/json")
+
+
+@app.orchestration_trigger(context_name="context")
+def greet_all(context: df.DurableOrchestrationContext):
+    names = context.get_input()["names"]
+    greetings = yield context.task_all([context.call_activity(greet, n) for n in names])
+    return greetings
+
+
+@app.activity_trigger(input_name="name")
+def greet(name: str) -> str:
+    return f"hello {name}"
