@@ -1,0 +1,285 @@
+"""The Durable Functions HTTP API (the shapes the SDK client and Azure's webhooks use)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from datetime import datetime
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
+
+from .binding import management_urls
+from .clock import parse_time
+from .instances import RUNNING_STATUSES, Instance, status_json
+from .store import TERMINAL_STATUSES
+
+if TYPE_CHECKING:
+    from .engine import DurableEngine
+
+logger = logging.getLogger(__name__)
+
+KNOWN_STATUSES = RUNNING_STATUSES | TERMINAL_STATUSES
+CONTINUATION_HEADER = "x-ms-continuation-token"
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class BadRequestError(ValueError):
+    """The request is malformed; answered with 400 and the message."""
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    # Message/ExceptionMessage is the shape the SDK reads from a failed start.
+    return JSONResponse({"Message": message, "ExceptionMessage": message}, status_code=status)
+
+
+def _flag(request: Request, name: str, default: bool) -> bool:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise BadRequestError(f"query parameter '{name}' must be true or false, got '{value}'")
+    return lowered == "true"
+
+
+def _time_param(request: Request, name: str) -> datetime | None:
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise BadRequestError(f"query parameter '{name}' is not an ISO 8601 time: {value}") from exc
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise BadRequestError(f"query parameter '{name}' must be an integer: {value}") from exc
+    if number < 0:
+        raise BadRequestError(f"query parameter '{name}' must not be negative: {value}")
+    return number
+
+
+async def _json_text(request: Request) -> str | None:
+    """The request body as the JSON text to store, or None for an empty body.
+
+    The SDK client JSON-encodes its payload and then posts that string as JSON again; a plain
+    client posts the JSON itself. Both end up as the same stored JSON text.
+    """
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        text = raw.decode("utf-8")
+        decoded = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequestError(f"the request body is not valid JSON: {exc}") from exc
+    if isinstance(decoded, str):
+        try:
+            json.loads(decoded)
+        except json.JSONDecodeError:
+            return text
+        return decoded
+    return text
+
+
+def build_router(engine: DurableEngine) -> Router:
+    """Routes relative to the mount point (/durabletask or /runtime/webhooks/durabletask)."""
+
+    def check_hub(request: Request) -> None:
+        hub = request.query_params.get("taskHub")
+        if hub and hub != engine.task_hub:
+            raise BadRequestError(f"unknown task hub '{hub}'; this host serves '{engine.task_hub}'")
+
+    def payload(request: Request, instance_id: str) -> dict[str, str]:
+        base = engine.public_base_url or str(request.base_url).rstrip("/")
+        return management_urls(base, engine.system_key, engine.task_hub, instance_id)
+
+    async def start(request: Request) -> Response:
+        check_hub(request)
+        name = request.path_params["name"]
+        instance_id = request.path_params.get("instance_id")
+        timeout = _int_param(request, "timeout")
+        input_text = await _json_text(request)
+        try:
+            instance_id = await engine.start_orchestration(name, instance_id, input_text)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        body = payload(request, instance_id)
+        if timeout:
+            instance = await engine.wait_for_terminal(instance_id, float(timeout))
+            if instance.is_terminal:
+                status = status_json(instance)
+                if instance.status == "Completed":
+                    return JSONResponse(status["output"], status_code=200)
+                return JSONResponse(status, status_code=200)
+        return JSONResponse(
+            body,
+            status_code=202,
+            headers={"Location": body["statusQueryGetUri"], "Retry-After": "10"},
+        )
+
+    async def get_status(request: Request) -> Response:
+        check_hub(request)
+        instance = engine.instances.get(request.path_params["instance_id"])
+        if instance is None:
+            return _error(404, f"No instance with ID '{request.path_params['instance_id']}' found.")
+        history = None
+        if _flag(request, "showHistory", False):
+            history = await engine.instance_history(instance)
+        body = status_json(
+            instance,
+            show_input=_flag(request, "showInput", True),
+            history=history,
+            show_history_output=_flag(request, "showHistoryOutput", False),
+        )
+        code = 202 if instance.status in RUNNING_STATUSES else 200
+        headers = {}
+        if code == 202:
+            headers["Location"] = payload(request, instance.instance_id)["statusQueryGetUri"]
+        return JSONResponse(body, status_code=code, headers=headers)
+
+    def select(request: Request) -> list[Instance]:
+        created_from = _time_param(request, "createdTimeFrom")
+        created_to = _time_param(request, "createdTimeTo")
+        prefix = request.query_params.get("instanceIdPrefix") or ""
+        statuses: set[str] | None = None
+        if request.query_params.get("runtimeStatus"):
+            statuses = {s.strip() for s in request.query_params["runtimeStatus"].split(",")}
+            unknown = statuses - KNOWN_STATUSES
+            if unknown:
+                raise BadRequestError(
+                    f"unknown runtimeStatus value(s): {', '.join(sorted(unknown))}"
+                )
+        chosen = []
+        for instance in engine.instances.values():
+            created = parse_time(instance.created_time)
+            if created_from and created < created_from:
+                continue
+            if created_to and created > created_to:
+                continue
+            if statuses is not None and instance.status not in statuses:
+                continue
+            if not instance.instance_id.startswith(prefix):
+                continue
+            chosen.append(instance)
+        chosen.sort(key=lambda i: (i.created_time, i.instance_id))
+        return chosen
+
+    async def list_instances(request: Request) -> Response:
+        check_hub(request)
+        chosen = select(request)
+        top = _int_param(request, "top")
+        offset = 0
+        token = request.headers.get(CONTINUATION_HEADER)
+        if token:
+            try:
+                offset = int(base64.urlsafe_b64decode(token.encode()).decode())
+            except ValueError as exc:
+                raise BadRequestError("malformed continuation token") from exc
+        show_input = _flag(request, "showInput", True)
+        page = chosen[offset : offset + top] if top else chosen[offset:]
+        headers = {}
+        if top and offset + top < len(chosen):
+            headers[CONTINUATION_HEADER] = base64.urlsafe_b64encode(
+                str(offset + top).encode()
+            ).decode()
+        body = [status_json(i, show_input=show_input) for i in page]
+        return JSONResponse(body, status_code=200, headers=headers)
+
+    async def purge_one(request: Request) -> Response:
+        check_hub(request)
+        deleted = await engine.purge([request.path_params["instance_id"]])
+        if not deleted:
+            return _error(404, f"No instance with ID '{request.path_params['instance_id']}' found.")
+        return JSONResponse({"instancesDeleted": deleted}, status_code=200)
+
+    async def purge_many(request: Request) -> Response:
+        check_hub(request)
+        if not request.query_params.get("createdTimeFrom"):
+            raise BadRequestError("purging by filter needs createdTimeFrom")
+        chosen = select(request)
+        if not request.query_params.get("runtimeStatus"):
+            chosen = [i for i in chosen if i.is_terminal]
+        deleted = await engine.purge([i.instance_id for i in chosen])
+        if not deleted:
+            return _error(404, "No instances matched the purge filter.")
+        return JSONResponse({"instancesDeleted": deleted}, status_code=200)
+
+    async def raise_event(request: Request) -> Response:
+        check_hub(request)
+        data = await _json_text(request)
+        await engine.raise_event(
+            request.path_params["instance_id"], request.path_params["event_name"], data
+        )
+        return Response(status_code=202)
+
+    def lifecycle(operation: str) -> Any:
+        async def handler(request: Request) -> Response:
+            check_hub(request)
+            method = getattr(engine, operation)
+            await method(request.path_params["instance_id"], request.query_params.get("reason"))
+            return Response(status_code=202)
+
+        return handler
+
+    async def restart(request: Request) -> Response:
+        check_hub(request)
+        instance = engine.get_instance(request.path_params["instance_id"])
+        new_id = _flag(request, "restartWithNewInstanceId", True)
+        started = await engine.start_orchestration(
+            instance.name, None if new_id else instance.instance_id, instance.input
+        )
+        return JSONResponse(started, status_code=202)
+
+    async def rewind(request: Request) -> Response:
+        return _error(501, "rewind is not supported by the devhost durable engine")
+
+    routes = [
+        Route("/orchestrators/{name}", guard(start), methods=["POST"]),
+        Route("/orchestrators/{name}/{instance_id}", guard(start), methods=["POST"]),
+        Route("/instances", guard(list_instances), methods=["GET"]),
+        Route("/instances/", guard(list_instances), methods=["GET"]),
+        Route("/instances", guard(purge_many), methods=["DELETE"]),
+        Route("/instances/", guard(purge_many), methods=["DELETE"]),
+        Route("/instances/{instance_id}", guard(get_status), methods=["GET"]),
+        Route("/instances/{instance_id}", guard(purge_one), methods=["DELETE"]),
+        Route(
+            "/instances/{instance_id}/raiseEvent/{event_name}", guard(raise_event), methods=["POST"]
+        ),
+        Route(
+            "/instances/{instance_id}/terminate", guard(lifecycle("terminate")), methods=["POST"]
+        ),
+        Route("/instances/{instance_id}/suspend", guard(lifecycle("suspend")), methods=["POST"]),
+        Route("/instances/{instance_id}/resume", guard(lifecycle("resume")), methods=["POST"]),
+        Route("/instances/{instance_id}/restart", guard(restart), methods=["POST"]),
+        Route("/instances/{instance_id}/rewind", guard(rewind), methods=["POST"]),
+    ]
+    return Router(routes=routes)
+
+
+def guard(endpoint: Endpoint) -> Endpoint:
+    """Map the engine's and the parser's errors to 400, 404 and 410."""
+    from .engine import InstanceGoneError, InstanceNotFoundError
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except BadRequestError as exc:
+            return _error(400, str(exc))
+        except InstanceNotFoundError as exc:
+            return _error(404, str(exc))
+        except InstanceGoneError as exc:
+            return _error(410, str(exc))
+
+    return guarded
