@@ -1,0 +1,94 @@
+"""Argument checks shared by the adapters, so both refuse the same bad input before any write."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from agentops.store.records import Message
+
+# Cosmos DB forbids these in ids; both adapters refuse them so they accept the same keys.
+_FORBIDDEN_ID_CHARS = re.compile(r"[/\\?#\x00-\x1f\x7f]")
+MAX_KEY_LENGTH = 255
+MAX_PAGE = 1000
+
+
+def check_key(name: str, value: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
+    if len(value) > MAX_KEY_LENGTH:
+        raise ValueError(f"{name} is longer than {MAX_KEY_LENGTH} characters")
+    if _FORBIDDEN_ID_CHARS.search(value):
+        raise ValueError(f"{name} must not contain '/', '\\', '?', '#' or control characters")
+    return value
+
+
+def check_index(index: int) -> int:
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise ValueError(f"item index must be an int >= 0, got {index!r}")
+    return index
+
+
+def check_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    return limit
+
+
+def check_queries(queries: Sequence[str]) -> Sequence[str]:
+    if isinstance(queries, str):
+        raise TypeError("queries must be a sequence of strings, not a string")
+    for position, query in enumerate(queries):
+        if not isinstance(query, str):
+            raise TypeError(f"queries[{position}] must be a string")
+    return queries
+
+
+def check_messages(messages: Sequence[Message], max_messages: int) -> tuple[Message, ...]:
+    if isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1:
+        raise ValueError("max_messages must be an int >= 1")
+    result = tuple(messages)
+    for position, message in enumerate(result):
+        if not isinstance(message, Message):
+            raise TypeError(f"messages[{position}] must be a Message")
+    return result
+
+
+def check_ttl(ttl_s: int) -> int:
+    if isinstance(ttl_s, bool) or not isinstance(ttl_s, int) or ttl_s < 1:
+        raise ValueError("ttl_s must be an int >= 1 (seconds)")
+    return ttl_s
+
+
+def check_amounts(tokens: int, cost: float) -> None:
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+        raise ValueError("tokens must be an int >= 0")
+    if not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
+        raise ValueError("cost must be a finite number >= 0")
+
+
+def day_id(day: date) -> str:
+    if isinstance(day, datetime) or not isinstance(day, date):
+        raise TypeError("day must be a datetime.date (the UTC day)")
+    return day.isoformat()
+
+
+def encode_cursor(*parts: str | int) -> str:
+    """An opaque continuation token for keyset pagination."""
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str, arity: int) -> list[Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        parts = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("continuation token is not valid") from exc
+    if not isinstance(parts, list) or len(parts) != arity:
+        raise ValueError("continuation token is not valid")
+    return parts

@@ -1,0 +1,439 @@
+"""What the store keeps: runs, items, thread messages and audit entries, and their documents.
+
+Records are frozen dataclasses with UTC datetimes. Each one converts to and from a JSON document
+(`to_doc`/`from_doc`); both adapters and the backups use the same document shape, so a backup
+taken from one adapter restores into the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from agentops.model.types import Usage
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    STOPPED = "stopped"  # a budget was reached: dispatching stopped
+
+
+NO_USAGE = Usage()
+
+
+class ItemStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+TERMINAL_ITEM_STATUSES = frozenset({ItemStatus.COMPLETED, ItemStatus.FAILED})
+
+
+def utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("datetimes must be timezone-aware (UTC)")
+    return value.astimezone(UTC)
+
+
+def dt_to_doc(value: datetime | None) -> str | None:
+    # Fixed-width ISO 8601 in UTC: strings sort in time order on both adapters.
+    return None if value is None else utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def dt_from_doc(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+
+
+def usage_to_doc(usage: Usage) -> dict[str, int]:
+    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
+
+
+def usage_from_doc(doc: dict[str, Any] | None) -> Usage:
+    doc = doc or {}
+    return Usage(int(doc.get("prompt_tokens", 0)), int(doc.get("completion_tokens", 0)))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemCounts:
+    pending: int = 0
+    completed: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.completed + self.failed
+
+    def to_doc(self) -> dict[str, int]:
+        return {"pending": self.pending, "completed": self.completed, "failed": self.failed}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any] | None) -> ItemCounts:
+        doc = doc or {}
+        return cls(
+            int(doc.get("pending", 0)), int(doc.get("completed", 0)), int(doc.get("failed", 0))
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    run_id: str
+    tenant_id: str
+    principal: str
+    agent: str
+    total: int
+    created_at: datetime
+    status: RunStatus = RunStatus.PENDING
+    options: dict[str, Any] = field(default_factory=dict)
+    updated_at: datetime | None = None
+    finished_at: datetime | None = None
+    counts: ItemCounts = ItemCounts()
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    instance_id: str | None = None  # the durable orchestration that executes the run
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "id": self.run_id,
+            "run_id": self.run_id,
+            "tenant_id": self.tenant_id,
+            "principal": self.principal,
+            "agent": self.agent,
+            "status": str(self.status),
+            "total": self.total,
+            "options": self.options,
+            "created_at": dt_to_doc(self.created_at),
+            "updated_at": dt_to_doc(self.updated_at or self.created_at),
+            "finished_at": dt_to_doc(self.finished_at),
+            "counts": self.counts.to_doc(),
+            "usage": usage_to_doc(self.usage),
+            "cost": self.cost,
+            "instance_id": self.instance_id,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Run:
+        created_at = dt_from_doc(doc["created_at"])
+        assert created_at is not None
+        return cls(
+            run_id=doc["run_id"],
+            tenant_id=doc["tenant_id"],
+            principal=doc["principal"],
+            agent=doc["agent"],
+            status=RunStatus(doc["status"]),
+            total=int(doc["total"]),
+            options=dict(doc.get("options") or {}),
+            created_at=created_at,
+            updated_at=dt_from_doc(doc.get("updated_at")),
+            finished_at=dt_from_doc(doc.get("finished_at")),
+            counts=ItemCounts.from_doc(doc.get("counts")),
+            usage=usage_from_doc(doc.get("usage")),
+            cost=float(doc.get("cost", 0.0)),
+            instance_id=doc.get("instance_id"),
+        )
+
+
+# What update_run may change; anything else is a programming error.
+RUN_MUTABLE_FIELDS = frozenset(
+    {"status", "counts", "usage", "cost", "finished_at", "instance_id", "options"}
+)
+
+
+def apply_run_changes(run: Run, changes: dict[str, Any], now: datetime) -> Run:
+    unknown = set(changes) - RUN_MUTABLE_FIELDS
+    if unknown:
+        raise ValueError(f"update_run cannot change: {', '.join(sorted(unknown))}")
+    values = dict(changes)
+    if "status" in values:
+        values["status"] = RunStatus(values["status"])
+    if "counts" in values and not isinstance(values["counts"], ItemCounts):
+        raise TypeError("counts must be an ItemCounts")
+    if "usage" in values and not isinstance(values["usage"], Usage):
+        raise TypeError("usage must be a Usage")
+    if values.get("finished_at") is not None:
+        values["finished_at"] = utc(values["finished_at"])
+    if "cost" in values:
+        values["cost"] = float(values["cost"])
+    fields = {name: getattr(run, name) for name in Run.__dataclass_fields__}
+    fields.update(values, updated_at=now)
+    return Run(**fields)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    kind: str  # "permanent" | "transient" | a finer classification from the model path
+    message: str
+
+    def to_doc(self) -> dict[str, str]:
+        return {"kind": self.kind, "message": self.message}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any] | None) -> ItemError | None:
+        return None if doc is None else cls(str(doc["kind"]), str(doc["message"]))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """How an item ended: an answer (completed) or an error (failed)."""
+
+    status: ItemStatus
+    answer: str | None = None
+    error: ItemError | None = None
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    cached: bool = False
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in TERMINAL_ITEM_STATUSES:
+            raise ValueError("an outcome's status must be completed or failed")
+        if self.status is ItemStatus.FAILED and self.error is None:
+            raise ValueError("a failed outcome needs an error")
+
+    @classmethod
+    def completed(
+        cls,
+        answer: str,
+        *,
+        usage: Usage = NO_USAGE,
+        cost: float = 0.0,
+        cached: bool = False,
+        model: str | None = None,
+    ) -> ItemOutcome:
+        return cls(ItemStatus.COMPLETED, answer, None, usage, cost, cached, model)
+
+    @classmethod
+    def failed(
+        cls,
+        error: ItemError,
+        *,
+        usage: Usage = NO_USAGE,
+        cost: float = 0.0,
+        model: str | None = None,
+    ) -> ItemOutcome:
+        return cls(ItemStatus.FAILED, None, error, usage, cost, False, model)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    run_id: str
+    index: int
+    query: str
+    status: ItemStatus = ItemStatus.PENDING
+    answer: str | None = None
+    error: ItemError | None = None
+    attempts: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    cached: bool = False
+    model: str | None = None
+    completed_at: datetime | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "id": str(self.index),
+            "run_id": self.run_id,
+            "index": self.index,
+            "query": self.query,
+            "status": str(self.status),
+            "answer": self.answer,
+            "error": None if self.error is None else self.error.to_doc(),
+            "attempts": self.attempts,
+            "usage": usage_to_doc(self.usage),
+            "cost": self.cost,
+            "cached": self.cached,
+            "model": self.model,
+            "completed_at": dt_to_doc(self.completed_at),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Item:
+        return cls(
+            run_id=doc["run_id"],
+            index=int(doc["index"]),
+            query=doc["query"],
+            status=ItemStatus(doc["status"]),
+            answer=doc.get("answer"),
+            error=ItemError.from_doc(doc.get("error")),
+            attempts=int(doc.get("attempts", 0)),
+            usage=usage_from_doc(doc.get("usage")),
+            cost=float(doc.get("cost", 0.0)),
+            cached=bool(doc.get("cached", False)),
+            model=doc.get("model"),
+            completed_at=dt_from_doc(doc.get("completed_at")),
+        )
+
+    def completed_with(self, outcome: ItemOutcome, now: datetime) -> Item:
+        return Item(
+            run_id=self.run_id,
+            index=self.index,
+            query=self.query,
+            status=outcome.status,
+            answer=outcome.answer,
+            error=outcome.error,
+            attempts=self.attempts + 1,
+            usage=outcome.usage,
+            cost=outcome.cost,
+            cached=outcome.cached,
+            model=outcome.model,
+            completed_at=now,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemTotals:
+    """Single-partition aggregate over one run's items."""
+
+    counts: ItemCounts
+    usage: Usage
+    cost: float
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: str  # "user" | "assistant" | "system" | "tool"
+    text: str
+    at: datetime
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"role": self.role, "text": self.text, "at": dt_to_doc(self.at)}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Message:
+        at = dt_from_doc(doc["at"])
+        assert at is not None
+        return cls(doc["role"], doc["text"], at)
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    thread_id: str
+    tenant_id: str
+    messages: tuple[Message, ...]
+    updated_at: datetime
+    version: int  # bumped by every append; the optimistic-concurrency counter
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "id": self.thread_id,
+            "thread_id": self.thread_id,
+            "tenant_id": self.tenant_id,
+            "messages": [m.to_doc() for m in self.messages],
+            "updated_at": dt_to_doc(self.updated_at),
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Thread:
+        updated_at = dt_from_doc(doc["updated_at"])
+        assert updated_at is not None
+        return cls(
+            thread_id=doc["thread_id"],
+            tenant_id=doc["tenant_id"],
+            messages=tuple(Message.from_doc(m) for m in doc.get("messages", [])),
+            updated_at=updated_at,
+            version=int(doc.get("version", 0)),
+        )
+
+
+def appended_thread(
+    current: Thread | None,
+    thread_id: str,
+    tenant_id: str,
+    messages: tuple[Message, ...],
+    max_messages: int,
+    now: datetime,
+) -> Thread:
+    if current is not None and current.tenant_id != tenant_id:
+        raise PermissionError(f"thread {thread_id} belongs to another tenant")
+    kept = ((current.messages if current else ()) + messages)[-max_messages:]
+    return Thread(thread_id, tenant_id, kept, now, (current.version if current else 0) + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of a tenant's audit trail.
+
+    `seq` is the entry's position in the tenant's chain (0, 1, 2, ...); the store refuses a second
+    entry at the same position, so concurrent writers cannot fork a hash chain.
+    """
+
+    id: str
+    tenant_id: str
+    seq: int
+    at: datetime
+    principal: str
+    action: str
+    resource: str
+    outcome: str
+    details: dict[str, Any] = field(default_factory=dict)
+    prev_hash: str | None = None
+    hash: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "id": seq_id(self.seq),
+            "entry_id": self.id,
+            "tenant_id": self.tenant_id,
+            "seq": self.seq,
+            "at": dt_to_doc(self.at),
+            "principal": self.principal,
+            "action": self.action,
+            "resource": self.resource,
+            "outcome": self.outcome,
+            "details": self.details,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> AuditEntry:
+        at = dt_from_doc(doc["at"])
+        assert at is not None
+        return cls(
+            id=doc["entry_id"],
+            tenant_id=doc["tenant_id"],
+            seq=int(doc["seq"]),
+            at=at,
+            principal=doc["principal"],
+            action=doc["action"],
+            resource=doc["resource"],
+            outcome=doc["outcome"],
+            details=dict(doc.get("details") or {}),
+            prev_hash=doc.get("prev_hash"),
+            hash=doc.get("hash"),
+        )
+
+
+def seq_id(seq: int) -> str:
+    # Zero-padded so that the document id is unique per position and sorts like the number.
+    if seq < 0:
+        raise ValueError("seq must be >= 0")
+    return f"{seq:020d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Page[T]:
+    items: list[T]
+    continuation: str | None  # pass back to get the next page; None on the last page
+
+
+def cache_doc(key: str, value: dict[str, Any], expires_at: datetime, ttl_s: int) -> dict[str, Any]:
+    # `ttl` drives Cosmos DB's expiry; `expires_at` lets each adapter judge expiry by its clock.
+    return {
+        "id": key,
+        "key": key,
+        "value": value,
+        "expires_at": dt_to_doc(expires_at),
+        "ttl": ttl_s,
+    }
+
+
+def usage_doc(scope: str, day: str, tokens: int, cost: float) -> dict[str, Any]:
+    return {"id": day, "scope": scope, "day": day, "tokens": tokens, "cost": cost}
