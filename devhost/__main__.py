@@ -87,7 +87,8 @@ def _banner(host: FunctionHost, simulator_url: str | None) -> Iterator[str]:
     for info in app.durable:
         yield f"  {info.name}: {info.trigger_type}"
     for info in app.unsupported:
-        yield f"  {info.name}: {info.trigger_type} (not served by devhost)"
+        reason = info.unsupported or "trigger type not supported"
+        yield f"  {info.name}: {info.trigger_type} (not served: {reason})"
     keys = host.keys
     yield (
         f"Master key: {'(from DEVHOST_MASTER_KEY)' if keys.master_from_setting else keys.master}"

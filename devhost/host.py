@@ -99,7 +99,10 @@ def load_app(settings: HostSettings, environ: MutableMapping[str, str]) -> tuple
         # Function names are case-insensitive in the Functions host.
         functions[info.name.lower()] = info
         trigger = info.trigger
-        if info.trigger_type == HTTP_TRIGGER:
+        if info.unsupported:
+            logger.warning("function %s is not served: %s", info.name, info.unsupported)
+            unsupported.append(info)
+        elif info.trigger_type == HTTP_TRIGGER:
             methods = tuple(str(getattr(m, "value", m)).upper() for m in (trigger.methods or ()))
             route = trigger.route if trigger.route is not None else info.name
             http.append(
@@ -117,6 +120,9 @@ def load_app(settings: HostSettings, environ: MutableMapping[str, str]) -> tuple
             durable.append(info)
         else:
             unsupported.append(info)
+            logger.warning(
+                "function %s is not served: devhost has no %s trigger", info.name, info.trigger_type
+            )
     loaded = LoadedApp(config, keys, functions, http, timers, durable, unsupported)
     return loaded, raw_functions
 

@@ -116,6 +116,8 @@ class FunctionInfo:
     trigger_name: str
     durable_client_names: tuple[str, ...]
     takes_context: bool
+    unsupported: str | None = None
+    """Why devhost cannot serve this function, if it cannot."""
 
     @property
     def user_function(self) -> Callable[..., Any]:
@@ -134,7 +136,7 @@ class FunctionInfo:
 
 
 def describe(function: Function) -> FunctionInfo:
-    """Read a function's trigger and bindings; raise if a parameter cannot be supplied."""
+    """Read a function's trigger and bindings, and whether devhost can supply its parameters."""
     name = function.get_function_name() or function.get_user_function().__name__
     trigger = function.get_trigger()
     if trigger is None:
@@ -154,6 +156,7 @@ def describe(function: Function) -> FunctionInfo:
     except (TypeError, ValueError):
         parameters = {}
     takes_context = CONTEXT_PARAMETER in parameters
+    unsupported: str | None = None
     if trigger.type in (HTTP_TRIGGER, TIMER_TRIGGER):
         for parameter in parameters.values():
             if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
@@ -162,10 +165,11 @@ def describe(function: Function) -> FunctionInfo:
                 continue
             if parameter.default is not parameter.empty:
                 continue
-            raise UnsupportedBindingError(
-                f"function {name!r}: parameter {parameter.name!r} has a binding devhost does not "
-                "support (it supplies the trigger, durableClient and context)"
+            unsupported = (
+                f"parameter {parameter.name!r} has a binding devhost does not supply "
+                "(it supplies the trigger, durableClient and context)"
             )
+            break
     return FunctionInfo(
         function=function,
         name=name,
@@ -173,6 +177,7 @@ def describe(function: Function) -> FunctionInfo:
         trigger_name=trigger.name,
         durable_client_names=tuple(clients),
         takes_context=takes_context,
+        unsupported=unsupported,
     )
 
 

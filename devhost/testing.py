@@ -132,6 +132,14 @@ class Devhost:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def wait_for_output(self, text: str, timeout: float = 5.0) -> None:
+        """Wait until devhost has printed `text` (its output reaches us a little after the fact)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"devhost did not print {text!r} within {timeout}s")
+            time.sleep(0.02)
+
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 

@@ -90,8 +90,8 @@ def test_unhandled_exception_is_500_problem_without_details(client: httpx.Client
 
 def test_failure_is_logged_by_the_host(client: httpx.Client, devhost) -> None:
     invocation = client.get("/api/boom").json()["invocationId"]
-    assert f"Executed 'boom' (Failed, id={invocation})" in devhost.output
-    assert "secret detail that must not reach the caller" in devhost.output
+    devhost.wait_for_output(f"Executed 'boom' (Failed, id={invocation})")
+    devhost.wait_for_output("secret detail that must not reach the caller")
 
 
 def test_root_says_running(client: httpx.Client) -> None:
@@ -115,3 +115,11 @@ def test_route_values_are_decoded_once(client: httpx.Client) -> None:
     assert client.get("/api/items/a%20b").text == "item a b"
     assert client.get("/api/items/50%2525").text == "item 50%25"
     assert client.get("/api/items/a%2Fb").text == "item a/b"
+
+
+def test_functions_devhost_cannot_serve_are_listed_not_served(
+    client: httpx.Client, devhost
+) -> None:
+    assert client.get("/api/with-blob").status_code == 404
+    assert "with_blob: httpTrigger (not served: parameter 'blob'" in devhost.output
+    assert "from_queue: queueTrigger (not served" in devhost.output

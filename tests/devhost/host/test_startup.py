@@ -129,7 +129,7 @@ def test_sigterm_stops_gracefully(tmp_path: Path) -> None:
         assert devhost.process is not None
         devhost.process.send_signal(signal.SIGINT)
         assert devhost.process.wait(timeout=10) == 0
-        assert "devhost stopped" in devhost.output
+        devhost.wait_for_output("devhost stopped")
 
 
 @pytest.mark.slow

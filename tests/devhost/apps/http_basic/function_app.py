@@ -104,3 +104,14 @@ async def yearly(timer: func.TimerRequest, context: func.Context) -> None:
 @app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer")
 def failing_timer(timer: func.TimerRequest) -> None:
     raise ValueError("timer failure is logged, not fatal")
+
+
+@app.route(route="with-blob", methods=["GET"])
+@app.blob_input(arg_name="blob", path="container/item.txt", connection="AzureWebJobsStorage")
+def with_blob(req: func.HttpRequest, blob: func.InputStream) -> func.HttpResponse:
+    return func.HttpResponse(blob.read())
+
+
+@app.queue_trigger(arg_name="message", queue_name="work", connection="AzureWebJobsStorage")
+def from_queue(message: func.QueueMessage) -> None:
+    pass
