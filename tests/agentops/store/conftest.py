@@ -43,7 +43,9 @@ REPO = Path(__file__).resolve().parents[3]
 SERVER_DIR = REPO / "tools" / "cosmosdb-server"
 INSTALL_HINT = "npm ci --prefix tools/cosmosdb-server"
 # The Cosmos DB emulator's published key; the local server accepts any key.
-EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+EMULATOR_KEY = (
+    "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+)
 
 
 class FakeClock:
@@ -179,4 +181,5 @@ async def store(store_factory):
 @pytest.fixture(autouse=True)
 def _no_proxy_for_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     # A proxy from the environment must not intercept requests to the local server.
-    monkeypatch.setenv("NO_PROXY", ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1"])))
+    hosts = [os.environ.get("NO_PROXY"), "127.0.0.1"]
+    monkeypatch.setenv("NO_PROXY", ",".join(h for h in hosts if h))
