@@ -51,6 +51,11 @@ class Services:
     conversations: ConversationService
     audit: AuditTrail
     budgets: Budgets
+    connection: ModelConnection
+
+    async def aclose(self) -> None:
+        await self.connection.aclose()
+        await self.store.close()
 
 
 class AgentDirectory:
@@ -204,7 +209,8 @@ def build_services(settings: Settings) -> Services:
         ),
         policy=policy,
     )
-    runner = AgentRunner(registry, open_model_connection(settings))
+    connection = open_model_connection(settings)
+    runner = AgentRunner(registry, connection)
     model = ModelService(gateway, runner, prices)
     agents = AgentDirectory(registry)
     audit = AuditTrail(store)
@@ -220,6 +226,7 @@ def build_services(settings: Settings) -> Services:
         ),
         audit=audit,
         budgets=budgets,
+        connection=connection,
     )
 
 

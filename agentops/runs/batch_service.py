@@ -92,18 +92,17 @@ class BatchService:
             await self._fail(work, index, "permanent", error.reason)
             return _ItemResult("failed")
         except TransientModelError as error:
-            if work.final:
-                reason = f"{error.reason} (after {work.attempt} attempts)"
-                await self._fail(work, index, "transient", reason)
-                return _ItemResult("failed")
-            attempts = item.attempts
-            for _ in range(max(1, model_calls_of(error))):
-                attempts = await self._store.record_attempt(
+            calls = max(1, model_calls_of(error))
+            spent = item.attempts + calls
+            last = work.final or spent >= self._max_attempts
+            # complete_item counts the final call itself; record the ones before it.
+            for _ in range(calls - 1 if last else calls):
+                await self._store.record_attempt(
                     work.run_id, index, ItemError("transient", error.reason)
                 )
-            if attempts >= self._max_attempts:  # the item's budget is spent, whatever layer
+            if last:  # the item's budget is spent, whatever layer spent it
                 await self._fail(
-                    work, index, "transient", f"{error.reason} (after {attempts} attempts)"
+                    work, index, "transient", f"{error.reason} (after {spent} attempts)"
                 )
                 return _ItemResult("failed")
             return _ItemResult("retry", retry_after_s=error.retry_after_s or 0.0)

@@ -1,0 +1,151 @@
+"""The batch activity's work against the real SQLite store and the model simulator on loopback:
+idempotent items, billing once, permanent and transient failures, budgets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentops.agents.registry import AgentRegistry
+from agentops.auth import LOCAL_PRINCIPAL
+from agentops.bootstrap import Services, build_services
+from agentops.model.rate_limiter import estimate_prompt_tokens
+from agentops.model.types import BudgetExceededError, Usage
+from agentops.runs.contracts import BatchWork, FinalizeWork
+from agentops.runs.requests import RunRequest
+from agentops.settings import Settings
+from agentops.store.records import ItemStatus
+from devhost.simulator.config import SimulatorConfig
+from devhost.simulator.server import RunningSimulator, serve_in_background
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[RunningSimulator]:
+    async with serve_in_background(SimulatorConfig()) as running:
+        yield running
+
+
+def _settings(tmp_path: Path, sim: RunningSimulator, **overrides: Any) -> Settings:
+    return Settings(
+        store="sqlite",
+        sqlite_path=tmp_path / "agentops.db",
+        model_endpoint=sim.url,
+        max_attempts=3,
+        inline_retry_max_wait_s=0,
+        **overrides,
+    )
+
+
+@pytest.fixture
+async def services(tmp_path: Path, sim: RunningSimulator) -> AsyncIterator[Services]:
+    built = build_services(_settings(tmp_path, sim))
+    yield built
+    await built.aclose()
+
+
+def _stats(sim: RunningSimulator) -> dict[str, Any]:
+    return sim.app.state.simulator.stats.as_dict()
+
+
+async def _new_run(services: Services, agent: str, queries: list[str]) -> str:
+    run = await services.runs.create(LOCAL_PRINCIPAL, agent, RunRequest(queries=queries))
+    return run.run_id
+
+
+def _work(run_id: str, agent: str, indexes: list[int], **fields: Any) -> BatchWork:
+    return BatchWork(run_id=run_id, tenant="local", agent=agent, indexes=indexes, **fields)
+
+
+async def test_a_re_executed_batch_does_not_call_or_bill_again(
+    services: Services, sim: RunningSimulator
+) -> None:
+    run_id = await _new_run(services, "summarizer", ["alpha text", "beta text", "gamma text"])
+    first = await services.batches.run(_work(run_id, "summarizer", [0, 1, 2]))
+    calls = _stats(sim)["requests"]
+    totals = await services.store.item_totals(run_id)
+
+    again = await services.batches.run(_work(run_id, "summarizer", [0, 1, 2]))
+
+    assert first.completed == again.completed == 3
+    assert _stats(sim)["requests"] == calls == 3
+    assert await services.store.item_totals(run_id) == totals
+    assert totals.usage.total_tokens > 0
+    day = datetime.now(UTC).date()
+    tokens, _ = await services.store.get_usage("tenant:local", day)
+    assert tokens == totals.usage.total_tokens  # billed once, not twice
+
+
+async def test_a_permanent_error_fails_the_item_with_its_reason(services: Services) -> None:
+    run_id = await _new_run(services, "summarizer", ["fine", "bad [simulate-content-filter]"])
+    report = await services.batches.run(_work(run_id, "summarizer", [0, 1]))
+    assert (report.completed, report.failed, report.retry) == (1, 1, [])
+    items = await services.store.get_items(run_id, [1])
+    assert items[0].status is ItemStatus.FAILED
+    assert items[0].error is not None and items[0].error.kind == "permanent"
+    assert "content" in items[0].error.message.lower()
+
+
+async def test_transient_errors_come_back_until_the_item_budget_is_spent(
+    services: Services, sim: RunningSimulator
+) -> None:
+    state = sim.app.state.simulator
+    state.apply(SimulatorConfig.model_validate({"faults": {"rates": {"503": 1.0}}}))
+    run_id = await _new_run(services, "summarizer", ["retry me"])
+
+    first = await services.batches.run(_work(run_id, "summarizer", [0]))
+    assert first.retry == [0] and first.completed == first.failed == 0
+    second = await services.batches.run(_work(run_id, "summarizer", [0], attempt=2))
+    assert second.retry == [0]
+    third = await services.batches.run(_work(run_id, "summarizer", [0], attempt=3))
+    assert third.failed == 1 and third.retry == []
+
+    item = (await services.store.get_items(run_id, [0]))[0]
+    assert item.status is ItemStatus.FAILED and item.attempts == 3
+    assert _stats(sim)["requests"] == 3  # max_attempts model calls, no more
+
+
+async def test_finalize_writes_totals_and_keeps_a_cancel(services: Services) -> None:
+    run_id = await _new_run(services, "summarizer", ["one", "two"])
+    await services.batches.run(_work(run_id, "summarizer", [0, 1]))
+    await services.batches.finalize(FinalizeWork(run_id=run_id, status="completed"))
+    run = await services.store.get_run(run_id)
+    assert run is not None and run.status == "completed"
+    assert run.counts.completed == 2 and run.usage.total_tokens > 0
+
+    canceled = await _new_run(services, "summarizer", ["three"])
+    await services.runs.cancel(LOCAL_PRINCIPAL, canceled)
+    await services.batches.finalize(FinalizeWork(run_id=canceled, status="completed"))
+    stored = await services.store.get_run(canceled)
+    assert stored is not None and stored.status == "canceled"
+
+
+async def test_a_budget_stops_a_run_mid_way_and_refuses_new_ones(
+    tmp_path: Path, sim: RunningSimulator
+) -> None:
+    # A call reserves its prompt estimate plus max output tokens: a budget of exactly one
+    # reservation lets the first call start, and once its real usage counts, no second one.
+    registry = AgentRegistry.from_yaml(Settings().agents_file)
+    request = registry.request_for("summarizer", "local", "text one")
+    reservation = estimate_prompt_tokens(request) + request.max_output_tokens
+    settings = _settings(tmp_path, sim, tenant_budgets={"local": {"tokens": reservation}})
+    services = build_services(settings)
+    try:
+        run_id = await _new_run(services, "summarizer", ["text one", "text two"])
+        first = await services.batches.run(_work(run_id, "summarizer", [0]))
+        assert first.completed == 1 and first.stopped is None
+        second = await services.batches.run(_work(run_id, "summarizer", [1]))
+        assert second.completed == 0 and second.stopped is not None
+        assert "budget" in second.stopped
+        pending = (await services.store.get_items(run_id, [1]))[0]
+        assert pending.status is ItemStatus.PENDING and pending.attempts == 0
+
+        await services.budgets.record("local", "summarizer", Usage(reservation, 0), 0.0)
+        with pytest.raises(BudgetExceededError) as refused:
+            await _new_run(services, "summarizer", ["refused before start"])
+        assert refused.value.resets_at > datetime.now(UTC)
+    finally:
+        await services.aclose()
