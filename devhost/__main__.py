@@ -128,14 +128,23 @@ class _Server:
 async def _serve(host: FunctionHost, servers: list[_Server], simulator_url: str | None) -> int:
     loop = asyncio.get_running_loop()
 
+    signals_seen = 0
+
     def request_exit() -> None:
         for item in servers:
-            if item.server.should_exit:
-                item.server.force_exit = True
             item.server.should_exit = True
 
+    def on_signal() -> None:
+        # The first signal stops gracefully (engine and timers shut down); a second one hurries.
+        nonlocal signals_seen
+        signals_seen += 1
+        request_exit()
+        if signals_seen > 1:
+            for item in servers:
+                item.server.force_exit = True
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, request_exit)
+        loop.add_signal_handler(sig, on_signal)
     tasks = [asyncio.create_task(item.serve()) for item in servers]
     main = servers[0].server
     while not all(item.server.started for item in servers):
