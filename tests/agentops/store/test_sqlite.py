@@ -1,0 +1,120 @@
+"""What only the SQLite adapter promises: WAL, a free event loop, two processes on one file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentops.store import ItemOutcome, StoreError
+from agentops.store.sqlite import SqliteStore
+from tests.agentops.store.conftest import REPO, FakeClock
+
+CHILD = """
+import asyncio, sys
+from pathlib import Path
+from agentops.store import ItemOutcome
+from agentops.store.sqlite import SqliteStore
+
+async def main():
+    async with SqliteStore(Path(sys.argv[1]), busy_timeout_s=30) as store:
+        print("ready", flush=True)
+        sys.stdin.readline()
+        won = 0
+        for index in range(int(sys.argv[2])):
+            won += await store.complete_item("run-1", index, ItemOutcome.completed("child"))
+        print(won, flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def test_two_processes_complete_each_item_once(tmp_path: Path):
+    path = tmp_path / "shared.db"
+    count = 300
+    async with SqliteStore(path, busy_timeout_s=30) as store:
+        await store.add_items("run-1", [f"q{i}" for i in range(count)])
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(path), str(count)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        try:
+            assert child.stdout.readline().strip() == "ready"
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            won = 0
+            for index in reversed(range(count)):  # from the other end, to meet in the middle
+                won += await store.complete_item("run-1", index, ItemOutcome.completed("parent"))
+            out, _ = await asyncio.to_thread(child.communicate, timeout=60)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        assert child.returncode == 0
+        child_won = int(out.strip())
+        assert won + child_won == count
+        counts = await store.count_items("run-1")
+        assert counts.completed == count and counts.pending == 0
+        answers = {item.answer for item in (await store.list_items("run-1", limit=count))[0]}
+        assert answers <= {"parent", "child"}
+
+
+async def test_event_loop_keeps_running_during_a_large_write(tmp_path: Path):
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async with SqliteStore(tmp_path / "s.db") as store:
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        ticks = 0
+        await store.add_items("run-1", [f"query {i}" for i in range(20_000)])
+        done.set()
+        await task
+    # A blocking call would leave the ticker no turn at all while the insert ran.
+    assert ticks > 10
+
+
+async def test_file_is_in_wal_mode_and_survives_reopening(tmp_path: Path):
+    path = tmp_path / "s.db"
+    async with SqliteStore(path) as store:
+        await store.add_items("run-1", ["q"])
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    async with SqliteStore(path) as store:
+        assert (await store.count_items("run-1")).pending == 1
+
+
+async def test_expired_cache_rows_are_purged(tmp_path: Path):
+    clock = FakeClock()
+    async with SqliteStore(tmp_path / "s.db", clock=clock) as store:
+        await store.cache_put("old", {"v": 1}, ttl_s=1)
+        clock.advance(5)
+        assert await store.cache_get("old") is None
+        assert [d async for d in store.iter_collection("cache")] == []  # deleted on read
+        for n in range(300):  # a bulk purge runs every few hundred writes
+            await store.cache_put(f"k{n}", {"v": n}, ttl_s=1)
+            clock.advance(2)
+        remaining = [d async for d in store.iter_collection("cache")]
+        assert 0 < len(remaining) < 300
+
+
+async def test_closed_store_refuses_work(tmp_path: Path):
+    store = SqliteStore(tmp_path / "s.db")
+    await store.add_items("run-1", ["q"])
+    await store.close()
+    await store.close()  # closing twice is harmless
+    with pytest.raises(StoreError):
+        await store.count_items("run-1")
