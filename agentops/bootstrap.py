@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from agentops import telemetry
 from agentops.agents.registry import AgentRegistry
 from agentops.agents.runner import AgentRunner
 from agentops.audit import AuditTrail
@@ -169,6 +170,7 @@ def open_model_connection(settings: Settings) -> ModelConnection:
 
 
 def build_services(settings: Settings) -> Services:
+    telemetry.configure(settings)
     store = open_store(settings)
     registry = AgentRegistry.from_yaml(settings.resolve(settings.agents_file))
     prices = PriceTable(

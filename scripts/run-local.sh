@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what is needed and runs the main job locally: devhost serves function_app.py (HTTP API,
+# durable engine, model simulator) on 127.0.0.1:7071, then a batch of sample queries is submitted
+# through the command-line client and its results are shown. devhost keeps serving afterwards
+# (Ctrl-C stops it); pass --demo to stop once the sample batch is done.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+scripts/bootstrap-env.sh
+python=.venv/bin/python
+
+port=${DEVHOST_PORT:-7071}
+key() { "$python" -c 'import secrets; print(secrets.token_urlsafe(24))'; }
+export DEVHOST_FUNCTION_KEY=${DEVHOST_FUNCTION_KEY:-$(key)}
+export DEVHOST_MASTER_KEY=${DEVHOST_MASTER_KEY:-$(key)}
+export TASKHUB_NAME=${TASKHUB_NAME:-agentopslocal}
+export AGENTOPS_URL="http://127.0.0.1:$port" AGENTOPS_KEY="$DEVHOST_FUNCTION_KEY"
+mkdir -p .data
+
+"$python" -m devhost --script-root . --port "$port" &
+devhost=$!
+trap 'kill "$devhost" 2>/dev/null || true; wait "$devhost" 2>/dev/null || true' EXIT INT TERM
+
+for _ in $(seq 1 150); do
+    if ! kill -0 "$devhost" 2>/dev/null; then
+        echo "error: devhost exited during start-up (see its messages above)" >&2
+        exit 1
+    fi
+    if "$python" -c "import httpx,sys; httpx.get('$AGENTOPS_URL/', timeout=1).raise_for_status()" 2>/dev/null; then
+        break
+    fi
+    sleep 0.2
+done
+
+echo
+echo "== A batch of sample queries through the calculator agent =="
+"$python" -m agentops run calculator --file samples/calculator.jsonl --output .data/results.jsonl
+echo
+echo "== Results (.data/results.jsonl) =="
+"$python" - <<'PY'
+import json
+for line in open(".data/results.jsonl", encoding="utf-8"):
+    item = json.loads(line)
+    print(f"{item['index']:>3}  {item['status']:<9}  {item['answer'] or item['error']['message']}")
+PY
+
+cat <<MSG
+
+devhost is serving on $AGENTOPS_URL (function key: \$AGENTOPS_KEY, master key: \$DEVHOST_MASTER_KEY).
+Submit work with the command-line client:
+    AGENTOPS_URL=$AGENTOPS_URL AGENTOPS_KEY=$DEVHOST_FUNCTION_KEY \\
+        .venv/bin/python -m agentops run summarizer --file my-queries.jsonl --output results.jsonl
+or over HTTP:
+    curl -H "x-functions-key: $DEVHOST_FUNCTION_KEY" -H 'content-type: application/json' \\
+        -d '{"queries": ["add 2 and 3"]}' $AGENTOPS_URL/api/agents/calculator/runs
+API description: $AGENTOPS_URL/api/openapi.json
+MSG
+
+if [[ "${1:-}" == "--demo" ]]; then
+    exit 0
+fi
+echo "Press Ctrl-C to stop."
+wait "$devhost"
