@@ -28,14 +28,16 @@ re-read and retry on 412.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
 from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError
 from azure.cosmos import exceptions
 from azure.cosmos.aio import ContainerProxy, CosmosClient
 
@@ -53,7 +55,12 @@ from agentops.store.checks import (
     encode_cursor,
 )
 from agentops.store.containers import COLLECTIONS, check_collection
-from agentops.store.errors import AuditConflictError, ConcurrencyError, StoreError
+from agentops.store.errors import (
+    AuditConflictError,
+    ConcurrencyError,
+    StoreError,
+    StoreUnavailableError,
+)
 from agentops.store.records import (
     AuditEntry,
     Item,
@@ -92,6 +99,30 @@ _ITEM_TOTALS_QUERY = (
     "SUM(c.cost) AS cost "
     "FROM c WHERE c.run_id = @run_id"
 )
+
+
+# Throttled (after the SDK's own retries), timed out, or the service is briefly unavailable.
+_TRANSIENT_STATUSES = frozenset({408, 429, 449, 500, 502, 503, 504})
+
+
+def _remote[**P, T](method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Turn SDK failures that escape a method into the store's own errors."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except AzureError as exc:
+            raise _translate(exc) from exc
+
+    return wrapper
+
+
+def _translate(exc: AzureError) -> StoreError:
+    status = getattr(exc, "status_code", None)
+    if status is None or status in _TRANSIENT_STATUSES:
+        return StoreUnavailableError(f"cosmos db: {status or type(exc).__name__}: {exc.message}")
+    return StoreError(f"cosmos db: {status}: {exc.message}")
 
 
 def _utcnow() -> datetime:
@@ -231,6 +262,7 @@ class CosmosStore:
         raise ConcurrencyError(f"{name}/{doc_id} kept changing; gave up after {_MAX_RETRIES} tries")
 
     # -- runs ------------------------------------------------------------------------------
+    @_remote
     async def create_run(self, run: Run) -> bool:
         check_key("run_id", run.run_id)
         check_key("tenant_id", run.tenant_id)
@@ -241,11 +273,13 @@ class CosmosStore:
             return False
         return True
 
+    @_remote
     async def get_run(self, run_id: str) -> Run | None:
         check_key("run_id", run_id)
         doc = await self._read("runs", run_id, run_id)
         return None if doc is None else Run.from_doc(doc)
 
+    @_remote
     async def update_run(self, run_id: str, **changes: Any) -> Run:
         check_key("run_id", run_id)
         now = self._now()
@@ -258,6 +292,7 @@ class CosmosStore:
 
         return await self._replace_loop("runs", run_id, run_id, change)
 
+    @_remote
     async def list_runs(
         self, tenant_id: str | None, *, limit: int = 50, continuation: str | None = None
     ) -> Page[Run]:
@@ -284,6 +319,7 @@ class CosmosStore:
         return Page([Run.from_doc(doc) for doc in docs], token)
 
     # -- items -----------------------------------------------------------------------------
+    @_remote
     async def add_items(self, run_id: str, queries: Sequence[str]) -> int:
         check_key("run_id", run_id)
         check_queries(queries)
@@ -316,6 +352,7 @@ class CosmosStore:
         chunks = [docs[i : i + _BATCH_SIZE] for i in range(0, len(docs), _BATCH_SIZE)]
         return sum(await asyncio.gather(*(create_chunk(chunk) for chunk in chunks)))
 
+    @_remote
     async def get_items(self, run_id: str, indexes: Iterable[int]) -> list[Item]:
         check_key("run_id", run_id)
         wanted = sorted({check_index(i) for i in indexes})
@@ -330,6 +367,7 @@ class CosmosStore:
         )
         return sorted((Item.from_doc(doc) for doc in docs), key=lambda item: item.index)
 
+    @_remote
     async def complete_item(self, run_id: str, index: int, outcome: ItemOutcome) -> bool:
         check_key("run_id", run_id)
         check_index(index)
@@ -347,6 +385,7 @@ class CosmosStore:
 
         return await self._replace_loop("items", str(index), run_id, change)
 
+    @_remote
     async def record_attempt(self, run_id: str, index: int, error: ItemError) -> int:
         check_key("run_id", run_id)
         check_index(index)
@@ -363,6 +402,7 @@ class CosmosStore:
 
         return await self._replace_loop("items", str(index), run_id, change)
 
+    @_remote
     async def list_items(
         self, run_id: str, *, after_index: int | None = None, limit: int = 100
     ) -> tuple[list[Item], int | None]:
@@ -382,6 +422,7 @@ class CosmosStore:
         items = items[:limit]
         return items, (items[-1].index if more else None)
 
+    @_remote
     async def item_totals(self, run_id: str) -> ItemTotals:
         check_key("run_id", run_id)
         rows = await self._query("items", _ITEM_TOTALS_QUERY, run_id, run_id=run_id)
@@ -404,11 +445,13 @@ class CosmosStore:
         return totals.usage, totals.cost
 
     # -- threads ---------------------------------------------------------------------------
+    @_remote
     async def get_thread(self, thread_id: str) -> Thread | None:
         check_key("thread_id", thread_id)
         doc = await self._read("threads", thread_id, thread_id)
         return None if doc is None else Thread.from_doc(doc)
 
+    @_remote
     async def append_messages(
         self,
         thread_id: str,
@@ -436,6 +479,7 @@ class CosmosStore:
         return await self._replace_loop("threads", thread_id, thread_id, change)
 
     # -- cache -----------------------------------------------------------------------------
+    @_remote
     async def cache_get(self, key: str) -> dict[str, Any] | None:
         check_key("cache key", key)
         doc = await self._read("cache", key, key)
@@ -446,6 +490,7 @@ class CosmosStore:
             return None  # Cosmos DB deletes it in the background
         return dict(doc["value"])
 
+    @_remote
     async def cache_put(self, key: str, value: dict[str, Any], ttl_s: int) -> None:
         check_key("cache key", key)
         check_ttl(ttl_s)
@@ -456,6 +501,7 @@ class CosmosStore:
         await container.upsert_item(cache_doc(key, value, now + timedelta(seconds=ttl_s), ttl_s))
 
     # -- usage counters --------------------------------------------------------------------
+    @_remote
     async def add_usage(self, scope: str, day: date, tokens: int, cost: float) -> tuple[int, float]:
         check_key("scope", scope)
         check_amounts(tokens, cost)
@@ -478,12 +524,14 @@ class CosmosStore:
                 continue  # created concurrently: the next patch finds it
         raise ConcurrencyError(f"usage/{scope}/{day_key}: gave up after {_MAX_RETRIES} tries")
 
+    @_remote
     async def get_usage(self, scope: str, day: date) -> tuple[int, float]:
         check_key("scope", scope)
         doc = await self._read("usage", day_id(day), scope)
         return (0, 0.0) if doc is None else (int(doc["tokens"]), float(doc["cost"]))
 
     # -- audit -----------------------------------------------------------------------------
+    @_remote
     async def append_audit(self, entry: AuditEntry) -> bool:
         check_key("tenant_id", entry.tenant_id)
         check_key("audit entry id", entry.id)
@@ -497,6 +545,7 @@ class CosmosStore:
                 return False
             raise AuditConflictError(entry.tenant_id, entry.seq) from None
 
+    @_remote
     async def last_audit(self, tenant_id: str) -> AuditEntry | None:
         check_key("tenant_id", tenant_id)
         docs = await self._query(
@@ -507,6 +556,7 @@ class CosmosStore:
         )
         return AuditEntry.from_doc(docs[0]) if docs else None
 
+    @_remote
     async def list_audit(
         self,
         tenant_id: str,
@@ -537,9 +587,13 @@ class CosmosStore:
     async def iter_collection(self, name: str) -> AsyncIterator[dict[str, Any]]:
         check_collection(name)
         container = await self._container(name)
-        async for doc in container.read_all_items():
-            yield _strip(doc)
+        try:
+            async for doc in container.read_all_items():
+                yield _strip(doc)
+        except AzureError as exc:
+            raise _translate(exc) from exc
 
+    @_remote
     async def restore_documents(self, name: str, docs: Iterable[dict[str, Any]]) -> int:
         check_collection(name)
         container = await self._container(name)

@@ -18,3 +18,7 @@ class AuditConflictError(StoreError):
         super().__init__(f"audit position {seq} of tenant {tenant_id} is already taken")
         self.tenant_id = tenant_id
         self.seq = seq
+
+
+class StoreUnavailableError(StoreError):
+    """The backing service or file could not serve the call (throttled, down, locked): retryable."""

@@ -41,7 +41,12 @@ from agentops.store.checks import (
     encode_cursor,
 )
 from agentops.store.containers import check_collection
-from agentops.store.errors import AuditConflictError, ConcurrencyError, StoreError
+from agentops.store.errors import (
+    AuditConflictError,
+    ConcurrencyError,
+    StoreError,
+    StoreUnavailableError,
+)
 from agentops.store.records import (
     AuditEntry,
     Item,
@@ -231,7 +236,13 @@ class SqliteStore:
         if self._closed:
             raise StoreError("the store is closed")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(self._connection()))
+        try:
+            return await loop.run_in_executor(self._executor, lambda: fn(self._connection()))
+        except sqlite3.OperationalError as exc:
+            # Busy beyond the timeout, disk full, I/O error: worth retrying later.
+            raise StoreUnavailableError(f"sqlite store {self._path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite store {self._path}: {exc}") from exc
 
     def _now(self) -> datetime:
         return utc(self._clock())

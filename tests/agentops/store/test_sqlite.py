@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from agentops.store import ItemOutcome, StoreError
+from agentops.store.errors import StoreUnavailableError
 from agentops.store.sqlite import SqliteStore
 from tests.agentops.store.conftest import REPO, FakeClock
 
@@ -38,27 +38,30 @@ async def test_two_processes_complete_each_item_once(tmp_path: Path):
     count = 300
     async with SqliteStore(path, busy_timeout_s=30) as store:
         await store.add_items("run-1", [f"q{i}" for i in range(count)])
-        child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(path), str(count)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CHILD,
+            str(path),
+            str(count),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
             cwd=REPO,
         )
         try:
-            assert child.stdout.readline().strip() == "ready"
-            child.stdin.write("go\n")
-            child.stdin.flush()
+            assert (await child.stdout.readline()).decode().strip() == "ready"
+            child.stdin.write(b"go\n")
+            await child.stdin.drain()
             won = 0
             for index in reversed(range(count)):  # from the other end, to meet in the middle
                 won += await store.complete_item("run-1", index, ItemOutcome.completed("parent"))
-            out, _ = await asyncio.to_thread(child.communicate, timeout=60)
+            out, _ = await asyncio.wait_for(child.communicate(), timeout=60)
         finally:
-            if child.poll() is None:
+            if child.returncode is None:
                 child.kill()
-                child.wait()
+                await child.wait()
         assert child.returncode == 0
-        child_won = int(out.strip())
+        child_won = int(out.decode().strip())
         assert won + child_won == count
         counts = await store.count_items("run-1")
         assert counts.completed == count and counts.pending == 0
@@ -118,3 +121,18 @@ async def test_closed_store_refuses_work(tmp_path: Path):
     await store.close()  # closing twice is harmless
     with pytest.raises(StoreError):
         await store.count_items("run-1")
+
+
+async def test_a_file_locked_beyond_the_timeout_is_a_retryable_error(tmp_path: Path):
+    path = tmp_path / "s.db"
+    async with SqliteStore(path, busy_timeout_s=0.05) as store:
+        await store.add_items("run-1", ["q"])
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+            with pytest.raises(StoreUnavailableError):
+                await store.complete_item("run-1", 0, ItemOutcome.completed("a"))
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        assert await store.complete_item("run-1", 0, ItemOutcome.completed("a")) is True
