@@ -427,6 +427,8 @@ class DurableEngine:
         )
 
     async def _run_episode(self, instance: Instance) -> None:
+        if not self._runnable(instance):
+            return  # suspended: the events wait in the inbox until resume or terminate
         statements: list[Statement] = []
         hub = self.store.hub
         taken, instance.inbox = instance.inbox, []
@@ -438,9 +440,6 @@ class DurableEngine:
             for _, execution_id, event in taken
             if execution_id is None or execution_id == instance.execution_id
         ]
-        if not self._runnable(instance):
-            instance.inbox = taken + instance.inbox
-            return
         ready = self._prepare_events(instance, events, statements)
         if ready is None:
             self.store.submit(statements)
