@@ -58,6 +58,11 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def _url(host: str, sock: socket.socket) -> str:
     port = sock.getsockname()[1]
+    # URLs handed to clients must be dialable: a wildcard bind is reached through loopback.
+    if host in {"0.0.0.0", ""}:
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
@@ -211,7 +216,11 @@ def run(settings: HostSettings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    settings = parse_settings(sys.argv[1:] if argv is None else argv, os.environ)
+    try:
+        settings = parse_settings(sys.argv[1:] if argv is None else argv, os.environ)
+    except ValueError as error:
+        print(f"devhost: {error}", file=sys.stderr)
+        return 2
     _configure_logging(settings.log_level)
     return run(settings)
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import httpx
 
+from devhost.testing import start_devhost
+
+from .conftest import APPS
+
 PROBLEM = "application/problem+json"
 
 
@@ -123,3 +127,10 @@ def test_functions_devhost_cannot_serve_are_listed_not_served(
     assert client.get("/api/with-blob").status_code == 404
     assert "with_blob: httpTrigger (not served: parameter 'blob'" in devhost.output
     assert "from_queue: queueTrigger (not served" in devhost.output
+
+
+def test_asgi_function_app_is_served() -> None:
+    with start_devhost(APPS / "http_asgi") as asgi:
+        response = httpx.post(asgi.url("/api/things/7?a=1"), content=b"hi")
+    assert response.status_code == 201
+    assert response.json() == {"path": "/api/things/7", "n": "7", "query": {"a": "1"}, "body": "hi"}
