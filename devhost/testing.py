@@ -39,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,13 +76,24 @@ def devhost_environment(
     return merged
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGKILL it when the parent goes away (Linux only)."""
+def _pdeathsig_hook() -> Callable[[], None] | None:
+    """A pre-exec hook that has the child SIGKILLed when its parent dies (Linux), else None.
+
+    Everything is resolved here, in the parent: between fork and exec the child must not import
+    anything, since another thread may have held the import lock at the moment of the fork.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
     import ctypes
 
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
     pr_set_pdeathsig = 1
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    kill_signal = int(signal.SIGKILL)
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, kill_signal)
+
+    return hook
 
 
 @dataclass(eq=False)
@@ -157,7 +168,7 @@ class Devhost:
             raise RuntimeError("devhost is already running")
         ready = threading.Event()
         self._lines.append(f"--- devhost start {time.strftime('%H:%M:%S')} ---\n")
-        use_pdeathsig = self.die_with_parent and sys.platform.startswith("linux")
+        pre_exec = _pdeathsig_hook() if self.die_with_parent else None
         self.process = subprocess.Popen(
             self.command(),
             cwd=self.script_root,
@@ -167,7 +178,7 @@ class Devhost:
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
-            preexec_fn=_die_with_parent if use_pdeathsig else None,
+            preexec_fn=pre_exec,
         )
         self._reader = threading.Thread(
             target=self._read, args=(self.process, ready), name="devhost-output", daemon=True
