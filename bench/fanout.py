@@ -19,7 +19,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devhost.testing import start_devhost  # noqa: E402
+from devhost.testing import start_devhost
 
 APP = Path(__file__).resolve().parent.parent / "tests" / "devhost" / "apps" / "durable_bench"
 

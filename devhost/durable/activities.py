@@ -36,7 +36,7 @@ class ActivityOutcome:
 async def invoke_activity(
     activity: ActivityFunction, input_text: str | None, thread_pool: Executor
 ) -> ActivityOutcome:
-    """Decode the input, run the function (async on the loop, sync in the pool), encode the output."""
+    """Decode the input, run the function (async on the loop, sync in the pool), encode."""
     try:
         value = ActivityTriggerConverter.decode(
             Datum(value=input_text if input_text is not None else "null", type="json"),

@@ -341,14 +341,14 @@ class DurableEngine:
             await self.store.submit(statements)
         return purged
 
-    async def wait_for_terminal(self, instance_id: str, timeout: float) -> Instance:
+    async def wait_for_terminal(self, instance_id: str, wait_seconds: float) -> Instance:
         instance = self.get_instance(instance_id)
         if instance.is_terminal:
             return instance
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(instance_id, []).append(waiter)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            await asyncio.wait_for(asyncio.shield(waiter), wait_seconds)
         return self.instances.get(instance_id, instance)
 
     # ----------------------------------------------------------------- inbox and scheduling
@@ -694,8 +694,8 @@ class DurableEngine:
                 )
                 statements.append(
                     (
-                        "INSERT INTO activity_work (hub, id, instance_id, execution_id, task_id, name,"
-                        " input) VALUES (?,?,?,?,?,?,?)",
+                        "INSERT INTO activity_work (hub, id, instance_id, execution_id,"
+                        " task_id, name, input) VALUES (?,?,?,?,?,?,?)",
                         (
                             hub,
                             item.work_id,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from datetime import datetime
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request

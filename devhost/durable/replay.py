@@ -1,4 +1,4 @@
-"""One orchestrator episode: feed history to the Durable SDK's own executor, read back its decisions.
+"""One orchestrator episode: history into the Durable SDK's own executor, its decisions out.
 
 The SDK's `Orchestrator` runs the user's generator over the history and reports the actions it
 scheduled. We call the same executor the `Orchestrator.create` wrapper calls, but keep the context
@@ -39,7 +39,7 @@ from azure.durable_functions.models.ReplaySchema import ReplaySchema
 from azure.durable_functions.models.Task import AtomicTask, RetryAbleTask, TimerTask
 from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
 
-from .history import Event, EventType
+from .history import Event
 
 OUT_OF_PROC_MARK = "\n\n$OutOfProcData$:"
 RETRY_TIMER_METADATA = "-WithRetry timer"

@@ -84,7 +84,7 @@ class LoadedState:
 
 
 class DurableStore:
-    """Owns the SQLite file. Writes go through `submit`; reads of cold data through `read_history`."""
+    """Owns the SQLite file: writes go through `submit`, cold history through `read_history`."""
 
     def __init__(self, db_path: Path, task_hub: str) -> None:
         self.hub = task_hub

@@ -103,15 +103,15 @@ async def serve_engine(
 
 
 async def wait_for_status(
-    client: df.DurableOrchestrationClient, instance_id: str, *statuses: str, timeout: float = 10
+    client: df.DurableOrchestrationClient, instance_id: str, *statuses: str, within: float = 10
 ) -> df.DurableOrchestrationStatus:
     """Poll through the SDK client until the instance reaches one of `statuses`."""
     wanted = statuses or ("Completed", "Failed", "Terminated")
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         status = await client.get_status(instance_id)
         if status.runtime_status is not None and status.runtime_status.value in wanted:
             return status
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{instance_id} still {status.runtime_status} after {timeout}s")
+            raise AssertionError(f"{instance_id} still {status.runtime_status} after {within}s")
         await asyncio.sleep(0.01)

@@ -1,0 +1,101 @@
+"""Bad input to the Durable HTTP API: clear 4xx answers that change nothing."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+async def served(serve_engine):
+    return await serve_engine("durable_patterns")
+
+
+@pytest.fixture
+async def http(served):
+    async with httpx.AsyncClient(base_url=served.base_url, timeout=10) as client:
+        yield client
+
+
+async def test_unknown_instance_is_404_everywhere(served, http):
+    for method, path in [
+        ("GET", "/durabletask/instances/missing"),
+        ("POST", "/durabletask/instances/missing/raiseEvent/Go"),
+        ("POST", "/durabletask/instances/missing/terminate?reason=x"),
+        ("DELETE", "/durabletask/instances/missing"),
+        ("GET", "/runtime/webhooks/durabletask/instances/missing"),
+    ]:
+        response = await http.request(method, path)
+        assert response.status_code == 404, (method, path)
+        assert "missing" in response.json()["Message"]
+    status = await served.client.get_status("missing")
+    assert not status  # the SDK's "not found" status
+
+
+async def test_malformed_requests_are_400_with_a_message(served, http):
+    bad_body = await http.post("/durabletask/orchestrators/chaining", content=b"{not json")
+    assert bad_body.status_code == 400
+    assert "not valid JSON" in bad_body.json()["Message"]
+    bad_flag = await http.get("/durabletask/instances/?showInput=maybe")
+    assert bad_flag.status_code == 400
+    bad_time = await http.get("/durabletask/instances/?createdTimeFrom=yesterday")
+    assert bad_time.status_code == 400
+    bad_status = await http.get("/durabletask/instances/?runtimeStatus=Sleeping")
+    assert bad_status.status_code == 400
+    other_hub = await http.get("/durabletask/instances/?taskHub=OtherHub")
+    assert other_hub.status_code == 400
+    instance_id = await served.client.start_new("approval")
+    bad_event = await http.post(
+        f"/durabletask/instances/{instance_id}/raiseEvent/Approval", content=b"[1,"
+    )
+    assert bad_event.status_code == 400
+    listed = (await http.get("/durabletask/instances/")).json()
+    assert [item["instanceId"] for item in listed] == [instance_id]  # nothing else was created
+
+
+async def test_unknown_orchestrator_is_400_in_the_sdk_shape(http):
+    response = await http.post("/durabletask/orchestrators/nope", json='{"a": 1}')
+    assert response.status_code == 400
+    assert "'nope' doesn't exist" in response.json()["ExceptionMessage"]
+
+
+async def test_start_answers_202_with_management_urls(served, http):
+    response = await http.post("/durabletask/orchestrators/chaining/my-id", json="null")
+    assert response.status_code == 202
+    body = response.json()
+    assert body["id"] == "my-id"
+    assert body["statusQueryGetUri"] == response.headers["location"]
+    assert (
+        "/runtime/webhooks/durabletask/instances/my-id?taskHub=TestHub" in body["statusQueryGetUri"]
+    )
+    assert "code=test-system-key" in body["statusQueryGetUri"]
+
+
+async def test_list_pages_with_continuation_token(served, http):
+    ids = [await served.client.start_new("approval") for _ in range(3)]
+    first = await http.get("/durabletask/instances/?top=2")
+    token = first.headers["x-ms-continuation-token"]
+    second = await http.get(
+        "/durabletask/instances/?top=2", headers={"x-ms-continuation-token": token}
+    )
+    assert "x-ms-continuation-token" not in second.headers
+    seen = [item["instanceId"] for item in first.json() + second.json()]
+    assert sorted(seen) == sorted(ids)
+
+
+def test_client_binding_has_the_urls_the_sdk_reads(served):
+    import json
+
+    binding = json.loads(served.engine.client_binding_json("http://127.0.0.1:7071", "k3y"))
+    assert binding["taskHubName"] == "TestHub"
+    assert binding["rpcBaseUrl"] == "http://127.0.0.1:7071/durabletask/"
+    assert binding["baseUrl"] == "http://127.0.0.1:7071/runtime/webhooks/durabletask"
+    assert binding["requiredQueryStringParameters"] == "code=k3y"
+    management = binding["managementUrls"]
+    assert management["id"] == "INSTANCEID"
+    assert management["sendEventPostUri"] == (
+        "http://127.0.0.1:7071/runtime/webhooks/durabletask/instances/INSTANCEID/raiseEvent/"
+        "{eventName}?taskHub=TestHub&connection=Storage&code=k3y"
+    )
