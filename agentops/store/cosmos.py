@@ -324,7 +324,10 @@ class CosmosStore:
         check_key("run_id", run_id)
         check_queries(queries)
         container = await self._container("items")
-        docs = [Item(run_id, i, q).to_doc() for i, q in enumerate(queries)]
+        # One single-partition scan of the ids makes a repeated call cost reads, not failed writes.
+        query = "SELECT VALUE c.index FROM c WHERE c.run_id = @run_id"
+        existing = set(await self._query("items", query, run_id, run_id=run_id))
+        docs = [Item(run_id, i, q).to_doc() for i, q in enumerate(queries) if i not in existing]
         limiter = asyncio.Semaphore(_MAX_CONCURRENCY)
 
         async def create_one(doc: dict[str, Any]) -> int:
