@@ -67,7 +67,7 @@ class AgentRunner:
             raise error from exc
 
         if response.finish_reason == "content_filter":
-            raise PermanentModelError("content filter: the answer was filtered", status=200)
+            raise PermanentModelError("content filter: the answer was filtered")
         usage = _usage(response.usage_details)
         raw = response.raw_representation
         model = raw.model if isinstance(raw, ChatResponse) and raw.model else request.deployment
