@@ -11,9 +11,10 @@ import contextvars
 import functools
 import inspect
 import logging
+import secrets
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,10 +39,8 @@ class UnsupportedBindingError(ValueError):
 
 class _TraceContext(functions_abc.TraceContext):
     def __init__(self, invocation_id: str) -> None:
-        # W3C traceparent derived from the invocation id, so that logs can be correlated.
-        self._parent = (
-            f"00-{invocation_id.replace('-', '')}-{invocation_id[:16].replace('-', '0')}-01"
-        )
+        # A W3C traceparent whose trace id is the invocation id, so that logs can be correlated.
+        self._parent = f"00-{uuid.UUID(invocation_id).hex}-{secrets.token_hex(8)}-01"
 
     @property
     def trace_state(self) -> str:
@@ -223,7 +222,3 @@ class Invoker:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def bindings_summary(infos: Mapping[str, FunctionInfo]) -> list[dict[str, str]]:
-    return [{"name": i.name, "trigger": i.trigger_type} for i in infos.values()]

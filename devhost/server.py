@@ -6,7 +6,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import azure.functions as func
@@ -99,7 +100,10 @@ class FunctionEndpoint:
         if resolved is None:
             return problem(404, f"no function serves {request.url.path}")
         if isinstance(resolved, set):
-            allowed = ", ".join(m for m in ALL_METHODS if m in resolved)
+            ordered = [m for m in ALL_METHODS if m in resolved] + sorted(
+                resolved - set(ALL_METHODS)
+            )
+            allowed = ", ".join(ordered)
             return problem(405, f"{request.method} is not allowed here", headers={"Allow": allowed})
         return await self._invoke(request, resolved)
 
@@ -201,7 +205,8 @@ def build_app(host: FunctionHost) -> Starlette:
         )
     routes.append(Route("/{path:path}", FunctionEndpoint(host).handle, methods=list(ALL_METHODS)))
 
-    async def lifespan(_: Starlette) -> Any:
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await host.start()
         try:
             yield
@@ -210,6 +215,4 @@ def build_app(host: FunctionHost) -> Starlette:
                 task.cancel()
             await host.stop()
 
-    from contextlib import asynccontextmanager
-
-    return Starlette(routes=routes, lifespan=asynccontextmanager(lifespan))
+    return Starlette(routes=routes, lifespan=lifespan)
