@@ -76,3 +76,9 @@ def test_failing_timer_is_logged_not_fatal(client: httpx.Client, devhost: Devhos
 def test_schedule_from_setting_fires_every_second(timer_marks: Path, devhost: Devhost) -> None:
     start = len(_marks(timer_marks, "every_second"))
     _wait_for(lambda: len(_marks(timer_marks, "every_second")) >= start + 2, timeout=4.0)
+
+
+def test_run_on_startup_fires_once_at_start(timer_marks: Path, devhost: Devhost) -> None:
+    _wait_for(lambda: len(_marks(timer_marks, "at_startup")) == 1)
+    time.sleep(0.2)
+    assert _marks(timer_marks, "at_startup") == [{"past_due": False}]

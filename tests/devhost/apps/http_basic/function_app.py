@@ -115,3 +115,8 @@ def with_blob(req: func.HttpRequest, blob: func.InputStream) -> func.HttpRespons
 @app.queue_trigger(arg_name="message", queue_name="work", connection="AzureWebJobsStorage")
 def from_queue(message: func.QueueMessage) -> None:
     pass
+
+
+@app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True)
+def at_startup(timer: func.TimerRequest) -> None:
+    _record("at_startup", timer)
