@@ -70,3 +70,17 @@ def test_webhooks_need_the_master_key(durable: Devhost) -> None:
 def test_starter_needs_its_function_key(durable: Devhost) -> None:
     response = httpx.post(durable.url("/api/orchestrators/greet_all"), json={"names": []})
     assert response.status_code == 401
+
+
+def test_timer_with_durable_client_starts_an_orchestration(durable: Devhost) -> None:
+    response = httpx.post(
+        durable.url("/admin/functions/nightly_greeting"), headers=durable.master_headers
+    )
+    assert response.status_code == 202
+    status_url = durable.url("/runtime/webhooks/durabletask/instances/nightly")
+    deadline = time.monotonic() + 10
+    while httpx.get(status_url, headers=durable.master_headers).status_code == 404:
+        assert time.monotonic() < deadline, "the timer did not start the orchestration"
+        time.sleep(0.05)
+    status = _wait_completed(f"{status_url}?code={durable.master_key}")
+    assert status["output"] == ["hello night"]

@@ -40,3 +40,9 @@ def greet_all(context: df.DurableOrchestrationContext):
 @app.activity_trigger(input_name="name")
 def greet(name: str) -> str:
     return f"hello {name}"
+
+
+@app.timer_trigger(schedule="0 0 3 * * *", arg_name="timer")
+@app.durable_client_input(client_name="client")
+async def nightly_greeting(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    await client.start_new("greet_all", instance_id="nightly", client_input={"names": ["night"]})
