@@ -42,7 +42,7 @@ def _configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, hint: str) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     # Lets a restarted devhost take its port back at once, while the old one is in TIME_WAIT.
@@ -51,7 +51,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as error:
         sock.close()
-        raise AppLoadError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+        raise AppLoadError(f"cannot listen on {host}:{port}: {error.strerror} ({hint})") from None
     sock.set_inheritable(True)
     return sock
 
@@ -175,11 +175,15 @@ def run(settings: HostSettings) -> int:
     environ = os.environ
     try:
         load_local_settings(settings.script_root, environ)
-        main_sock = _bind(settings.host, settings.port)
+        main_sock = _bind(settings.host, settings.port, "choose another with --port")
         servers: list[Any] = [main_sock]
         simulator_url: str | None = None
         if settings.simulator_port:
-            sim_sock = _bind(settings.host, settings.simulator_port)
+            sim_sock = _bind(
+                settings.host,
+                settings.simulator_port,
+                "choose another with --simulator-port, or 0 to run without the simulator",
+            )
             simulator_url = _url(settings.host, sim_sock)
             # Apps that want the in-process simulator can read its address from this setting.
             environ[SIMULATOR_URL_SETTING] = f"{simulator_url}/v1"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -143,3 +144,20 @@ def test_restart_keeps_url_and_keys(tmp_path: Path) -> None:
         assert devhost.base_url == url
         response = httpx.get(devhost.url("/api/keyed"), headers=devhost.function_headers)
         assert response.status_code == 200
+
+
+def test_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            devhost_command(APPS / "http_asgi", "--port", str(port), "--simulator-port", "0"),
+            env=devhost_environment(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
