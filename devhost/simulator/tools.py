@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9']*")
+_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*[A-Za-z])")
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
@@ -112,6 +113,10 @@ class _Source:
     def __init__(self, query: str, tool_name: str) -> None:
         self.query = query
         self.lower_words = {w.lower() for w in _WORD.findall(query)}
+        # In query order, so that "from kg to lb" gives the first enum parameter kg, the next lb.
+        self.tokens = [t.lower() for t in re.findall(r"[A-Za-z0-9']+", _DATE.sub(" ", query))]
+        self.dates = _DATE.findall(query)
+        query = _DATE.sub(" ", query)  # a date is one value, not three numbers
         self.pairs: dict[str, str] = {}
         for key, value in _PAIR.findall(query):
             self.pairs.setdefault(key, value.strip("\"'"))
@@ -177,10 +182,15 @@ def _kind(prop: dict[str, Any]) -> str:
 def _take(source: _Source, prop: dict[str, Any]) -> Any:
     kind = _kind(prop)
     if prop.get("enum"):
-        for option in prop["enum"]:
-            if str(option).lower() in source.lower_words:
-                return option
-        return prop["enum"][0]
+        # The first value the query names, consumed; none named: this tool does not fit.
+        options = {str(option).lower(): option for option in prop["enum"]}
+        for position, token in enumerate(source.tokens):
+            if token in options:
+                del source.tokens[position]
+                return options[token]
+        return None
+    if prop.get("format") == "date":
+        return source.dates.pop(0) if source.dates else None
     if kind in ("integer", "number"):
         if not source.numbers:
             return None

@@ -140,3 +140,51 @@ async def test_unmatched_query_with_tools_answers_in_text(client: AsyncOpenAI) -
     )
     assert result.choices[0].finish_reason == "stop"
     assert result.choices[0].message.tool_calls is None
+
+
+def _unit_tool(name: str, units: list[str]) -> dict:
+    unit = {"type": "string", "enum": units}
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": f"Convert a value between {', '.join(units)}.",
+            "parameters": {
+                "type": "object",
+                "properties": {"value": {"type": "number"}, "from_unit": unit, "to_unit": unit},
+                "required": ["value", "from_unit", "to_unit"],
+            },
+        },
+    }
+
+
+def test_enum_parameters_pick_the_tool_whose_values_the_query_names() -> None:
+    from devhost.simulator.tools import plan_tool_call
+
+    tools = [_unit_tool("convert_length", ["km", "mi"]), _unit_tool("convert_mass", ["kg", "lb"])]
+    call = plan_tool_call("convert 70 kg to lb", tools, "auto")
+    assert call is not None
+    assert (call.name, call.arguments) == (
+        "convert_mass",
+        {"value": 70, "from_unit": "kg", "to_unit": "lb"},
+    )
+
+
+def test_date_parameters_take_whole_iso_dates() -> None:
+    from devhost.simulator.tools import plan_tool_call
+
+    date = {"type": "string", "format": "date"}
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "days_between",
+            "parameters": {
+                "type": "object",
+                "properties": {"start": date, "end": date},
+                "required": ["start", "end"],
+            },
+        },
+    }
+    call = plan_tool_call("days between 2026-01-01 and 2026-12-25", [tool], "auto")
+    assert call is not None
+    assert call.arguments == {"start": "2026-01-01", "end": "2026-12-25"}
