@@ -138,7 +138,12 @@ def _params(**values: Any) -> list[dict[str, Any]]:
 
 
 class CosmosStore:
-    """The repository port on Azure Cosmos DB. See the module docstring for the data layout."""
+    """The repository port on Azure Cosmos DB. See the module docstring for the data layout.
+
+    `credential` is an account key or an async token credential (managed identity); the caller
+    owns a token credential and closes it after `close()`. Leave endpoint discovery on for Azure;
+    turn it off for a single-endpoint server such as the local one used in tests.
+    """
 
     def __init__(
         self,

@@ -20,7 +20,9 @@ Known gaps of that server, and where each is handled (never in production code):
    DB too.
 4. Queries: no GROUP BY (the adapter aggregates with SUM over conditional expressions instead),
    and `SELECT VALUE {...}` with aggregates fails; the adapter uses neither.
-5. Unique key policies and composite indexes are accepted but not enforced or needed there.
+5. Indexing policies are accepted and ignored: ORDER BY on two properties works there without a
+   composite index, so a missing one would only show on Cosmos DB. test_cosmos.py checks the
+   definitions in CONTAINERS instead.
 """
 
 from __future__ import annotations
