@@ -41,7 +41,11 @@ class Price(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="", case_sensitive=False, extra="ignore", populate_by_name=True
+        env_prefix="",
+        case_sensitive=False,
+        extra="ignore",
+        populate_by_name=True,
+        env_ignore_empty=True,  # Azure and local.settings.json leave unset settings as ""
     )
 
     # State: SQLite locally, Cosmos DB in Azure.
