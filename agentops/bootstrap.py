@@ -138,7 +138,12 @@ def open_store(settings: Settings) -> Store:
         credential: Any = (
             settings.cosmos_key.get_secret_value() if settings.cosmos_key else _credential(settings)
         )
-        return CosmosStore(settings.cosmos_endpoint, credential, settings.cosmos_database)
+        return CosmosStore(
+            settings.cosmos_endpoint,
+            credential,
+            settings.cosmos_database,
+            enable_endpoint_discovery=settings.cosmos_endpoint_discovery,
+        )
     from agentops.store.sqlite import SqliteStore
 
     path = settings.resolve(settings.sqlite_path)

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     cosmos_endpoint: str | None = Field(default=None, alias="COSMOS_ENDPOINT")
     cosmos_key: SecretStr | None = Field(default=None, alias="COSMOS_KEY")  # else identity
     cosmos_database: str = Field(default="agentops", alias="COSMOS_DATABASE")
+    # Off only for single-endpoint servers (the local Cosmos-compatible one, the emulator).
+    cosmos_endpoint_discovery: bool = Field(default=True, alias="COSMOS_ENDPOINT_DISCOVERY")
 
     # Identity: a user-assigned managed identity when AZURE_CLIENT_ID is set.
     azure_client_id: str | None = Field(default=None, alias="AZURE_CLIENT_ID")

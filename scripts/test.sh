@@ -14,4 +14,5 @@ if [[ -f tools/cosmosdb-server/package-lock.json ]]; then
     fi
 fi
 .venv/bin/ruff check .
+export AGENTOPS_REQUIRE_COSMOS=1
 exec .venv/bin/python -m pytest "$@"
