@@ -134,10 +134,8 @@ async def test_tools_with_typed_arguments(
     runner = runner_for(await start_simulator())
     cases = {
         "weekday day=2024-01-01": "Tool results: weekday returned Monday.",
-        "add_days day=2024-02-27 days=3": "Tool results: add_days returned 2024-03-01.",
-        "convert_temperature 100 from_unit=C to_unit=F": (
-            "Tool results: convert_temperature returned 212.0."
-        ),
+        "add 3 days to 2024-02-27": "Tool results: add_days returned 2024-03-01.",
+        "convert 100 C to F": ("Tool results: convert_temperature returned 212.0."),
     }
     for query, expected in cases.items():
         answer = await runner.invoke(registry.request_for("calculator", "t1", query))
