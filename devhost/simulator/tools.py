@@ -113,13 +113,14 @@ class _Source:
     def __init__(self, query: str, tool_name: str) -> None:
         self.query = query
         self.lower_words = {w.lower() for w in _WORD.findall(query)}
-        # In query order, so that "from kg to lb" gives the first enum parameter kg, the next lb.
-        self.tokens = [t.lower() for t in re.findall(r"[A-Za-z0-9']+", _DATE.sub(" ", query))]
-        self.dates = _DATE.findall(query)
-        query = _DATE.sub(" ", query)  # a date is one value, not three numbers
         self.pairs: dict[str, str] = {}
         for key, value in _PAIR.findall(query):
             self.pairs.setdefault(key, value.strip("\"'"))
+        free = _PAIR.sub(" ", query)
+        # In query order, so that "from kg to lb" gives the first enum parameter kg, the next lb.
+        self.tokens = [t.lower() for t in re.findall(r"[A-Za-z0-9']+", _DATE.sub(" ", free))]
+        self.dates = _DATE.findall(free)
+        query = _DATE.sub(" ", query)  # a date is one value, not three numbers
         pair_spans = [m.span(2) for m in _PAIR.finditer(query)]
         self.numbers = [
             m.group()

@@ -188,3 +188,25 @@ def test_date_parameters_take_whole_iso_dates() -> None:
     call = plan_tool_call("days between 2026-01-01 and 2026-12-25", [tool], "auto")
     assert call is not None
     assert call.arguments == {"start": "2026-01-01", "end": "2026-12-25"}
+
+
+def test_explicit_pairs_keep_their_dates() -> None:
+    from devhost.simulator.tools import plan_tool_call
+
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "add_days",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "day": {"type": "string", "format": "date"},
+                    "days": {"type": "integer"},
+                },
+                "required": ["day", "days"],
+            },
+        },
+    }
+    call = plan_tool_call("add_days day=2024-02-27 days=3", [tool], "auto")
+    assert call is not None
+    assert call.arguments == {"day": "2024-02-27", "days": 3}
