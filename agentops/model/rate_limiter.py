@@ -67,7 +67,8 @@ class _Bucket:
         """Seconds until ``amount`` is available (a request larger than the bucket waits for a
         full bucket rather than for ever)."""
         missing = min(amount, self.capacity) - self.level
-        return missing / self.rate if missing > 0 else 0.0
+        # Float refill can leave a sliver missing that a clock cannot advance past: ignore it.
+        return missing / self.rate if missing > 1e-9 else 0.0
 
 
 class Reservation:

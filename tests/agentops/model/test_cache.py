@@ -1,0 +1,141 @@
+import json
+import os
+
+import pytest
+
+from agentops.model.cache import ResponseCache
+from agentops.model.pricing import PriceTable
+from agentops.model.types import ChatMessage, ModelAnswer, Usage
+
+from .conftest import make_request
+
+ANSWER = ModelAnswer(text="4", usage=Usage(1000, 500), model="gpt-4o-mini")
+PRICES = PriceTable()
+
+
+def make_cache(store, clock, **kwargs) -> ResponseCache:
+    return ResponseCache(store, PRICES, clock=clock.epoch, **kwargs)
+
+
+async def test_miss_then_local_hit_counts_saved_cost(store, clock):
+    cache = make_cache(store, clock)
+    request = make_request()
+    assert await cache.get(request) is None
+    await cache.put(request, ANSWER)
+    hit = await cache.get(request)
+    assert hit == ModelAnswer("4", Usage(), "gpt-4o-mini", cached=True, model_calls=0)
+    assert cache.stats.local_hits == 1 and cache.stats.misses == 1
+    assert cache.stats.saved_tokens == 1500
+    assert cache.stats.saved_cost == pytest.approx((1000 * 0.00015 + 500 * 0.0006) / 1000)
+
+
+async def test_shared_level_serves_another_worker(store, clock):
+    first, second = make_cache(store, clock), make_cache(store, clock)
+    request = make_request()
+    await first.put(request, ANSWER)
+    assert (await second.get(request)).text == "4"
+    assert second.stats.shared_hits == 1
+    gets = store.gets
+    assert (await second.get(request)).text == "4"  # now from its own LRU
+    assert store.gets == gets and second.stats.local_hits == 1
+
+
+async def test_ttl_expires_on_both_levels(store, clock):
+    cache = make_cache(store, clock)
+    request = make_request(cache_ttl_s=60)
+    await cache.put(request, ANSWER)
+    clock.advance(59)
+    assert await cache.get(request) is not None
+    clock.advance(2)
+    assert await cache.get(request) is None
+    assert await make_cache(store, clock).get(request) is None
+
+
+async def test_expiry_is_checked_even_if_the_store_keeps_the_entry(clock):
+    class LazyStore:
+        def __init__(self):
+            self.items = {}
+
+        async def cache_get(self, key):
+            return self.items.get(key)
+
+        async def cache_put(self, key, value, ttl_s):
+            self.items[key] = value
+
+    lazy = LazyStore()
+    await make_cache(lazy, clock).put(make_request(cache_ttl_s=10), ANSWER)
+    clock.advance(11)
+    assert await make_cache(lazy, clock).get(make_request(cache_ttl_s=10)) is None
+
+
+async def test_lru_evicts_the_least_recently_used(clock):
+    cache = make_cache(None, clock, max_entries=2)
+    a, b, c = (make_request(query=q) for q in "abc")
+    for request in (a, b):
+        await cache.put(request, ANSWER)
+    await cache.get(a)  # a is now more recent than b
+    await cache.put(c, ANSWER)
+    assert await cache.get(b) is None
+    assert await cache.get(a) is not None and await cache.get(c) is not None
+
+
+async def test_opt_out_is_never_stored(store, clock):
+    cache = make_cache(store, clock)
+    request = make_request(cache_ttl_s=0)
+    await cache.put(request, ANSWER)
+    assert await cache.get(request) is None
+    assert store.cache == {} and cache.stats.misses == 0
+
+
+def test_key_normalises_input_and_follows_what_changes_the_answer(clock):
+    cache = make_cache(None, clock)
+    base = cache.key(make_request(query="What is 2 + 2?", tools=("add", "convert")))
+    assert cache.key(make_request(query="  what IS 2 +  2?\n", tools=("convert", "add"))) == base
+    for changed in (
+        make_request(agent_version="v2"),
+        make_request(deployment="gpt-4o"),
+        make_request(tools=("add",)),
+        make_request(query="What is 2 + 3?"),
+        make_request(history=(ChatMessage("user", "hi"),)),
+        make_request(tenant="fabrikam"),
+    ):
+        assert cache.key(changed) != base
+
+
+async def test_sensitive_agents_without_a_key_are_not_cached(store, clock):
+    cache = make_cache(store, clock)
+    request = make_request(sensitive=True)
+    await cache.put(request, ANSWER)
+    assert await cache.get(request) is None
+    assert store.cache == {}
+
+
+async def test_sensitive_answers_are_stored_encrypted(store, clock):
+    key = os.urandom(32)
+    cache = make_cache(store, clock, encryption_key=key)
+    request = make_request(sensitive=True, query="patient 4711 diagnosis")
+    secret = ModelAnswer("diagnosis: flu", Usage(10, 5), "gpt-4o-mini")
+    await cache.put(request, secret)
+    stored = json.dumps([store.cache, list(cache._local.values())])
+    assert "flu" not in stored and "4711" not in stored
+    assert (
+        await make_cache(store, clock, encryption_key=key).get(request)
+    ).text == "diagnosis: flu"
+    # Another key cannot read it (rotation): a miss, not an error.
+    assert await make_cache(store, clock, encryption_key=os.urandom(32)).get(request) is None
+
+
+async def test_sealed_entry_moved_to_another_key_does_not_open(store, clock):
+    key = os.urandom(32)
+    cache = make_cache(store, clock, encryption_key=key)
+    one, two = make_request(sensitive=True, query="one"), make_request(sensitive=True, query="two")
+    await cache.put(one, ANSWER)
+    store.cache[cache.key(two)] = store.cache[cache.key(one)]
+    assert await make_cache(store, clock, encryption_key=key).get(two) is None
+
+
+def test_bad_arguments_are_refused(clock):
+    with pytest.raises(ValueError):
+        make_cache(None, clock, encryption_key=b"short")
+    with pytest.raises(ValueError):
+        make_cache(None, clock, max_entries=-1)
