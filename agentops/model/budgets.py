@@ -24,9 +24,13 @@ from agentops.model.types import BudgetExceededError, Usage
 
 
 class UsageStore(Protocol):
-    async def add_usage(self, scope: str, day: str, tokens: int, cost: float) -> None: ...
+    """Daily counters per scope, shared by every worker (the store's usage container)."""
 
-    async def get_usage(self, scope: str, day: str) -> tuple[int, float]: ...
+    async def add_usage(self, scope: str, day: date, tokens: int, cost: float) -> tuple[int, float]:
+        """Add atomically; return the day's totals after the addition."""
+        ...
+
+    async def get_usage(self, scope: str, day: date) -> tuple[int, float]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,7 @@ class Budgets:
         self._now = now
         self._monotonic = monotonic
         # (scope, day) -> [tokens, cost, read at]
-        self._seen: dict[tuple[str, str], list[float]] = {}
+        self._seen: dict[tuple[str, date], list[float]] = {}
 
     def limits_for(self, tenant: str, agent: str) -> list[tuple[str, BudgetLimit]]:
         scopes = []
@@ -117,15 +121,13 @@ class Budgets:
     async def record(self, tenant: str, agent: str, usage: Usage, cost: float) -> None:
         """Add one call's usage to its tenant's and agent's totals for today."""
         day = _day(self._now())
-        tokens = usage.total_tokens
         for scope in (f"tenant:{tenant}", f"agent:{agent}"):
-            await self._store.add_usage(scope, day, tokens, cost)
+            tokens, total_cost = await self._store.add_usage(scope, day, usage.total_tokens, cost)
             seen = self._seen.get((scope, day))
-            if seen is not None:
-                seen[0] += tokens
-                seen[1] += cost
+            if seen is not None:  # the store's totals include other workers' usage: fresher
+                seen[0], seen[1] = float(tokens), float(total_cost)
 
-    async def _usage(self, scope: str, day: str) -> tuple[float, float]:
+    async def _usage(self, scope: str, day: date) -> tuple[float, float]:
         key = (scope, day)
         seen = self._seen.get(key)
         mono = self._monotonic()
@@ -138,5 +140,5 @@ class Budgets:
         return seen[0], seen[1]
 
 
-def _day(now: datetime) -> str:
-    return date.isoformat(now.astimezone(UTC).date())
+def _day(now: datetime) -> date:
+    return now.astimezone(UTC).date()

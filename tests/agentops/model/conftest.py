@@ -1,15 +1,18 @@
-"""Virtual time and in-process stores for the model path tests: no wall-clock waits."""
+"""Virtual time and the real SQLite store for the model path tests: no wall-clock waits."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agentops.model.types import ModelRequest
+from agentops.store.sqlite import SqliteStore
 
 
 class VirtualClock:
@@ -38,33 +41,6 @@ class VirtualClock:
         await asyncio.sleep(0)
 
 
-class MemoryStore:
-    """Dict-backed cache and usage store, expiring by the virtual clock."""
-
-    def __init__(self, clock: VirtualClock) -> None:
-        self.clock = clock
-        self.cache: dict[str, tuple[dict[str, Any], float]] = {}
-        self.usage: dict[tuple[str, str], tuple[int, float]] = {}
-        self.gets = 0
-
-    async def cache_get(self, key: str) -> dict[str, Any] | None:
-        self.gets += 1
-        found = self.cache.get(key)
-        if found is None or found[1] <= self.clock.epoch():
-            return None
-        return dict(found[0])
-
-    async def cache_put(self, key: str, value: dict[str, Any], ttl_s: int) -> None:
-        self.cache[key] = (dict(value), self.clock.epoch() + ttl_s)
-
-    async def add_usage(self, scope: str, day: str, tokens: int, cost: float) -> None:
-        old = self.usage.get((scope, day), (0, 0.0))
-        self.usage[(scope, day)] = (old[0] + tokens, old[1] + cost)
-
-    async def get_usage(self, scope: str, day: str) -> tuple[int, float]:
-        return self.usage.get((scope, day), (0, 0.0))
-
-
 BASE_REQUEST = ModelRequest(
     tenant="contoso",
     agent="helper",
@@ -88,5 +64,7 @@ def clock() -> VirtualClock:
 
 
 @pytest.fixture
-def store(clock: VirtualClock) -> MemoryStore:
-    return MemoryStore(clock)
+async def store(tmp_path: Path, clock: VirtualClock) -> AsyncIterator[SqliteStore]:
+    """The shared level: the project's SQLite store, expiring entries by the virtual clock."""
+    async with SqliteStore(tmp_path / "agentops.db", clock=clock.wall) as sqlite:
+        yield sqlite

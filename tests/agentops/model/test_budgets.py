@@ -1,9 +1,11 @@
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from agentops.model.budgets import BudgetLimit, Budgets
 from agentops.model.types import BudgetExceededError, Usage
+
+TODAY = date(2025, 3, 1)
 
 
 def make_budgets(store, clock, **kwargs) -> Budgets:
@@ -11,7 +13,7 @@ def make_budgets(store, clock, **kwargs) -> Budgets:
 
 
 async def test_refused_before_start_when_already_at_the_limit(store, clock):
-    await store.add_usage("tenant:contoso", "2025-03-01", 1000, 0.0)
+    await store.add_usage("tenant:contoso", TODAY, 1000, 0.0)
     budgets = make_budgets(store, clock, tenants={"contoso": BudgetLimit(tokens=1000)})
     with pytest.raises(BudgetExceededError) as refused:
         await budgets.check("contoso", "helper", 0)
@@ -37,7 +39,7 @@ async def test_cost_limit_stops_a_run_mid_way_and_resets_next_day(store, clock):
             await budgets.record("contoso", "helper", Usage(50, 50), 0.3)
             done += 1
     assert done == 4  # 0.3 * 4 = 1.2: the fourth pushed it over, the fifth was refused
-    assert store.usage[("agent:helper", "2025-03-01")] == (400, pytest.approx(1.2))
+    assert await store.get_usage("agent:helper", TODAY) == (400, pytest.approx(1.2))
     clock.advance(12 * 3600)  # past midnight UTC
     await budgets.check("contoso", "helper", 100)
 
@@ -50,7 +52,7 @@ async def test_cached_totals_follow_own_records_between_refreshes(store, clock):
     await budgets.record("c", "a", Usage(30, 20), 0.0)  # its own record counts at once
     with pytest.raises(BudgetExceededError):
         await budgets.check("c", "a", 51)
-    await store.add_usage("tenant:c", "2025-03-01", 50, 0.0)  # another worker's usage
+    await store.add_usage("tenant:c", TODAY, 50, 0.0)  # another worker's usage
     await budgets.check("c", "a", 0)  # not seen yet
     clock.advance(5)
     with pytest.raises(BudgetExceededError):
