@@ -11,21 +11,19 @@ import asyncio
 import base64
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from agentops import telemetry
 from agentops.agents.registry import AgentRegistry
-from agentops.agents.runner import AgentRunner
 from agentops.audit import AuditTrail
 from agentops.conversations import ConversationService
 from agentops.model.breaker import BreakerConfig, BreakerRegistry
 from agentops.model.budgets import BudgetLimit, Budgets
 from agentops.model.cache import ResponseCache
 from agentops.model.gateway import ModelGateway
-from agentops.model.openai_client import ModelConnection
 from agentops.model.pricing import Price, PriceTable
 from agentops.model.rate_limiter import RateLimiter, RateLimits
 from agentops.model.retry import RetryPolicy
@@ -34,6 +32,10 @@ from agentops.runs.batch_service import BatchService
 from agentops.runs.run_service import RunService
 from agentops.settings import Settings, get_settings
 from agentops.store.port import Store
+
+if TYPE_CHECKING:  # the Agent Framework and OpenAI SDK load on first use, not at cold start
+    from agentops.agents.runner import AgentRunner
+    from agentops.model.openai_client import ModelConnection
 
 logger = logging.getLogger(__name__)
 
@@ -108,19 +110,6 @@ class ModelService:
         return self._prices.cost(answer.usage, request.deployment, answer.model)
 
 
-class _UsageByDay:
-    """Budgets count by UTC day string; the store keys counters by date."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    async def add_usage(self, scope: str, day: str, tokens: int, cost: float) -> None:
-        await self._store.add_usage(scope, date.fromisoformat(day), tokens, cost)
-
-    async def get_usage(self, scope: str, day: str) -> tuple[int, float]:
-        return await self._store.get_usage(scope, date.fromisoformat(day))
-
-
 class _BudgetGate:
     def __init__(self, budgets: Budgets) -> None:
         self._budgets = budgets
@@ -152,6 +141,8 @@ def open_store(settings: Settings) -> Store:
 
 
 def open_model_connection(settings: Settings) -> ModelConnection:
+    from agentops.model.openai_client import ModelConnection
+
     if settings.azure_openai_endpoint:
         return ModelConnection.azure(
             azure_endpoint=settings.azure_openai_endpoint,
@@ -188,7 +179,7 @@ def build_services(settings: Settings) -> Services:
         inline_max_wait_s=settings.inline_retry_max_wait_s,
     )
     budgets = Budgets(
-        _UsageByDay(store),
+        store,
         tenants={k: BudgetLimit(v.tokens, v.cost) for k, v in settings.tenant_budgets.items()},
         agents={k: BudgetLimit(v.tokens, v.cost) for k, v in settings.agent_budgets.items()},
     )
@@ -216,6 +207,8 @@ def build_services(settings: Settings) -> Services:
         ),
         policy=policy,
     )
+    from agentops.agents.runner import AgentRunner
+
     connection = open_model_connection(settings)
     runner = AgentRunner(registry, connection)
     model = ModelService(gateway, runner, prices)

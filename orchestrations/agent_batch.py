@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -28,10 +29,16 @@ ACTIVITY_CRASH_RETRY = df.RetryOptions(
 )
 
 
+# An open circuit defers items without spending their attempts; this bounds how long a run
+# waits for an endpoint that never comes back (each wait is the breaker's cool-down).
+MAX_DEFERRALS = 50
+
+
 @dataclass(frozen=True, slots=True)
 class _Group:
     indexes: list[int]
     attempt: int
+    deferrals: int = 0
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -82,7 +89,7 @@ def _run_window(
                 agent=spec.agent,
                 indexes=group.indexes,
                 attempt=group.attempt,
-                final=group.attempt >= spec.max_attempts,
+                final=group.attempt >= spec.max_attempts or group.deferrals >= MAX_DEFERRALS,
             )
             task = context.call_activity_with_retry(
                 run_agent_batch, ACTIVITY_CRASH_RETRY, work.model_dump()
@@ -110,7 +117,9 @@ def _run_window(
         completed += report.completed
         failed += report.failed
         stopped = stopped or report.stopped
-        if report.retry and stopped is None:
+        if stopped is not None:
+            continue
+        if report.retry:
             delay = policy.redispatch_delay(
                 group.attempt,
                 item_key=str(report.retry[0]),
@@ -118,7 +127,12 @@ def _run_window(
                 retry_after_s=report.retry_after_s or None,
             )
             timer = context.create_timer(context.current_utc_datetime + delay)
-            waiting.append((timer, _Group(report.retry, group.attempt + 1)))
+            waiting.append((timer, _Group(report.retry, group.attempt + 1, group.deferrals)))
+        if report.deferred:
+            # Come back when the breaker's cool-down ends; no attempt was spent.
+            delay = timedelta(seconds=max(report.retry_after_s, spec.retry_base_s))
+            timer = context.create_timer(context.current_utc_datetime + delay)
+            waiting.append((timer, _Group(report.deferred, group.attempt, group.deferrals + 1)))
 
     pending = spec.size - completed - failed
     context.set_custom_status(

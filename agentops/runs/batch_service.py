@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class _ItemResult:
-    status: str  # completed | failed | retry | stopped
+    status: str  # completed | failed | retry | deferred | stopped
     retry_after_s: float = 0.0
     reason: str | None = None
 
@@ -54,6 +54,7 @@ class BatchService:
         completed = sum(1 for item in already if item.status == "completed")
         failed = sum(1 for item in already if item.status == "failed")
         retry: list[int] = []
+        deferred: list[int] = []
         retry_after = 0.0
         stopped: str | None = None
         for item, result in zip(todo, results, strict=True):
@@ -65,12 +66,16 @@ class BatchService:
                 case "retry":
                     retry.append(item.index)
                     retry_after = max(retry_after, result.retry_after_s)
+                case "deferred":
+                    deferred.append(item.index)
+                    retry_after = max(retry_after, result.retry_after_s)
                 case "stopped":
                     stopped = stopped or result.reason
         return BatchReport(
             completed=completed,
             failed=failed,
             retry=retry,
+            deferred=deferred,
             retry_after_s=retry_after,
             stopped=stopped,
         )
@@ -92,7 +97,12 @@ class BatchService:
             await self._fail(work, index, "permanent", error.reason)
             return _ItemResult("failed")
         except TransientModelError as error:
-            calls = max(1, model_calls_of(error))
+            calls = model_calls_of(error)
+            if calls == 0:  # failed fast (breaker open): deferred, not an attempt
+                if work.final:
+                    await self._fail(work, index, "transient", f"{error.reason} (gave up waiting)")
+                    return _ItemResult("failed")
+                return _ItemResult("deferred", retry_after_s=error.retry_after_s or 0.0)
             spent = item.attempts + calls
             last = work.final or spent >= self._max_attempts
             # complete_item counts the final call itself; record the ones before it.

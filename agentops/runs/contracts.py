@@ -53,6 +53,7 @@ class BatchReport(_Payload):
     completed: int = 0
     failed: int = 0
     retry: list[int] = Field(default_factory=list)  # transient failures, still pending
+    deferred: list[int] = Field(default_factory=list)  # not tried (breaker open): no attempt spent
     retry_after_s: float = 0.0  # the longest wait the endpoint asked for (retry-after, cool-down)
     stopped: str | None = None  # set when a budget stops the run; the items stay pending
 
