@@ -1,7 +1,8 @@
 """One retry budget per item, shared by every layer on the model path.
 
 An item has ``max_attempts`` model calls in all. A transient failure whose wait is short (at most
-``inline_max_wait_s``, honouring the server's ``retry-after-ms``/``retry-after``) is retried inside
+``inline_max_wait_s``, honouring the server's ``retry-after-ms``/``retry-after`` that
+``agentops.model.classify`` puts in ``retry_after_s``) is retried inside
 the activity, at most ``inline_retries`` times; otherwise the item goes back to the orchestrator,
 which waits ``redispatch_delay`` on a durable timer. Permanent errors are never retried.
 
@@ -12,11 +13,8 @@ generator, so an orchestrator replaying its history computes the same delay ever
 from __future__ import annotations
 
 import hashlib
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import timedelta
 
 from agentops.model.types import ModelError, TransientModelError
 
@@ -78,39 +76,6 @@ class RetryPolicy:
         if wait is None:
             wait = self.backoff_delay(attempts_used, item_key, seed).total_seconds()
         return wait if wait <= self.inline_max_wait_s else None
-
-
-def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
-    """Seconds the server asks to wait: ``retry-after-ms`` first, then ``retry-after``.
-
-    ``retry-after`` is either delta-seconds or an HTTP date (RFC 9110); an unparsable value is
-    ignored rather than trusted. Header names are matched case-insensitively.
-    """
-    lowered = {k.lower(): v for k, v in headers.items()}
-    raw_ms = lowered.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            value = float(raw_ms)
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value) and value >= 0:
-            return value / 1000.0
-    raw = lowered.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(raw)
-            date = lowered.get("date")
-            now = parsedate_to_datetime(date) if date else None
-        except (TypeError, ValueError):
-            return None
-        if now is None:
-            now = datetime.now(UTC)
-        return max(0.0, (when - now).total_seconds())
-    return value if math.isfinite(value) and value >= 0 else None
 
 
 def _unit_hash(text: str) -> float:

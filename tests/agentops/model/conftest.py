@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +68,7 @@ async def store(tmp_path: Path, clock: VirtualClock) -> AsyncIterator[SqliteStor
     """The shared level: the project's SQLite store, expiring entries by the virtual clock."""
     async with SqliteStore(tmp_path / "agentops.db", clock=clock.wall) as sqlite:
         yield sqlite
+
+
+def TODAY_OF(clock: VirtualClock) -> date:
+    return clock.wall().date()

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from agentops.model.retry import RetryPolicy, retry_after_from_headers
+from agentops.model.retry import RetryPolicy
 from agentops.model.types import CircuitOpenError, PermanentModelError, TransientModelError
 
 
@@ -66,27 +66,6 @@ def test_circuit_open_is_retryable_later():
     assert policy.retryable(error, 1)
     assert policy.inline_wait(error, 1, 0) is None
     assert policy.redispatch_delay(1, "k", retry_after_s=25.0) >= timedelta(seconds=25)
-
-
-@pytest.mark.parametrize(
-    ("headers", "expected"),
-    [
-        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
-        ({"Retry-After": "3"}, 3.0),
-        (
-            {
-                "retry-after": "Sat, 01 Mar 2025 12:00:05 GMT",
-                "date": "Sat, 01 Mar 2025 12:00:00 GMT",
-            },
-            5.0,
-        ),
-        ({"retry-after": "soon"}, None),
-        ({"retry-after-ms": "-1"}, None),
-        ({}, None),
-    ],
-)
-def test_retry_after_headers(headers, expected):
-    assert retry_after_from_headers(headers) == expected
 
 
 @pytest.mark.parametrize(

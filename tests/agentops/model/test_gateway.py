@@ -1,0 +1,189 @@
+from collections.abc import Callable
+
+import pytest
+
+from agentops.model.breaker import BreakerConfig, BreakerRegistry, BreakerState
+from agentops.model.budgets import BudgetLimit, Budgets
+from agentops.model.cache import ResponseCache
+from agentops.model.gateway import ModelGateway, model_calls_of
+from agentops.model.pricing import Price, PriceTable
+from agentops.model.rate_limiter import RateLimiter, RateLimits
+from agentops.model.retry import RetryPolicy
+from agentops.model.types import (
+    BudgetExceededError,
+    CircuitOpenError,
+    ModelAnswer,
+    ModelError,
+    ModelRequest,
+    PermanentModelError,
+    TransientModelError,
+    Usage,
+)
+
+from .conftest import TODAY_OF, make_request
+
+PRICES = PriceTable({"gpt-4o-mini": Price(1.0, 2.0)})  # round numbers: 1 + 2 per 1K tokens
+
+
+class Endpoint:
+    """The model behind ``invoke``: answers, or raises the errors queued for it, in order."""
+
+    def __init__(self, *errors: ModelError) -> None:
+        self.errors = list(errors)
+        self.calls: list[ModelRequest] = []
+        self.on_call: Callable[[], None] = lambda: None
+
+    async def __call__(self, request: ModelRequest) -> ModelAnswer:
+        self.calls.append(request)
+        self.on_call()
+        if self.errors:
+            raise self.errors.pop(0)
+        return ModelAnswer(f"answer to {request.query}", Usage(600, 400), "gpt-4o-mini")
+
+
+def make_gateway(store, clock, *, limits=None, budgets=None, policy=None, breaker=None):
+    return ModelGateway(
+        prices=PRICES,
+        cache=ResponseCache(store, PRICES, clock=clock.epoch),
+        budgets=Budgets(store, now=clock.wall, monotonic=clock, refresh_s=0, **(budgets or {})),
+        limiter=RateLimiter(limits or {}, clock=clock, sleep=clock.sleep),
+        breakers=BreakerRegistry(breaker or BreakerConfig(failure_threshold=2), clock=clock),
+        policy=policy or RetryPolicy(max_attempts=4, inline_max_wait_s=2.0),
+        sleep=clock.sleep,
+    )
+
+
+async def test_miss_bills_once_and_the_repeat_comes_from_cache(store, clock):
+    gateway, endpoint = make_gateway(store, clock), Endpoint()
+    first = await gateway.call(make_request(), endpoint)
+    assert (first.cached, first.model_calls, first.usage) == (False, 1, Usage(600, 400))
+    again = await gateway.call(make_request(query="  WHAT is 2 + 2? "), endpoint)
+    assert (again.cached, again.model_calls, again.usage, again.text) == (
+        True,
+        0,
+        Usage(),
+        first.text,
+    )
+    assert len(endpoint.calls) == 1
+    day = TODAY_OF(clock)
+    assert await store.get_usage("tenant:contoso", day) == (1000, pytest.approx(1.4))
+    assert await store.get_usage("agent:helper", day) == (1000, pytest.approx(1.4))
+    assert gateway._cache.stats.saved_cost == pytest.approx(1.4)
+
+
+async def test_budget_refusal_happens_before_limiter_and_model(store, clock):
+    limits = {"gpt-4o-mini": RateLimits(rpm=10)}
+    gateway = make_gateway(
+        store, clock, limits=limits, budgets={"tenants": {"contoso": BudgetLimit(tokens=100)}}
+    )
+    endpoint = Endpoint()
+    with pytest.raises(BudgetExceededError) as refused:
+        await gateway.call(make_request(), endpoint)  # estimate alone is over 100 tokens
+    assert refused.value.scope == "tenant:contoso"
+    assert model_calls_of(refused.value) == 0
+    assert endpoint.calls == []
+    assert gateway._limiter.for_deployment("gpt-4o-mini")._requests.level == 10 * 1.0
+
+
+async def test_a_run_stops_when_the_budget_is_reached(store, clock):
+    gateway = make_gateway(store, clock, budgets={"agents": {"helper": BudgetLimit(cost=5.0)}})
+    endpoint = Endpoint()
+    answered = 0
+    with pytest.raises(BudgetExceededError):
+        for index in range(100):
+            await gateway.call(make_request(query=f"item {index}"), endpoint)
+            answered += 1
+    assert answered == 4  # 1.4 each: 4.2 spent, a fifth would pass 5.0 with its estimate
+    assert len(endpoint.calls) == 4
+    clock.advance(12 * 3600)  # the next UTC day
+    await gateway.call(make_request(query="tomorrow"), endpoint)
+
+
+async def test_open_breaker_fails_fast_without_queueing_or_calling(store, clock):
+    limits = {"gpt-4o-mini": RateLimits(rpm=60)}
+    gateway = make_gateway(store, clock, limits=limits, policy=RetryPolicy(inline_retries=0))
+    endpoint = Endpoint(*(TransientModelError("503", status=503) for _ in range(2)))
+    for index in range(2):
+        with pytest.raises(TransientModelError):
+            await gateway.call(make_request(query=f"q{index}"), endpoint)
+    assert gateway._breakers.get("gpt-4o-mini").state is BreakerState.OPEN
+    requests_left = gateway._limiter.for_deployment("gpt-4o-mini")._requests.level
+    with pytest.raises(CircuitOpenError) as refused:
+        await gateway.call(make_request(query="q2"), endpoint)
+    assert refused.value.retry_after_s == pytest.approx(30.0)
+    assert model_calls_of(refused.value) == 0
+    assert len(endpoint.calls) == 2
+    assert gateway._limiter.for_deployment("gpt-4o-mini")._requests.level == requests_left
+    clock.advance(30.0)
+    answer = await gateway.call(make_request(query="q3"), endpoint)  # the half-open probe
+    assert answer.model_calls == 1
+    assert gateway._breakers.get("gpt-4o-mini").state is BreakerState.CLOSED
+
+
+async def test_short_retry_after_is_retried_inline_and_billed_once(store, clock):
+    gateway, endpoint = (
+        make_gateway(store, clock),
+        Endpoint(TransientModelError("429", status=429, retry_after_s=0.5)),
+    )
+    answer = await gateway.call(make_request(), endpoint, attempts_used=1)
+    assert answer.model_calls == 2 and clock.sleeps == [0.5]
+    assert await store.get_usage("tenant:contoso", TODAY_OF(clock)) == (1000, pytest.approx(1.4))
+
+
+async def test_long_retry_after_goes_back_to_the_orchestrator(store, clock):
+    gateway, endpoint = (
+        make_gateway(store, clock),
+        Endpoint(TransientModelError("429", status=429, retry_after_s=30.0)),
+    )
+    with pytest.raises(TransientModelError) as deferred:
+        await gateway.call(make_request(), endpoint)
+    assert deferred.value.retry_after_s == 30.0 and model_calls_of(deferred.value) == 1
+    assert clock.sleeps == []
+    assert await store.get_usage("tenant:contoso", TODAY_OF(clock)) == (0, 0.0)
+
+
+async def test_only_one_inline_retry_and_never_past_the_item_budget(store, clock):
+    again = [TransientModelError("500", status=500, retry_after_s=0.1) for _ in range(3)]
+    gateway = make_gateway(store, clock, breaker=BreakerConfig(failure_threshold=10))
+    endpoint = Endpoint(*again)
+    with pytest.raises(TransientModelError) as first:
+        await gateway.call(make_request(), endpoint)
+    assert model_calls_of(first.value) == 2
+    with pytest.raises(TransientModelError) as last:
+        await gateway.call(make_request(), endpoint, attempts_used=3)  # 4th of 4 attempts
+    assert model_calls_of(last.value) == 1
+    assert len(endpoint.calls) == 3
+    with pytest.raises(ValueError, match="no attempts left"):
+        await gateway.call(make_request(), endpoint, attempts_used=4)
+
+
+async def test_permanent_error_fails_at_once_and_leaves_the_breaker_alone(store, clock):
+    limits = {"gpt-4o-mini": RateLimits(tpm=10_000)}
+    gateway = make_gateway(store, clock, limits=limits)
+    endpoint = Endpoint(*(PermanentModelError("content filter", status=400) for _ in range(5)))
+    for _ in range(5):
+        with pytest.raises(PermanentModelError) as failed:
+            await gateway.call(make_request(), endpoint)
+        assert model_calls_of(failed.value) == 1
+    assert gateway._breakers.get("gpt-4o-mini").state is BreakerState.CLOSED
+    # Nothing was answered: the reserved tokens went back.
+    assert gateway._limiter.for_deployment("gpt-4o-mini")._tokens.level == pytest.approx(10_000)
+    assert clock.sleeps == []
+
+
+async def test_limiter_paces_calls_before_the_model(store, clock):
+    gateway = make_gateway(store, clock, limits={"gpt-4o-mini": RateLimits(rpm=60, window_s=1)})
+    endpoint = Endpoint()
+    stamps: list[float] = []
+    endpoint.on_call = lambda: stamps.append(clock.t)
+    for index in range(5):
+        await gateway.call(make_request(query=f"q{index}"), endpoint)
+    assert stamps == pytest.approx([1000.0, 1001.0, 1002.0, 1003.0, 1004.0])
+
+
+async def test_opted_out_agent_calls_the_model_each_time(store, clock):
+    gateway, endpoint = make_gateway(store, clock), Endpoint()
+    for _ in range(3):
+        answer = await gateway.call(make_request(cache_ttl_s=0), endpoint)
+        assert not answer.cached
+    assert len(endpoint.calls) == 3
