@@ -219,7 +219,7 @@ def build_services(settings: Settings) -> Services:
         store=store,
         agents=agents,
         model=model,
-        runs=RunService(store, _BudgetGate(budgets), audit, settings),
+        runs=RunService(store, agents, _BudgetGate(budgets), audit, settings),
         batches=BatchService(store, agents, model, max_attempts=settings.max_attempts),
         conversations=ConversationService(
             store, agents, model, max_messages=settings.thread_max_messages

@@ -23,6 +23,9 @@ class RateLimit(BaseModel):
 
     rpm: int | None = Field(default=None, gt=0)
     tpm: int | None = Field(default=None, gt=0)
+    # Azure OpenAI enforces a minute's quota over short windows (1 s or 10 s), so a burst of a
+    # whole minute's requests is refused: pace within the same window.
+    window_s: float = Field(default=10.0, gt=0, le=60)
 
 
 class Budget(BaseModel):

@@ -10,9 +10,10 @@ from typing import Any
 
 from agentops.audit import AuditTrail
 from agentops.auth import Principal
+from agentops.model.rate_limiter import estimate_prompt_tokens
 from agentops.runs.contracts import RunSpec
 from agentops.runs.errors import InvalidContinuationError, RunConflictError, UnknownRunError
-from agentops.runs.ports import BudgetGate, RunStore
+from agentops.runs.ports import AgentLookup, BudgetGate, RunStore
 from agentops.runs.requests import RunRequest
 from agentops.settings import Settings
 from agentops.store.records import Item, Run, RunStatus
@@ -35,9 +36,15 @@ _RUNTIME_TO_RUN_STATUS = {
 
 class RunService:
     def __init__(
-        self, store: RunStore, budgets: BudgetGate, audit: AuditTrail, settings: Settings
+        self,
+        store: RunStore,
+        agents: AgentLookup,
+        budgets: BudgetGate,
+        audit: AuditTrail,
+        settings: Settings,
     ) -> None:
         self._store = store
+        self._agents = agents
         self._budgets = budgets
         self._audit = audit
         self._settings = settings
@@ -45,9 +52,12 @@ class RunService:
     async def create(self, principal: Principal, agent: str, request: RunRequest) -> Run:
         """Store the run and its items; the caller then starts the orchestration.
 
-        The budget is checked first, so a refused run leaves nothing behind.
+        The budget is checked first, with what one item reserves (the same rule that stops a
+        run mid-way), so a refused run leaves nothing behind.
         """
-        await self._budgets.check(principal.tenant, agent, estimated_tokens=0)
+        first = self._agents.request_for(agent, principal.tenant, request.queries[0])
+        estimate = estimate_prompt_tokens(first) + first.max_output_tokens
+        await self._budgets.check(principal.tenant, agent, estimated_tokens=estimate)
         options = request.options.model_dump(exclude_none=True)
         run_id = uuid.uuid4().hex
         run = Run(
