@@ -98,7 +98,7 @@ class ModelGateway:
         while True:
             try:
                 breaker.check()
-                reservation = await self._limiter.acquire(request)
+                reservation = await self._limiter.acquire(request, prompt_estimate)
                 try:
                     breaker.admit()
                 except BaseException:

@@ -201,9 +201,10 @@ class RateLimiter:
     def for_deployment(self, deployment: str) -> DeploymentLimiter | None:
         return self._limiters.get(deployment)
 
-    async def acquire(self, request: ModelRequest) -> Reservation:
+    async def acquire(self, request: ModelRequest, prompt_tokens: int | None = None) -> Reservation:
+        """Reserve for ``request``; ``prompt_tokens`` overrides the estimate (the caller's own)."""
         limiter = self._limiters.get(request.deployment)
-        prompt = estimate_prompt_tokens(request)
+        prompt = estimate_prompt_tokens(request) if prompt_tokens is None else prompt_tokens
         if limiter is None:
             return Reservation(None, prompt, request.max_output_tokens)
         return await limiter.acquire(prompt, request.max_output_tokens)
