@@ -195,7 +195,7 @@ def build_services(settings: Settings) -> Services:
         budgets=budgets,
         limiter=RateLimiter(
             {
-                name: RateLimits(rpm=lim.rpm, tpm=lim.tpm)
+                name: RateLimits(rpm=lim.rpm, tpm=lim.tpm, window_s=lim.window_s)
                 for name, lim in settings.rate_limits.items()
             }
         ),

@@ -26,9 +26,7 @@ def _app_routes() -> set[tuple[str, str]]:
 
 def _document_routes(document: dict[str, Any]) -> set[tuple[str, str]]:
     return {
-        (path, method)
-        for path, operations in document["paths"].items()
-        for method in operations
+        (path, method) for path, operations in document["paths"].items() for method in operations
     }
 
 
