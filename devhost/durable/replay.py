@@ -8,7 +8,9 @@ instead of being re-derived here.
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +42,23 @@ from azure.durable_functions.models.Task import AtomicTask, RetryAbleTask, Timer
 from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
 
 from .history import Event
+
+
+def _memoize_history_timestamps() -> None:
+    """Parse each history timestamp once per process instead of once per replay.
+
+    The SDK builds a `HistoryEvent` for every event of the history on every episode and parses its
+    timestamp with dateutil, the largest single cost of a replay once a history holds hundreds of
+    events. The parser is wrapped, not replaced: the same function answers every first request,
+    and datetimes are immutable, so a cached one is indistinguishable from a fresh one.
+    """
+    module = sys.modules["azure.durable_functions.models.history.HistoryEvent"]
+    parse = module.dt_parse
+    if not isinstance(parse, functools._lru_cache_wrapper):
+        module.dt_parse = functools.lru_cache(maxsize=1 << 16)(parse)
+
+
+_memoize_history_timestamps()
 
 OUT_OF_PROC_MARK = "\n\n$OutOfProcData$:"
 RETRY_TIMER_METADATA = "-WithRetry timer"
@@ -139,7 +158,8 @@ def run_episode(
         "parentInstanceId": parent_instance_id,
         "upperSchemaVersion": ReplaySchema.V2.value,
     }
-    context = DurableOrchestrationContext(**json.loads(json.dumps(body)))
+    # HistoryEvent copies what it needs out of each event; the dicts themselves are not changed.
+    context = DurableOrchestrationContext(**body)
     context._input_expected_type = getattr(handle, "_df_input_type", None)
     generator_fn = getattr(handle, "orchestrator_function", handle)
     executor = TaskOrchestrationExecutor()
