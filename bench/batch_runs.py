@@ -91,6 +91,7 @@ class DurableRow:
     completed: int
     failed: int
     devhost_cpu_s: float
+    host_main_cpu_s: float
     simulator_cpu_s: float
     client_cpu_s: float
 
@@ -108,6 +109,7 @@ class DurableRuns:
         queries = [f"Run {self.rounds}. {self.bench.query(i)}" for i in range(self.bench.n)]
         assert self.devhost.process is not None
         host_cpu0 = cpu_seconds(self.devhost.process.pid)
+        main_cpu0 = cpu_seconds(self.devhost.process.pid, descendants=False)
         sim_cpu0 = cpu_seconds(self.simulator_pid)
         client_cpu0 = time.process_time()
         async with httpx.AsyncClient(headers=self.devhost.function_headers, timeout=60) as client:
@@ -125,6 +127,7 @@ class DurableRuns:
                 await asyncio.sleep(0.05)
             polled = time.perf_counter() - t0
         host_cpu = cpu_seconds(self.devhost.process.pid) - host_cpu0
+        main_cpu = cpu_seconds(self.devhost.process.pid, descendants=False) - main_cpu0
         sim_cpu = cpu_seconds(self.simulator_pid) - sim_cpu0
         client_cpu = time.process_time() - client_cpu0
         if view["status"] != "completed":
@@ -140,6 +143,7 @@ class DurableRuns:
             completed=int(counts["completed"]),
             failed=int(counts["failed"]),
             devhost_cpu_s=host_cpu,
+            host_main_cpu_s=main_cpu,
             simulator_cpu_s=sim_cpu,
             client_cpu_s=client_cpu,
         )
@@ -151,7 +155,7 @@ async def run_rounds(args: argparse.Namespace, devhost: Devhost, simulator_pid: 
     durable = DurableRuns(devhost, bench, simulator_pid)
     bound = args.queries * args.latency_ms / 1000 / args.concurrency
     walls: dict[str, list[float]] = {name: [] for name in args.scenarios}
-    cpu: dict[str, list[tuple[float, float, float]]] = {name: [] for name in args.scenarios}
+    cpu: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in args.scenarios}
     if "durable" in args.scenarios and args.warmup:
         # One small run first: imports, Agent Framework and the pool warm up as they would
         # after the first request in a long-lived worker.
@@ -164,11 +168,14 @@ async def run_rounds(args: argparse.Namespace, devhost: Devhost, simulator_pid: 
             if name == "durable":
                 row = await durable.run()
                 walls[name].append(row.wall_s)
-                cpu[name].append((row.devhost_cpu_s, row.simulator_cpu_s, row.client_cpu_s))
+                cpu[name].append(
+                    (row.devhost_cpu_s, row.host_main_cpu_s, row.simulator_cpu_s, row.client_cpu_s)
+                )
                 print(
                     f"round {round_} durable: {row.wall_s:.2f} s ({row.wall_s / bound:.2f}x), "
                     f"seen done after {row.polled_s:.2f} s; {row.completed} completed, "
-                    f"{row.failed} failed; cpu devhost {row.devhost_cpu_s:.2f} s, "
+                    f"{row.failed} failed; cpu devhost {row.devhost_cpu_s:.2f} s "
+                    f"(main process {row.host_main_cpu_s:.2f} s), "
                     f"simulator {row.simulator_cpu_s:.2f} s, bench {row.client_cpu_s:.2f} s",
                     flush=True,
                 )
@@ -177,7 +184,7 @@ async def run_rounds(args: argparse.Namespace, devhost: Devhost, simulator_pid: 
             result = await bench.run(name)
             sim = cpu_seconds(simulator_pid) - sim0
             walls[name].append(result.wall_s)
-            cpu[name].append((0.0, sim, result.cpu_s))
+            cpu[name].append((0.0, 0.0, sim, result.cpu_s))
             print(
                 f"round {round_} {name}: {result.wall_s:.2f} s ({result.wall_s / bound:.2f}x), "
                 f"{result.errors} errors; cpu simulator {sim:.2f} s, client {result.cpu_s:.2f} s",
@@ -190,15 +197,17 @@ async def run_rounds(args: argparse.Namespace, devhost: Devhost, simulator_pid: 
         f" MODEL_TRANSPORT={args.transport}; median of {args.repeat}"
     )
     header = (
-        f"{'scenario':<14}{'wall s':>8}{'x bound':>9}{'cpu devhost':>13}{'cpu sim':>9}"
+        f"{'scenario':<14}{'wall s':>8}{'x bound':>9}{'cpu devhost':>13}{'(main)':>8}{'cpu sim':>9}"
         f"{'cpu client':>12}"
     )
     print(header)
     print("-" * len(header))
     for name in args.scenarios:
         median = statistics.median(walls[name])
-        host, sim, client = (statistics.median(values) for values in zip(*cpu[name], strict=True))
-        host_text = f"{host:>13.2f}" if name == "durable" else f"{'-':>13}"
+        host, main, sim, client = (
+            statistics.median(values) for values in zip(*cpu[name], strict=True)
+        )
+        host_text = f"{host:>13.2f}{main:>8.2f}" if name == "durable" else f"{'-':>13}{'-':>8}"
         print(
             f"{name:<14}{median:>8.2f}{median / bound:>9.2f}{host_text}{sim:>9.2f}{client:>12.2f}"
         )

@@ -165,9 +165,24 @@ class FunctionHost:
     def _create_engine(self, raw_functions: list[Any]) -> DurableEngine:
         try:
             from devhost.durable.engine import DurableEngine
+            from devhost.durable.worker_pool import ActivityWorkerPool, worker_count
         except ImportError as error:
             raise AppLoadError(f"the app uses Durable Functions, but {error}") from error
         config = self.app.config
+        try:
+            workers = worker_count(os.environ)
+        except ValueError as error:
+            raise AppLoadError(str(error)) from None
+        pool = (
+            ActivityWorkerPool(
+                self.settings.script_root,
+                workers,
+                threads=DEFAULT_THREADS,
+                log_level=self.settings.log_level,
+            )
+            if workers
+            else None
+        )
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         return DurableEngine(
             raw_functions,
@@ -176,6 +191,7 @@ class FunctionHost:
             max_concurrent_activities=config.max_concurrent_activities,
             max_concurrent_orchestrators=config.max_concurrent_orchestrators,
             time_skipping=self.settings.time_skipping,
+            worker_pool=pool,
         )
 
     def _client_binding(self) -> str:

@@ -26,8 +26,13 @@ from .history import RETRY_MARK, Event, EventType, make_event
 from .instances import UPSERT_INSTANCE, Instance
 from .replay import EpisodeResult, NewTask, run_episode
 from .store import DurableStore, Statement
+from .worker_pool import ActivityWorkerPool, WorkerLostError, WorkerStartError
 
 logger = logging.getLogger(__name__)
+
+# An activity whose worker process died this many times is failed rather than run again, so an
+# activity that kills its worker (os._exit, a segfault) cannot loop forever.
+MAX_WORKER_LOSSES = 3
 
 NON_DETERMINISM_HINT = (
     "Was a change made to the orchestrator code after this instance had already started running?"
@@ -77,6 +82,7 @@ class DurableEngine:
         max_concurrent_orchestrators: int,
         time_skipping: bool = False,
         time_skip_grace: float = 0.1,
+        worker_pool: ActivityWorkerPool | None = None,
     ) -> None:
         if max_concurrent_activities < 1 or max_concurrent_orchestrators < 1:
             raise ValueError("concurrency limits must be at least 1")
@@ -121,6 +127,8 @@ class DurableEngine:
         self._replay_pool: ThreadPoolExecutor | None = None
         self._started = False
         self._followups: list[tuple[Instance, Event]] = []
+        self._worker_pool = worker_pool
+        self._worker_losses: dict[int, int] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -137,6 +145,8 @@ class DurableEngine:
         self._replay_pool = ThreadPoolExecutor(
             max_workers=self._max_orchestrators, thread_name_prefix="durable-replay"
         )
+        if self._worker_pool is not None:
+            await self._worker_pool.start()
         loaded = await asyncio.to_thread(self.store.open)
         self.store.start_writer()
         self._recover(loaded)
@@ -191,6 +201,8 @@ class DurableEngine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        if self._worker_pool is not None:
+            await self._worker_pool.stop()
         await self.store.close()
         for pool in (self._thread_pool, self._replay_pool):
             if pool is not None:
@@ -896,6 +908,18 @@ class DurableEngine:
                 )
                 if activity is None:
                     outcome = missing_function(item.name, "an activity")
+                elif self._worker_pool is not None:
+                    try:
+                        outcome = await self._worker_pool.invoke(item.name, item.input)
+                    except WorkerLostError as error:
+                        retry = self._worker_lost(item, error)
+                        if retry:
+                            continue
+                        outcome = ActivityOutcome(
+                            succeeded=False,
+                            reason=f"Activity function '{item.name}' failed: {error}",
+                            details="",
+                        )
                 else:
                     outcome = await invoke_activity(activity, item.input, self._thread_pool)
                 logger.debug(
@@ -910,7 +934,20 @@ class DurableEngine:
                 self._running_activities -= 1
                 self._last_busy = time.monotonic()
 
+    def _worker_lost(self, item: WorkItem, error: WorkerLostError) -> bool:
+        """Queue an activity again after its worker died; False when it should fail instead."""
+        losses = self._worker_losses.get(item.work_id, 0) + 1
+        if losses >= MAX_WORKER_LOSSES or isinstance(error, WorkerStartError):
+            self._worker_losses.pop(item.work_id, None)
+            return False
+        self._worker_losses[item.work_id] = losses
+        logger.warning("activity %s of %s runs again: %s", item.name, item.instance_id, error)
+        assert self._work is not None
+        self._work.put_nowait(item)  # at-least-once, as after a host crash
+        return True
+
     def _complete_activity(self, item: WorkItem, outcome: ActivityOutcome) -> None:
+        self._worker_losses.pop(item.work_id, None)
         statements: list[Statement] = [
             ("DELETE FROM activity_work WHERE hub = ? AND id = ?", (self.store.hub, item.work_id))
         ]
