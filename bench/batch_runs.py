@@ -1,13 +1,15 @@
 """Durable batch runs through devhost against the bound N x L / C, next to plain asyncio scripts.
 
     .venv/bin/python bench/batch_runs.py [--queries 2000] [--concurrency 64] [--latency-ms 100]
-        [--batch-size 4] [--transport aiohttp] [--repeat 3] [--scenarios durable,sdk-httpx,...]
+        [--batch-size 8] [--workers 2] [--transport aiohttp] [--repeat 3]
+        [--scenarios durable,sdk-httpx,...]
         [--env NAME=VALUE ...] [--echo]
 
 Starts the model simulator as a separate process (``python -m devhost.simulator``), then devhost on
 this project with ``MODEL_ENDPOINT`` pointing at that simulator, a temporary SQLite store and
-``BATCH_SIZE x MAX_IN_FLIGHT = C``. Each round runs, in the same invocation and against the same
-simulator:
+``BATCH_SIZE x MAX_IN_FLIGHT = C``, and activities in ``--workers`` worker processes
+(``FUNCTIONS_WORKER_PROCESS_COUNT``; 0 runs them in the host process). Each round runs, in the
+same invocation and against the same simulator:
 
 - ``durable``: ``POST /api/agents/summarizer/runs`` with N distinct queries (distinct across rounds
   too, so the response cache answers none of them), then ``GET /api/runs/{id}`` until the run is
@@ -194,7 +196,7 @@ async def run_rounds(args: argparse.Namespace, devhost: Devhost, simulator_pid: 
     print(
         f"N={args.queries} C={args.concurrency} L={args.latency_ms:g} ms  bound N x L / C = "
         f"{bound:.3f} s; durable: BATCH_SIZE={args.batch_size} MAX_IN_FLIGHT={args.max_in_flight}"
-        f" MODEL_TRANSPORT={args.transport}; median of {args.repeat}"
+        f" MODEL_TRANSPORT={args.transport} workers={args.workers}; median of {args.repeat}"
     )
     header = (
         f"{'scenario':<14}{'wall s':>8}{'x bound':>9}{'cpu devhost':>13}{'(main)':>8}{'cpu sim':>9}"
@@ -218,7 +220,10 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency-ms", type=float, default=100.0)
-    parser.add_argument("--batch-size", type=int, default=4, help="items per activity (B)")
+    parser.add_argument("--batch-size", type=int, default=8, help="items per activity (B)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="activity worker processes; 0: in the host process"
+    )
     parser.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-warmup", dest="warmup", action="store_false")
@@ -250,6 +255,7 @@ def main() -> int:
                 "BATCH_SIZE": str(args.batch_size),
                 "MAX_IN_FLIGHT": str(args.max_in_flight),
                 "MODEL_TRANSPORT": args.transport,
+                **({"FUNCTIONS_WORKER_PROCESS_COUNT": str(args.workers)} if args.workers else {}),
                 **extra,
             }
             with start_devhost(
