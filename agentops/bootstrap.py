@@ -203,6 +203,7 @@ def build_services(settings: Settings) -> Services:
             BreakerConfig(
                 failure_threshold=settings.breaker_failure_threshold,
                 cool_down_s=settings.breaker_cooldown_s,
+                min_calls=settings.breaker_min_calls,
             )
         ),
         policy=policy,

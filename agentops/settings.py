@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     prices: Annotated[dict[str, Price], NoDecode] = Field(default_factory=dict, alias="PRICES")
     breaker_failure_threshold: int = Field(default=5, ge=1, alias="BREAKER_FAILURE_THRESHOLD")
     breaker_cooldown_s: float = Field(default=30.0, gt=0, alias="BREAKER_COOLDOWN_S")
+    breaker_min_calls: int = Field(default=20, ge=1, alias="BREAKER_MIN_CALLS")
     cache_max_entries: int = Field(default=10_000, ge=0, alias="CACHE_MAX_ENTRIES")
     cache_encryption_key: SecretStr | None = Field(default=None, alias="CACHE_ENCRYPTION_KEY")
 

@@ -51,10 +51,15 @@ class BreakerConfig:
     cool_down_s: float = 30.0
     half_open_probes: int = 1
     buckets: int = 10
+    # Below this many calls in the window the ratio says little (one failure in two is 50%):
+    # without it a freshly closed breaker reopens on the first unlucky handful.
+    min_calls: int = 20
 
     def __post_init__(self) -> None:
         if self.failure_threshold < 1 or self.half_open_probes < 1 or self.buckets < 1:
             raise ValueError("failure_threshold, half_open_probes and buckets must be >= 1")
+        if self.min_calls < 1:
+            raise ValueError("min_calls must be >= 1")
         if not 0.0 <= self.failure_ratio <= 1.0:
             raise ValueError("failure_ratio must be within [0, 1]")
         if self.window_s <= 0 or self.cool_down_s <= 0:
@@ -133,7 +138,11 @@ class CircuitBreaker:
             elif self._state is BreakerState.CLOSED:
                 calls, failures = self._count(now, failed=True)
                 cfg = self._cfg
-                if failures >= cfg.failure_threshold and failures >= cfg.failure_ratio * calls:
+                if (
+                    failures >= cfg.failure_threshold
+                    and calls >= cfg.min_calls
+                    and failures >= cfg.failure_ratio * calls
+                ):
                     self._move(BreakerState.OPEN, now)
 
     def on_neutral(self) -> None:

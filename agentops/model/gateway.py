@@ -107,9 +107,14 @@ class ModelGateway:
                 calls += 1
                 try:
                     answer = await invoke(request)
-                except TransientModelError:
+                except TransientModelError as error:
                     reservation.settle(None)
-                    breaker.on_failure()
+                    if error.status == 429:
+                        # Throttling says the endpoint is busy, not broken: its retry-after
+                        # paces the item, and the limiter paces the rest.
+                        breaker.on_neutral()
+                    else:
+                        breaker.on_failure()
                     raise
                 except BaseException:
                     reservation.settle(None)

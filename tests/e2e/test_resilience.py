@@ -101,6 +101,7 @@ def test_the_breaker_opens_while_the_endpoint_is_down_and_the_run_completes(
         RETRY_BASE_S="0.2",
         RETRY_MAX_S="1",
         BREAKER_FAILURE_THRESHOLD="3",
+        BREAKER_MIN_CALLS="5",
         BREAKER_COOLDOWN_S="0.5",
         BATCH_SIZE="4",
         MAX_IN_FLIGHT="4",

@@ -6,7 +6,12 @@ from agentops.model.breaker import BreakerConfig, BreakerRegistry, BreakerState,
 from agentops.model.types import CircuitOpenError
 
 CONFIG = BreakerConfig(
-    failure_threshold=3, failure_ratio=0.5, window_s=10.0, cool_down_s=30.0, half_open_probes=1
+    failure_threshold=3,
+    failure_ratio=0.5,
+    window_s=10.0,
+    cool_down_s=30.0,
+    half_open_probes=1,
+    min_calls=3,
 )
 
 
@@ -140,3 +145,11 @@ def test_bad_config_is_refused():
         BreakerConfig(failure_ratio=1.5)
     with pytest.raises(ValueError):
         BreakerConfig(cool_down_s=0)
+
+
+def test_too_few_calls_do_not_open_the_breaker(clock):
+    breaker = CircuitBreaker("gpt", BreakerConfig(failure_threshold=3, min_calls=10), clock=clock)
+    trip(breaker, failures=9)
+    assert breaker.state is BreakerState.CLOSED  # 9 of 9 failed, but 9 calls prove little
+    trip(breaker, failures=1)
+    assert breaker.state is BreakerState.OPEN

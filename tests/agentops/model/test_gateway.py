@@ -47,7 +47,9 @@ def make_gateway(store, clock, *, limits=None, budgets=None, policy=None, breake
         cache=ResponseCache(store, PRICES, clock=clock.epoch),
         budgets=Budgets(store, now=clock.wall, monotonic=clock, refresh_s=0, **(budgets or {})),
         limiter=RateLimiter(limits or {}, clock=clock, sleep=clock.sleep),
-        breakers=BreakerRegistry(breaker or BreakerConfig(failure_threshold=2), clock=clock),
+        breakers=BreakerRegistry(
+            breaker or BreakerConfig(failure_threshold=2, min_calls=2), clock=clock
+        ),
         policy=policy or RetryPolicy(max_attempts=4, inline_max_wait_s=2.0),
         sleep=clock.sleep,
     )
@@ -144,7 +146,7 @@ async def test_long_retry_after_goes_back_to_the_orchestrator(store, clock):
 
 async def test_only_one_inline_retry_and_never_past_the_item_budget(store, clock):
     again = [TransientModelError("500", status=500, retry_after_s=0.1) for _ in range(3)]
-    gateway = make_gateway(store, clock, breaker=BreakerConfig(failure_threshold=10))
+    gateway = make_gateway(store, clock, breaker=BreakerConfig(failure_threshold=10, min_calls=10))
     endpoint = Endpoint(*again)
     with pytest.raises(TransientModelError) as first:
         await gateway.call(make_request(), endpoint)
@@ -187,3 +189,14 @@ async def test_opted_out_agent_calls_the_model_each_time(store, clock):
         answer = await gateway.call(make_request(cache_ttl_s=0), endpoint)
         assert not answer.cached
     assert len(endpoint.calls) == 3
+
+
+async def test_throttling_does_not_open_the_breaker(store, clock):
+    gateway = make_gateway(store, clock, policy=RetryPolicy(inline_retries=0))
+    endpoint = Endpoint(
+        *(TransientModelError("429", status=429, retry_after_s=5.0) for _ in range(4))
+    )
+    for index in range(4):
+        with pytest.raises(TransientModelError):
+            await gateway.call(make_request(query=f"q{index}"), endpoint)
+    assert gateway._breakers.get("gpt-4o-mini").state is BreakerState.CLOSED
