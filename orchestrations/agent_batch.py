@@ -9,9 +9,10 @@ into sub-orchestrations so that no single history grows without bound.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import islice
 from typing import Any
 
 import azure.durable_functions as df
@@ -35,10 +36,35 @@ MAX_DEFERRALS = 50
 
 
 @dataclass(frozen=True, slots=True)
-class _Group:
-    indexes: list[int]
+class _Item:
+    index: int
     attempt: int
-    deferrals: int = 0
+    deferrals: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    items: list[_Item]
+
+    @property
+    def indexes(self) -> list[int]:
+        return [item.index for item in self.items]
+
+    @property
+    def attempt(self) -> int:
+        return max(item.attempt for item in self.items)
+
+    def returning(self, indexes: list[int], *, spent: bool) -> _Group:
+        """The items of `indexes` as they come back: one attempt more, or one deferral more."""
+        by_index = {item.index: item for item in self.items}
+        return _Group(
+            [
+                _Item(i, by_index[i].attempt + 1, by_index[i].deferrals)
+                if spent
+                else _Item(i, by_index[i].attempt, by_index[i].deferrals + 1)
+                for i in indexes
+            ]
+        )
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -68,10 +94,10 @@ def agent_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
 def _run_window(
     context: df.DurableOrchestrationContext, spec: RunSpec
 ) -> Generator[Any, Any, ChunkReport]:
-    ready: deque[_Group] = deque(
-        _Group(list(range(i, min(i + spec.batch_size, spec.end))), attempt=1)
-        for i in range(spec.start, spec.end, spec.batch_size)
-    )
+    fresh = iter(range(spec.start, spec.end))
+    # Items whose retry timer fired, waiting for a slot. They are packed into full batches with
+    # each other and with fresh items, so that retries do not shrink the window's concurrency.
+    returning: deque[_Item] = deque()
     running: list[tuple[Any, _Group]] = []  # batch activities in flight
     waiting: list[tuple[Any, _Group]] = []  # durable timers before a retry
     completed = failed = 0
@@ -81,15 +107,21 @@ def _run_window(
     )
 
     while True:
-        while ready and len(running) < spec.max_in_flight and stopped is None:
-            group = ready.popleft()
+        while len(running) < spec.max_in_flight and stopped is None:
+            group = _next_group(returning, fresh, spec.batch_size)
+            if group is None:
+                break
             work = BatchWork(
                 run_id=spec.run_id,
                 tenant=spec.tenant,
                 agent=spec.agent,
                 indexes=group.indexes,
                 attempt=group.attempt,
-                final=group.attempt >= spec.max_attempts or group.deferrals >= MAX_DEFERRALS,
+                last_chance=[
+                    item.index
+                    for item in group.items
+                    if item.attempt >= spec.max_attempts or item.deferrals >= MAX_DEFERRALS
+                ],
             )
             task = context.call_activity_with_retry(
                 run_agent_batch, ACTIVITY_CRASH_RETRY, work.model_dump()
@@ -107,7 +139,7 @@ def _run_window(
 
         timer_group = _pop(waiting, winner)
         if timer_group is not None:
-            ready.append(timer_group)
+            returning.extend(timer_group.items)
             continue
         group = _pop(running, winner)
         assert group is not None, "task_any returned a task this orchestration did not start"
@@ -127,12 +159,12 @@ def _run_window(
                 retry_after_s=report.retry_after_s or None,
             )
             timer = context.create_timer(context.current_utc_datetime + delay)
-            waiting.append((timer, _Group(report.retry, group.attempt + 1, group.deferrals)))
+            waiting.append((timer, group.returning(report.retry, spent=True)))
         if report.deferred:
             # Come back when the breaker's cool-down ends; no attempt was spent.
             delay = timedelta(seconds=max(report.retry_after_s, spec.retry_base_s))
             timer = context.create_timer(context.current_utc_datetime + delay)
-            waiting.append((timer, _Group(report.deferred, group.attempt, group.deferrals + 1)))
+            waiting.append((timer, group.returning(report.deferred, spent=False)))
 
     pending = spec.size - completed - failed
     context.set_custom_status(
@@ -197,6 +229,13 @@ def _run_chunks(
         }
     )
     return result
+
+
+def _next_group(returning: deque[_Item], fresh: Iterator[int], size: int) -> _Group | None:
+    """Up to `size` items: those back from a retry first, then fresh ones in index order."""
+    items = [returning.popleft() for _ in range(min(size, len(returning)))]
+    items.extend(_Item(index, 1, 0) for index in islice(fresh, size - len(items)))
+    return _Group(items) if items else None
 
 
 def _pop[T](entries: list[tuple[Any, T]], task: Any) -> T | None:

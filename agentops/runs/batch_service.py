@@ -99,12 +99,12 @@ class BatchService:
         except TransientModelError as error:
             calls = model_calls_of(error)
             if calls == 0:  # failed fast (breaker open): deferred, not an attempt
-                if work.final:
+                if index in work.last_chance:
                     await self._fail(work, index, "transient", f"{error.reason} (gave up waiting)")
                     return _ItemResult("failed")
                 return _ItemResult("deferred", retry_after_s=error.retry_after_s or 0.0)
             spent = item.attempts + calls
-            last = work.final or spent >= self._max_attempts
+            last = index in work.last_chance or spent >= self._max_attempts
             # complete_item counts the final call itself; record the ones before it.
             for _ in range(calls - 1 if last else calls):
                 await self._store.record_attempt(

@@ -36,15 +36,16 @@ class RunSpec(_Payload):
 
 
 class BatchWork(_Payload):
-    """Input of one run_agent_batch activity: which items to answer, and whether it is their
-    last attempt (then a transient failure fails the item instead of coming back)."""
+    """Input of one run_agent_batch activity: which items to answer, and which of them are on
+    their last chance (then a transient failure or an open breaker fails the item instead of
+    sending it back)."""
 
     run_id: str
     tenant: str
     agent: str
     indexes: list[int]
     attempt: int = Field(default=1, ge=1)
-    final: bool = False
+    last_chance: list[int] = Field(default_factory=list)
 
 
 class BatchReport(_Payload):
