@@ -30,7 +30,7 @@ from agentops.model.retry import RetryPolicy
 from agentops.model.types import ChatMessage, ModelAnswer, ModelRequest
 from agentops.runs.batch_service import BatchService
 from agentops.runs.run_service import RunService
-from agentops.settings import Settings, get_settings
+from agentops.settings import RateLimit, Settings, get_settings
 from agentops.store.port import Store
 
 if TYPE_CHECKING:  # the Agent Framework and OpenAI SDK load on first use, not at cold start
@@ -115,7 +115,7 @@ class _BudgetGate:
         self._budgets = budgets
 
     async def check(self, tenant: str, agent: str, estimated_tokens: int) -> None:
-        await self._budgets.check(tenant, agent, estimated_tokens)
+        await self._budgets.check(tenant, agent, estimated_tokens, fresh=True)
 
 
 def open_store(settings: Settings) -> Store:
@@ -195,7 +195,7 @@ def build_services(settings: Settings) -> Services:
         budgets=budgets,
         limiter=RateLimiter(
             {
-                name: RateLimits(rpm=lim.rpm, tpm=lim.tpm, window_s=lim.window_s)
+                name: _per_process(lim, settings.functions_worker_process_count)
                 for name, lim in settings.rate_limits.items()
             }
         ),
@@ -252,6 +252,19 @@ async def get_services() -> Services:
                 _services.settings.store,
             )
     return _services
+
+
+def _per_process(limit: RateLimit, processes: int) -> RateLimits:
+    """This worker process's share of a deployment's quota.
+
+    Each worker process paces on its own, so the quota is split between the host's processes;
+    RATE_LIMITS is therefore a per-instance figure (divide by the instances the app scales to).
+    """
+
+    def share(value: int | None) -> int | None:
+        return None if value is None else max(1, value // processes)
+
+    return RateLimits(rpm=share(limit.rpm), tpm=share(limit.tpm), window_s=limit.window_s)
 
 
 def _credential(settings: Settings) -> Any:

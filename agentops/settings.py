@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     max_query_bytes: int = Field(default=32 * 1024, ge=1, alias="MAX_QUERY_BYTES")
     thread_max_messages: int = Field(default=20, ge=2, alias="THREAD_MAX_MESSAGES")
 
+    # Azure's own setting: Python worker processes per instance (each has its own limiter).
+    functions_worker_process_count: int = Field(
+        default=1, ge=1, le=10, alias="FUNCTIONS_WORKER_PROCESS_COUNT"
+    )
+
     # Resilience and cost control, per deployment / tenant / agent, as JSON app settings.
     rate_limits: Annotated[dict[str, RateLimit], NoDecode] = Field(
         default_factory=dict, alias="RATE_LIMITS"

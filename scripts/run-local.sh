@@ -14,6 +14,8 @@ key() { "$python" -c 'import secrets; print(secrets.token_urlsafe(24))'; }
 export DEVHOST_FUNCTION_KEY=${DEVHOST_FUNCTION_KEY:-$(key)}
 export DEVHOST_MASTER_KEY=${DEVHOST_MASTER_KEY:-$(key)}
 export TASKHUB_NAME=${TASKHUB_NAME:-agentopslocal}
+# Activities in two worker processes, as Azure runs Python apps (one GIL per process).
+export FUNCTIONS_WORKER_PROCESS_COUNT=${FUNCTIONS_WORKER_PROCESS_COUNT:-2}
 export AGENTOPS_URL="http://127.0.0.1:$port" AGENTOPS_KEY="$DEVHOST_FUNCTION_KEY"
 mkdir -p .data
 

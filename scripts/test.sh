@@ -15,4 +15,8 @@ if [[ -f tools/cosmosdb-server/package-lock.json ]]; then
 fi
 .venv/bin/ruff check .
 export AGENTOPS_REQUIRE_COSMOS=1
-exec .venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "$@"
+if [[ $# -eq 0 ]]; then
+    # The app again end to end with activities in two worker processes, as Azure runs Python.
+    E2E_WORKER_PROCESSES=2 .venv/bin/python -m pytest -q tests/e2e
+fi

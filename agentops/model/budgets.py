@@ -84,14 +84,27 @@ class Budgets:
         return scopes
 
     async def check(
-        self, tenant: str, agent: str, estimated_tokens: int = 0, estimated_cost: float = 0.0
+        self,
+        tenant: str,
+        agent: str,
+        estimated_tokens: int = 0,
+        estimated_cost: float = 0.0,
+        *,
+        fresh: bool = False,
     ) -> None:
-        """Raise ``BudgetExceededError`` if any scope is at its limit or would pass it."""
+        """Raise ``BudgetExceededError`` if any scope is at its limit or would pass it.
+
+        ``fresh`` reads the store instead of this process's recent view: for decisions taken
+        once per run, where other workers' spending since the last read matters.
+        """
         scopes = self.limits_for(tenant, agent)
         if not scopes:
             return
         now = self._now()
         day = _day(now)
+        if fresh:
+            for scope, _ in scopes:
+                self._seen.pop((scope, day), None)
         for scope, limit in scopes:
             tokens, cost = await self._usage(scope, day)
             over_tokens = limit.tokens is not None and (

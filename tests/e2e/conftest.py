@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ def app_env(tmp: Path, **extra: str) -> dict[str, str]:
         "AGENTOPS_STORE": "sqlite",
         "SQLITE_PATH": str(tmp / "agentops.db"),
         "SIM_LATENCY_MS": "5",
+        "FUNCTIONS_WORKER_PROCESS_COUNT": os.environ.get("E2E_WORKER_PROCESSES", "1"),
         **extra,
     }
 
