@@ -132,9 +132,14 @@ class Budgets:
         return result
 
     async def record(self, tenant: str, agent: str, usage: Usage, cost: float) -> None:
-        """Add one call's usage to its tenant's and agent's totals for today."""
+        """Add one call's usage to today's totals of its tenant and agent, where limited.
+
+        Scopes without a limit are not counted here: each item keeps its own usage and cost,
+        which is what reports add up, and two shared counters per call would be the hottest
+        rows of the store.
+        """
         day = _day(self._now())
-        for scope in (f"tenant:{tenant}", f"agent:{agent}"):
+        for scope, _ in self.limits_for(tenant, agent):
             tokens, total_cost = await self._store.add_usage(scope, day, usage.total_tokens, cost)
             seen = self._seen.get((scope, day))
             if seen is not None:  # the store's totals include other workers' usage: fresher

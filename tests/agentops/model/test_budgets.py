@@ -39,7 +39,8 @@ async def test_cost_limit_stops_a_run_mid_way_and_resets_next_day(store, clock):
             await budgets.record("contoso", "helper", Usage(50, 50), 0.3)
             done += 1
     assert done == 4  # 0.3 * 4 = 1.2: the fourth pushed it over, the fifth was refused
-    assert await store.get_usage("agent:helper", TODAY) == (400, pytest.approx(1.2))
+    assert await store.get_usage("tenant:contoso", TODAY) == (400, pytest.approx(1.2))
+    assert await store.get_usage("agent:helper", TODAY) == (0, 0)  # no limit: not counted
     clock.advance(12 * 3600)  # past midnight UTC
     await budgets.check("contoso", "helper", 100)
 

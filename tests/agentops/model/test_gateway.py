@@ -22,6 +22,11 @@ from agentops.model.types import (
 
 from .conftest import TODAY_OF, make_request
 
+# Limits far above any test's use, so that usage is counted without refusing anything.
+ROOMY = {
+    "tenants": {"contoso": BudgetLimit(tokens=10**9)},
+    "agents": {"helper": BudgetLimit(tokens=10**9)},
+}
 PRICES = PriceTable({"gpt-4o-mini": Price(1.0, 2.0)})  # round numbers: 1 + 2 per 1K tokens
 
 
@@ -45,7 +50,7 @@ def make_gateway(store, clock, *, limits=None, budgets=None, policy=None, breake
     return ModelGateway(
         prices=PRICES,
         cache=ResponseCache(store, PRICES, clock=clock.epoch),
-        budgets=Budgets(store, now=clock.wall, monotonic=clock, refresh_s=0, **(budgets or {})),
+        budgets=Budgets(store, now=clock.wall, monotonic=clock, refresh_s=0, **(budgets or ROOMY)),
         limiter=RateLimiter(limits or {}, clock=clock, sleep=clock.sleep),
         breakers=BreakerRegistry(
             breaker or BreakerConfig(failure_threshold=2, min_calls=2), clock=clock

@@ -42,7 +42,8 @@ def _settings(tmp_path: Path, sim: RunningSimulator, **overrides: Any) -> Settin
 
 @pytest.fixture
 async def services(tmp_path: Path, sim: RunningSimulator) -> AsyncIterator[Services]:
-    built = build_services(_settings(tmp_path, sim))
+    # A roomy tenant budget, so that the tenant's daily usage is counted.
+    built = build_services(_settings(tmp_path, sim, tenant_budgets={"local": {"tokens": 10**9}}))
     yield built
     await built.aclose()
 
