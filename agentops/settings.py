@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     # CHUNK_SIZE items so that no history grows without bound.
     batch_size: int = Field(default=8, ge=1, le=100, alias="BATCH_SIZE")
     max_in_flight: int = Field(default=8, ge=1, le=256, alias="MAX_IN_FLIGHT")
-    chunk_size: int = Field(default=1000, ge=10, alias="CHUNK_SIZE")
+    chunk_size: int = Field(default=250, ge=10, alias="CHUNK_SIZE")
     max_attempts: int = Field(default=5, ge=1, le=20, alias="MAX_ATTEMPTS")
     retry_base_s: float = Field(default=2.0, gt=0, alias="RETRY_BASE_S")
     retry_max_s: float = Field(default=120.0, gt=0, alias="RETRY_MAX_S")
