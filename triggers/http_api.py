@@ -18,7 +18,12 @@ from agentops.agents.registry import UnknownAgentError
 from agentops.auth import AuthenticationError, principal_from_headers
 from agentops.bootstrap import get_services
 from agentops.conversations import UnknownThreadError
-from agentops.model.types import BudgetExceededError, ModelError, PermanentModelError
+from agentops.model.types import (
+    BudgetExceededError,
+    ModelError,
+    PermanentModelError,
+    TransientModelError,
+)
 from agentops.runs.errors import InvalidContinuationError, RunConflictError, UnknownRunError
 from agentops.runs.requests import AskRequest, RunRequest
 from triggers.openapi import openapi_document
@@ -43,14 +48,8 @@ async def start_run(
         services.agents.get(req.route_params["agent"])
         request = _parse_run_request(req, services.settings)
         run = await services.runs.create(principal, req.route_params["agent"], request)
-    except _Refusal as refusal:
-        return refusal.response
-    except AuthenticationError as error:
-        return problem(401, "Unauthorized", str(error))
-    except UnknownAgentError as error:
-        return problem(404, "Unknown agent", str(error), kind="unknown-agent")
-    except BudgetExceededError as error:
-        return _budget_problem(error)
+    except CALLER_ERRORS as error:
+        return problem_for(error)
 
     try:
         await client.start_new(ORCHESTRATOR, run.run_id, services.runs.spec_for(run))
@@ -91,14 +90,8 @@ async def get_run(
             continuation=req.params.get("continuation"),
             limit=limit,
         )
-    except _Refusal as refusal:
-        return refusal.response
-    except AuthenticationError as error:
-        return problem(401, "Unauthorized", str(error))
-    except UnknownRunError as error:
-        return problem(404, "Unknown run", str(error), kind="unknown-run")
-    except InvalidContinuationError as error:
-        return problem(400, "Invalid request", str(error), kind="invalid-request")
+    except CALLER_ERRORS as error:
+        return problem_for(error)
     if view.get("continuation"):
         view["next"] = (
             f"{_origin(req)}/api/runs/{run_id}?limit={limit}&continuation={view['continuation']}"
@@ -116,12 +109,8 @@ async def cancel_run(
     try:
         principal = principal_from_headers(req.headers)
         instances = await services.runs.cancel(principal, run_id)
-    except AuthenticationError as error:
-        return problem(401, "Unauthorized", str(error))
-    except UnknownRunError as error:
-        return problem(404, "Unknown run", str(error), kind="unknown-run")
-    except RunConflictError as error:
-        return problem(409, "Run already finished", str(error), kind="run-finished")
+    except CALLER_ERRORS as error:
+        return problem_for(error)
     for instance_id in instances:
         try:
             await client.terminate(instance_id, f"canceled by {principal.id}")
@@ -145,24 +134,8 @@ async def ask_agent(req: func.HttpRequest) -> func.HttpResponse:
         request = AskRequest.model_validate(_json_body(req))
         _check_query_size(request.query, "query", services.settings.max_query_bytes)
         answer = await services.conversations.ask(principal, req.route_params["agent"], request)
-    except _Refusal as refusal:
-        return refusal.response
-    except ValidationError as error:
-        return _validation_problem(error)
-    except AuthenticationError as error:
-        return problem(401, "Unauthorized", str(error))
-    except UnknownAgentError as error:
-        return problem(404, "Unknown agent", str(error), kind="unknown-agent")
-    except UnknownThreadError as error:
-        return problem(404, "Unknown conversation", str(error), kind="unknown-thread")
-    except BudgetExceededError as error:
-        return _budget_problem(error)
-    except PermanentModelError as error:
-        return problem(422, "Model refused", error.reason, kind="model-refused")
-    except ModelError as error:
-        retry = getattr(error, "retry_after_s", None)
-        headers = {"Retry-After": str(max(1, round(retry)))} if retry else None
-        return problem(503, "Model unavailable", error.reason, headers=headers)
+    except CALLER_ERRORS as error:
+        return problem_for(error)
     return json_response(answer)
 
 
@@ -177,6 +150,51 @@ class _Refusal(Exception):
     def __init__(self, response: func.HttpResponse) -> None:
         super().__init__(response.status_code)
         self.response = response
+
+
+# What a caller can cause or be told about; anything else is a fault of ours (500, logged).
+CALLER_ERRORS = (
+    _Refusal,
+    ValidationError,
+    AuthenticationError,
+    UnknownAgentError,
+    UnknownRunError,
+    UnknownThreadError,
+    InvalidContinuationError,
+    RunConflictError,
+    ModelError,
+)
+
+
+def problem_for(error: Exception) -> func.HttpResponse:
+    """The one mapping from domain errors to problem+json."""
+    match error:
+        case _Refusal():
+            return error.response
+        case ValidationError():
+            return _validation_problem(error)
+        case AuthenticationError():
+            return problem(401, "Unauthorized", str(error))
+        case UnknownAgentError():
+            return problem(404, "Unknown agent", str(error), kind="unknown-agent")
+        case UnknownRunError():
+            return problem(404, "Unknown run", str(error), kind="unknown-run")
+        case UnknownThreadError():
+            return problem(404, "Unknown conversation", str(error), kind="unknown-thread")
+        case InvalidContinuationError():
+            return problem(400, "Invalid request", str(error), kind="invalid-request")
+        case RunConflictError():
+            return problem(409, "Run already finished", str(error), kind="run-finished")
+        case BudgetExceededError():
+            return _budget_problem(error)
+        case PermanentModelError():
+            return problem(422, "Model refused", error.reason, kind="model-refused")
+        case TransientModelError() if error.retry_after_s:
+            headers = {"Retry-After": str(max(1, round(error.retry_after_s)))}
+            return problem(503, "Model unavailable", error.reason, headers=headers)
+        case ModelError():
+            return problem(503, "Model unavailable", error.reason)
+    raise TypeError(f"no problem mapping for {type(error).__name__}") from error
 
 
 def _parse_run_request(req: func.HttpRequest, settings: Any) -> RunRequest:
