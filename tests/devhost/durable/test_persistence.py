@@ -63,6 +63,7 @@ def test_sigkill_mid_orchestration_resumes_and_reruns_in_flight_activities(tmp_p
             time.sleep(0.02)
         devhost.kill()  # SIGKILL while every slow activity is in flight
         devhost.restart()
+        (markers / "release").touch()
         deadline = time.monotonic() + 30
         while True:
             status = httpx.get(status_url, headers=devhost.master_headers).json()

@@ -59,6 +59,7 @@ def _alive(pid: int) -> bool:
 def test_activities_run_in_the_worker_processes_spread_over_them(tmp_path: Path):
     markers = tmp_path / "markers"
     markers.mkdir()
+    (markers / "release").touch()  # the slow activities need not wait for anything
     env = {"CRASH_MARKER_DIR": str(markers), WORKER_COUNT_SETTING: "2"}
     with start_devhost(APPS / "durable_crash", env=env) as devhost:
         deadline = time.monotonic() + 20
@@ -84,6 +85,7 @@ def test_a_killed_worker_is_replaced_and_its_activities_run_again(tmp_path: Path
         _wait_markers(markers, 2, devhost)
         victim = _pids(markers, 0)[0]
         os.kill(victim, signal.SIGKILL)
+        (markers / "release").touch()
         status = _wait_terminal(devhost, status_url)
     assert status["runtimeStatus"] == "Completed", status
     assert status["output"] == ["before", 0, 1]
@@ -107,6 +109,7 @@ def test_sigkill_of_the_host_takes_its_workers_and_loses_no_activity(tmp_path: P
             assert time.monotonic() < deadline, f"workers {workers} outlived the host"
             time.sleep(0.02)
         devhost.restart()
+        (markers / "release").touch()
         status = _wait_terminal(devhost, status_url)
     assert status["runtimeStatus"] == "Completed", status
     assert status["output"] == ["before", 0, 1, 2]

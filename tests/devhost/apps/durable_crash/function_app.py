@@ -40,5 +40,9 @@ def slow(spec: dict) -> int:
     markers = Path(os.environ["CRASH_MARKER_DIR"])
     with (markers / f"slow-{spec['index']}.log").open("a") as log:
         log.write(f"started in pid {os.getpid()}\n")
+    # Held until the test releases it, so that none can finish before the kill however slow
+    # the machine; then as slow as asked.
+    while not (markers / "release").exists():
+        time.sleep(0.02)
     time.sleep(spec["seconds"])
     return spec["index"]
