@@ -1,11 +1,15 @@
-"""The Functions app: builds the DFApp and registers each area's blueprint. Nothing else."""
+"""The Functions app: checks its configuration, builds the DFApp, registers the blueprints."""
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from activities.run_agent_batch import bp as batch_activities
+from agentops.bootstrap import check_configuration
 from orchestrations.agent_batch import bp as batch_orchestration
 from triggers.http_api import bp as http_api
+
+# An invalid agents.yaml or app setting fails indexing, so a broken deployment does not start.
+check_configuration()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(http_api)

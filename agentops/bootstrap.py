@@ -12,6 +12,8 @@ import base64
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -165,10 +167,23 @@ def open_model_connection(settings: Settings) -> ModelConnection:
     )
 
 
+@lru_cache(maxsize=4)
+def load_registry(agents_file: Path) -> AgentRegistry:
+    return AgentRegistry.from_yaml(agents_file)
+
+
+def check_configuration() -> None:
+    """Raise on invalid app settings or an invalid agents.yaml, naming the setting or the agent
+    and field. Reads files only (no client, no network), so it can run while the app is indexed:
+    a broken deployment then fails at start-up, not on its first request."""
+    settings = get_settings()
+    load_registry(settings.resolve(settings.agents_file))
+
+
 def build_services(settings: Settings) -> Services:
     telemetry.configure(settings)
     store = open_store(settings)
-    registry = AgentRegistry.from_yaml(settings.resolve(settings.agents_file))
+    registry = load_registry(settings.resolve(settings.agents_file))
     prices = PriceTable(
         {name: Price(p.input_per_1k, p.output_per_1k) for name, p in settings.prices.items()}
     )
