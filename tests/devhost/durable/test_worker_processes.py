@@ -36,8 +36,9 @@ def _wait_terminal(devhost, status_url: str, timeout: float = 30) -> dict:
 
 
 def _wait_markers(markers: Path, count: int, devhost) -> None:
+    """Until `count` activities wrote their whole start line (a file can exist still empty)."""
     deadline = time.monotonic() + 20
-    while len(list(markers.glob("slow-*.log"))) < count:
+    while sum(p.read_text().endswith("\n") for p in markers.glob("slow-*.log")) < count:
         assert time.monotonic() < deadline, devhost.output
         time.sleep(0.02)
 
