@@ -74,8 +74,11 @@ class Settings(BaseSettings):
 
     # Batch runs: B items per activity, at most W activities in flight, sub-orchestrations above
     # CHUNK_SIZE items so that no history grows without bound.
-    batch_size: int = Field(default=8, ge=1, le=100, alias="BATCH_SIZE")
+    batch_size: int = Field(default=32, ge=1, le=100, alias="BATCH_SIZE")
     max_in_flight: int = Field(default=8, ge=1, le=256, alias="MAX_IN_FLIGHT")
+    # Items in flight within one activity (None: the whole batch). Total concurrency is
+    # MAX_IN_FLIGHT x min(BATCH_SIZE, ITEM_CONCURRENCY).
+    item_concurrency: int | None = Field(default=8, ge=1, le=100, alias="ITEM_CONCURRENCY")
     chunk_size: int = Field(default=250, ge=10, alias="CHUNK_SIZE")
     max_attempts: int = Field(default=5, ge=1, le=20, alias="MAX_ATTEMPTS")
     retry_base_s: float = Field(default=2.0, gt=0, alias="RETRY_BASE_S")

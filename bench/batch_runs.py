@@ -6,10 +6,10 @@
         [--env NAME=VALUE ...] [--echo]
 
 Starts the model simulator as a separate process (``python -m devhost.simulator``), then devhost on
-this project with ``MODEL_ENDPOINT`` pointing at that simulator, a temporary SQLite store and
-``BATCH_SIZE x MAX_IN_FLIGHT = C``, and activities in ``--workers`` worker processes
-(``FUNCTIONS_WORKER_PROCESS_COUNT``; 0 runs them in the host process). Each round runs, in the
-same invocation and against the same simulator:
+this project with ``MODEL_ENDPOINT`` pointing at that simulator, a temporary SQLite store,
+``MAX_IN_FLIGHT x min(BATCH_SIZE, ITEM_CONCURRENCY) = C``, and activities in ``--workers`` worker
+processes (``FUNCTIONS_WORKER_PROCESS_COUNT``; 0 runs them in the host process). Each round
+runs, in the same invocation and against the same simulator:
 
 - ``durable``: ``POST /api/agents/summarizer/runs`` with N distinct queries (distinct across rounds
   too, so the response cache answers none of them), then ``GET /api/runs/{id}`` until the run is
@@ -195,7 +195,8 @@ async def run_rounds(args: argparse.Namespace, devhost: Devhost, simulator_pid: 
     print()
     print(
         f"N={args.queries} C={args.concurrency} L={args.latency_ms:g} ms  bound N x L / C = "
-        f"{bound:.3f} s; durable: BATCH_SIZE={args.batch_size} MAX_IN_FLIGHT={args.max_in_flight}"
+        f"{bound:.3f} s; durable: BATCH_SIZE={args.batch_size} "
+        f"ITEM_CONCURRENCY={args.item_concurrency} MAX_IN_FLIGHT={args.max_in_flight}"
         f" MODEL_TRANSPORT={args.transport} workers={args.workers}; median of {args.repeat}"
     )
     header = (
@@ -220,7 +221,10 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency-ms", type=float, default=100.0)
-    parser.add_argument("--batch-size", type=int, default=8, help="items per activity (B)")
+    parser.add_argument("--batch-size", type=int, default=32, help="items per activity (B)")
+    parser.add_argument(
+        "--item-concurrency", type=int, default=8, help="items in flight within one activity"
+    )
     parser.add_argument(
         "--workers", type=int, default=2, help="activity worker processes; 0: in the host process"
     )
@@ -240,9 +244,10 @@ def main() -> int:
     unknown = sorted(set(args.scenarios) - {"durable", *BASELINES})
     if unknown:
         parser.error(f"unknown scenarios {unknown}")
-    if args.concurrency % args.batch_size:
-        parser.error("--concurrency must be a multiple of --batch-size")
-    args.max_in_flight = args.concurrency // args.batch_size
+    per_activity = min(args.batch_size, args.item_concurrency)
+    if args.concurrency % per_activity:
+        parser.error("--concurrency must be a multiple of min(--batch-size, --item-concurrency)")
+    args.max_in_flight = args.concurrency // per_activity
     extra = dict(item.split("=", 1) for item in args.env)
     args.sim_port = free_port()
     simulator = start_simulator(args.sim_port, args.latency_ms)
@@ -253,6 +258,7 @@ def main() -> int:
                 "SQLITE_PATH": str(Path(tmp) / "agentops.db"),
                 "TASKHUB_NAME": "benchbatch",
                 "BATCH_SIZE": str(args.batch_size),
+                "ITEM_CONCURRENCY": str(args.item_concurrency),
                 "MAX_IN_FLIGHT": str(args.max_in_flight),
                 "MODEL_TRANSPORT": args.transport,
                 **({"FUNCTIONS_WORKER_PROCESS_COUNT": str(args.workers)} if args.workers else {}),

@@ -116,6 +116,7 @@ def _run_window(
                 tenant=spec.tenant,
                 agent=spec.agent,
                 indexes=group.indexes,
+                concurrency=spec.item_concurrency,
                 attempt=group.attempt,
                 last_chance=[
                     item.index

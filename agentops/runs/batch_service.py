@@ -50,7 +50,13 @@ class BatchService:
             raise LookupError(f"run {work.run_id}: some of items {work.indexes} do not exist")
         already = [item for item in items if item.status != "pending"]
         todo = [item for item in items if item.status == "pending"]
-        results = await asyncio.gather(*(self._answer(work, item) for item in todo))
+        limit = asyncio.Semaphore(work.concurrency or max(1, len(todo)))
+
+        async def answer(item: Item) -> _ItemResult:
+            async with limit:
+                return await self._answer(work, item)
+
+        results = await asyncio.gather(*(answer(item) for item in todo))
         completed = sum(1 for item in already if item.status == "completed")
         failed = sum(1 for item in already if item.status == "failed")
         retry: list[int] = []

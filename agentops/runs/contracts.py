@@ -24,6 +24,9 @@ class RunSpec(_Payload):
     end: int = Field(ge=0)
     batch_size: int = Field(ge=1)
     max_in_flight: int = Field(ge=1)
+    # Items of one batch in flight at once; None: all of them. Below batch_size, an activity
+    # streams its items through a window of its own, so a slow item does not idle the others.
+    item_concurrency: int | None = Field(default=None, ge=1)
     chunk_size: int = Field(ge=1)
     max_attempts: int = Field(ge=1)
     retry_base_s: float = Field(gt=0)
@@ -44,6 +47,7 @@ class BatchWork(_Payload):
     tenant: str
     agent: str
     indexes: list[int]
+    concurrency: int | None = Field(default=None, ge=1)  # items in flight; None: all
     attempt: int = Field(default=1, ge=1)
     last_chance: list[int] = Field(default_factory=list)
 

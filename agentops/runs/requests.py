@@ -12,6 +12,7 @@ class RunOptions(BaseModel):
 
     batch_size: int | None = Field(default=None, ge=1, le=100)
     max_in_flight: int | None = Field(default=None, ge=1, le=256)
+    item_concurrency: int | None = Field(default=None, ge=1, le=100)
     max_attempts: int | None = Field(default=None, ge=1, le=20)
 
 

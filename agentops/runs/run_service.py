@@ -93,6 +93,7 @@ class RunService:
             end=run.total,
             batch_size=options.get("batch_size", settings.batch_size),
             max_in_flight=options.get("max_in_flight", settings.max_in_flight),
+            item_concurrency=options.get("item_concurrency", settings.item_concurrency),
             chunk_size=settings.chunk_size,
             max_attempts=options.get("max_attempts", settings.max_attempts),
             retry_base_s=settings.retry_base_s,

@@ -150,3 +150,33 @@ async def test_a_budget_stops_a_run_mid_way_and_refuses_new_ones(
         assert refused.value.resets_at > datetime.now(UTC)
     finally:
         await services.aclose()
+
+
+class _PeakCounter:
+    """The real model path, counting how many calls are in flight at once."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.in_flight = self.peak = 0
+
+    async def call(self, request: Any, **kwargs: Any) -> Any:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            return await self._model.call(request, **kwargs)
+        finally:
+            self.in_flight -= 1
+
+    def cost(self, request: Any, answer: Any) -> float:
+        return self._model.cost(request, answer)
+
+
+async def test_a_batch_streams_its_items_through_its_own_window(services: Services) -> None:
+    from agentops.runs.batch_service import BatchService
+
+    counter = _PeakCounter(services.model)
+    batches = BatchService(services.store, services.agents, counter, max_attempts=3)
+    run_id = await _new_run(services, "summarizer", [f"window text {n}" for n in range(9)])
+    report = await batches.run(_work(run_id, "summarizer", list(range(9)), concurrency=3))
+    assert report.completed == 9
+    assert counter.peak == 3
