@@ -93,7 +93,7 @@ def main() -> None:
 
     print(
         f"\n{args.queries} queries, simulator latency {args.latency_ms:g} ms, "
-        "BATCH_SIZE x MAX_IN_FLIGHT = 8 x 8, real durable timers"
+        "app defaults for batches and windows, real durable timers"
     )
     print(
         f"{'run':8} {'wall s':>8} {'model calls':>12} {'429':>6} {'5xx':>6} {'timeouts':>9} "

@@ -181,24 +181,27 @@ def _run_chunks(
         (s, min(s + spec.chunk_size, spec.end))
         for s in range(spec.start, spec.end, spec.chunk_size)
     ]
-    # A few children at a time, sharing the window, so total concurrency stays at W while a slow
-    # chunk does not hold the others back.
-    parallel = min(len(bounds), max(1, spec.max_in_flight // 4))
-    child_window = max(1, spec.max_in_flight // parallel)
+    # Up to W children at once, splitting the window of W activities between them. A child
+    # waiting out the back-off of its last retries then idles only its own share, and the share
+    # of a child that ends goes to the next chunk.
+    free = spec.max_in_flight
+    lanes = min(len(bounds), spec.max_in_flight)
     todo = deque(enumerate(bounds))
-    running: list[tuple[Any, int]] = []
+    running: list[tuple[Any, int]] = []  # (task, window it holds)
     totals = ChunkReport()
 
     while todo or running:
-        while todo and len(running) < parallel and totals.stopped is None:
+        while todo and free > 0 and totals.stopped is None:
             number, (start, end) = todo.popleft()
+            window = max(1, free // max(1, min(lanes - len(running), len(todo) + 1)))
+            free -= window
             child = spec.model_copy(
-                update={"start": start, "end": end, "max_in_flight": child_window, "is_root": False}
+                update={"start": start, "end": end, "max_in_flight": window, "is_root": False}
             )
             task = context.call_sub_orchestrator(
                 agent_batch, child.model_dump(), instance_id=f"{spec.run_id}:chunk:{number}"
             )
-            running.append((task, number))
+            running.append((task, window))
         if not running:
             break
         context.set_custom_status(
@@ -210,7 +213,7 @@ def _run_chunks(
             }
         )
         winner = yield context.task_any([task for task, _ in running])
-        _pop(running, winner)
+        free += _pop(running, winner) or 0
         if isinstance(winner.result, Exception):
             raise winner.result
         child_report = ChunkReport.model_validate(winner.result)
