@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     # Items in flight within one activity (None: the whole batch). Total concurrency is
     # MAX_IN_FLIGHT x min(BATCH_SIZE, ITEM_CONCURRENCY).
     item_concurrency: int | None = Field(default=8, ge=1, le=100, alias="ITEM_CONCURRENCY")
-    chunk_size: int = Field(default=2000, ge=10, alias="CHUNK_SIZE")
+    chunk_size: int = Field(default=5000, ge=10, alias="CHUNK_SIZE")
     max_attempts: int = Field(default=5, ge=1, le=20, alias="MAX_ATTEMPTS")
     retry_base_s: float = Field(default=2.0, gt=0, alias="RETRY_BASE_S")
     retry_max_s: float = Field(default=120.0, gt=0, alias="RETRY_MAX_S")
