@@ -5,14 +5,13 @@ Insights through the Azure Monitor OpenTelemetry distro. Everything else in the 
 `trace.get_tracer(__name__)` / `metrics.get_meter(__name__)`: with no provider configured those are
 no-ops, so local runs and tests pay nothing.
 
-Logs never carry secrets or whole queries: `redact` shortens text and masks what looks personal,
-and the HTTP client libraries, which log every request line, are kept at WARNING.
+Logs never carry secrets or whole queries (`agentops.logging_safety.redact`), and the HTTP client
+libraries, which log every request line, are kept at WARNING.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 
 from agentops.settings import Settings
 
@@ -29,8 +28,6 @@ _CHATTY_LOGGERS = (
     "azure.identity",
     "azure.monitor.opentelemetry.exporter",
 )
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_LONG_NUMBER = re.compile(r"\b\d[\d -]{7,}\d\b")  # card, phone and account numbers
 
 _configured = False
 
@@ -48,9 +45,3 @@ def configure(settings: Settings) -> None:
 
         configure_azure_monitor(connection_string=connection.get_secret_value())
         logger.info("telemetry: Azure Monitor (Application Insights)")
-
-
-def redact(text: str, limit: int = 60) -> str:
-    """A loggable stand-in for user text: masked, and cut to `limit` characters."""
-    masked = _LONG_NUMBER.sub("[number]", _EMAIL.sub("[email]", text))
-    return masked if len(masked) <= limit else masked[: limit - 1] + "…"

@@ -9,6 +9,7 @@ the run; the classifier maps it to ``PermanentModelError`` with this reason.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 
 from agent_framework import (
@@ -43,5 +44,13 @@ class FailOnToolError(FunctionMiddleware):
             logger.info("tool %s rejected its arguments: %s", name, type(exc).__name__)
             raise MiddlewareFailure(f"invalid tool call: {name}: {detail}") from exc
         except Exception as exc:
-            logger.warning("tool %s failed", name, exc_info=True)
+            # Where, not what: the message and the frames' locals may carry the user's input.
+            origin = traceback.extract_tb(exc.__traceback__)[-1]
+            logger.warning(
+                "tool %s failed: %s at %s:%s",
+                name,
+                type(exc).__name__,
+                origin.filename,
+                origin.lineno,
+            )
             raise MiddlewareFailure(f"tool {name} failed: {type(exc).__name__}") from exc

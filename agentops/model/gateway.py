@@ -24,6 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
+from agentops.logging_safety import redact
 from agentops.model.breaker import BreakerRegistry
 from agentops.model.budgets import Budgets
 from agentops.model.cache import ResponseCache
@@ -132,7 +133,7 @@ class ModelGateway:
                 logger.info(
                     "transient model error on %s (%s); retrying in %.2fs",
                     request.deployment,
-                    error.reason,
+                    redact(error.reason),
                     wait,
                 )
                 await self._sleep(wait)

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from agentops.logging_safety import redact
 from agentops.model.gateway import model_calls_of
 from agentops.model.types import (
     BudgetExceededError,
@@ -133,7 +134,7 @@ class BatchService:
         return _ItemResult("completed")
 
     async def _fail(self, work: BatchWork, index: int, kind: str, reason: str) -> None:
-        logger.info("run %s item %d failed (%s): %s", work.run_id, index, kind, reason)
+        logger.info("run %s item %d failed (%s): %s", work.run_id, index, kind, redact(reason))
         await self._store.complete_item(
             work.run_id, index, ItemOutcome.failed(ItemError(kind, reason))
         )
