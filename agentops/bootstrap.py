@@ -111,6 +111,10 @@ class ModelService:
             return 0.0  # a cache hit calls no model
         return self._prices.cost(answer.usage, request.deployment, answer.model)
 
+    def saved_cost(self, request: ModelRequest, answer: ModelAnswer) -> float:
+        """What a cache hit would have cost had the model been called."""
+        return self._prices.cost(answer.saved_usage, request.deployment, answer.model)
+
 
 class _BudgetGate:
     def __init__(self, budgets: Budgets) -> None:

@@ -76,7 +76,7 @@ _SCHEMAS: dict[str, Any] = {
     },
     "RunView": {
         "type": "object",
-        "required": ["id", "agent", "status", "total", "counts", "usage", "cost", "items"],
+        "required": ["id", "agent", "status", "total", "counts", "usage", "cost", "cache", "items"],
         "properties": {
             "id": {"type": "string"},
             "agent": {"type": "string"},
@@ -99,6 +99,11 @@ _SCHEMAS: dict[str, Any] = {
             },
             "usage": _USAGE,
             "cost": {"type": "number"},
+            "cache": {
+                "type": "object",
+                "required": ["hits", "savedCost"],
+                "properties": {"hits": {"type": "integer"}, "savedCost": {"type": "number"}},
+            },
             "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
             "continuation": _NULLABLE_STRING,
             "next": _NULLABLE_STRING,

@@ -152,7 +152,14 @@ class ResponseCache:
             return None
         self._count_hit(request, answer, level)
         # Nothing was spent on this answer: its tokens are what the hit saved, not a cost.
-        return ModelAnswer(answer.text, Usage(), answer.model, cached=True, model_calls=0)
+        return ModelAnswer(
+            answer.text,
+            Usage(),
+            answer.model,
+            cached=True,
+            model_calls=0,
+            saved_usage=answer.usage,
+        )
 
     async def put(self, request: ModelRequest, answer: ModelAnswer, key: str | None = None) -> None:
         key = key if key is not None else self.key(request)

@@ -55,6 +55,7 @@ class ModelAnswer:
     model: str
     cached: bool = False
     model_calls: int = 1  # calls made to the endpoint for this answer (0 on a cache hit)
+    saved_usage: Usage = Usage()  # on a cache hit: what the original call used, now not spent
 
 
 class ModelError(Exception):

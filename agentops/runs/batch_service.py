@@ -129,6 +129,7 @@ class BatchService:
             cost=self._model.cost(request, answer),
             cached=answer.cached,
             model=answer.model,
+            saved_cost=self._model.saved_cost(request, answer) if answer.cached else 0.0,
         )
         await self._store.complete_item(work.run_id, index, outcome)
         return _ItemResult("completed")

@@ -31,6 +31,8 @@ class ModelCaller(Protocol):
 
     def cost(self, request: ModelRequest, answer: ModelAnswer) -> float: ...
 
+    def saved_cost(self, request: ModelRequest, answer: ModelAnswer) -> float: ...
+
 
 class BudgetGate(Protocol):
     async def check(self, tenant: str, agent: str, estimated_tokens: int) -> None:

@@ -145,6 +145,7 @@ class RunService:
                 "total_tokens": totals.usage.total_tokens,
             },
             "cost": round(totals.cost, 6),
+            "cache": {"hits": totals.cached, "savedCost": round(totals.saved_cost, 6)},
             "items": [_item_view(item) for item in items],
             "continuation": None if next_after is None else str(next_after),
         }

@@ -96,7 +96,9 @@ _ITEM_TOTALS_QUERY = (
     "SUM(c.status = 'failed' ? 1 : 0) AS failed, "
     "SUM(c.usage.prompt_tokens) AS prompt_tokens, "
     "SUM(c.usage.completion_tokens) AS completion_tokens, "
-    "SUM(c.cost) AS cost "
+    "SUM(c.cost) AS cost, "
+    "SUM(c.cached ? 1 : 0) AS cached, "
+    "SUM(c.saved_cost) AS saved_cost "
     "FROM c WHERE c.run_id = @run_id"
 )
 
@@ -443,6 +445,8 @@ class CosmosStore:
             ),
             Usage(int(row.get("prompt_tokens") or 0), int(row.get("completion_tokens") or 0)),
             float(row.get("cost") or 0.0),
+            cached=int(row.get("cached") or 0),
+            saved_cost=float(row.get("saved_cost") or 0.0),
         )
 
     async def count_items(self, run_id: str) -> ItemCounts:

@@ -189,6 +189,7 @@ class ItemOutcome:
     cost: float = 0.0
     cached: bool = False
     model: str | None = None
+    saved_cost: float = 0.0  # a cache hit: what the call it replaced cost
 
     def __post_init__(self) -> None:
         if self.status not in TERMINAL_ITEM_STATUSES:
@@ -205,8 +206,9 @@ class ItemOutcome:
         cost: float = 0.0,
         cached: bool = False,
         model: str | None = None,
+        saved_cost: float = 0.0,
     ) -> ItemOutcome:
-        return cls(ItemStatus.COMPLETED, answer, None, usage, cost, cached, model)
+        return cls(ItemStatus.COMPLETED, answer, None, usage, cost, cached, model, saved_cost)
 
     @classmethod
     def failed(
@@ -232,6 +234,7 @@ class Item:
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
     cached: bool = False
+    saved_cost: float = 0.0
     model: str | None = None
     completed_at: datetime | None = None
 
@@ -248,6 +251,7 @@ class Item:
             "usage": usage_to_doc(self.usage),
             "cost": self.cost,
             "cached": self.cached,
+            "saved_cost": self.saved_cost,
             "model": self.model,
             "completed_at": dt_to_doc(self.completed_at),
         }
@@ -265,6 +269,7 @@ class Item:
             usage=usage_from_doc(doc.get("usage")),
             cost=float(doc.get("cost", 0.0)),
             cached=bool(doc.get("cached", False)),
+            saved_cost=float(doc.get("saved_cost", 0.0)),
             model=doc.get("model"),
             completed_at=dt_from_doc(doc.get("completed_at")),
         )
@@ -281,6 +286,7 @@ class Item:
             usage=outcome.usage,
             cost=outcome.cost,
             cached=outcome.cached,
+            saved_cost=outcome.saved_cost,
             model=outcome.model,
             completed_at=now,
         )
@@ -293,6 +299,8 @@ class ItemTotals:
     counts: ItemCounts
     usage: Usage
     cost: float
+    cached: int = 0  # items answered from the response cache
+    saved_cost: float = 0.0  # what those answers would have cost
 
 
 @dataclass(frozen=True, slots=True)

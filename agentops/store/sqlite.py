@@ -424,7 +424,9 @@ class SqliteStore:
                 "SELECT "
                 "COALESCE(SUM(status = 'pending'), 0), COALESCE(SUM(status = 'completed'), 0), "
                 "COALESCE(SUM(status = 'failed'), 0), COALESCE(SUM(prompt_tokens), 0), "
-                "COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost), 0.0) "
+                "COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost), 0.0), "
+                "COALESCE(SUM(json_extract(doc, '$.cached')), 0), "
+                "COALESCE(SUM(json_extract(doc, '$.saved_cost')), 0.0) "
                 "FROM items WHERE run_id = ?",
                 (run_id,),
             ).fetchone()
@@ -433,6 +435,8 @@ class SqliteStore:
             ItemCounts(int(row[0]), int(row[1]), int(row[2])),
             Usage(int(row[3]), int(row[4])),
             float(row[5]),
+            cached=int(row[6]),
+            saved_cost=float(row[7]),
         )
 
     async def count_items(self, run_id: str) -> ItemCounts:

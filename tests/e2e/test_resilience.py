@@ -157,6 +157,9 @@ def test_a_repeated_batch_is_answered_from_cache(tmp_path: Path) -> None:
         items = all_items(api, second_id)
         assert all(item["cached"] for item in items)
         assert second["cost"] == 0 and first["cost"] > 0
+        # The run reports what its hits saved: what the first run paid for the same answers.
+        assert second["cache"]["hits"] == 12 and first["cache"]["hits"] == 0
+        assert second["cache"]["savedCost"] == pytest.approx(first["cost"], rel=1e-3)
 
         # A sensitive agent is cached only encrypted: with the key configured, it is cached too.
         tickets = [f"ticket {i}: my invoice is wrong" for i in range(4)]

@@ -23,7 +23,9 @@ async def test_miss_then_local_hit_counts_saved_cost(store, clock):
     assert await cache.get(request) is None
     await cache.put(request, ANSWER)
     hit = await cache.get(request)
-    assert hit == ModelAnswer("4", Usage(), "gpt-4o-mini", cached=True, model_calls=0)
+    assert hit == ModelAnswer(
+        "4", Usage(), "gpt-4o-mini", cached=True, model_calls=0, saved_usage=Usage(1000, 500)
+    )
     assert cache.stats.local_hits == 1 and cache.stats.misses == 1
     assert cache.stats.saved_tokens == 1500
     assert cache.stats.saved_cost == pytest.approx((1000 * 0.00015 + 500 * 0.0006) / 1000)

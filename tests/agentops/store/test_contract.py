@@ -248,10 +248,23 @@ async def test_totals_are_a_single_partition_aggregate(store):
 
 async def test_cached_flag_is_kept(store):
     await store.add_items("run-1", ["q"])
-    outcome = ItemOutcome.completed("from cache", cached=True, model="m")
+    outcome = ItemOutcome.completed("from cache", cached=True, model="m", saved_cost=0.4)
     assert await store.complete_item("run-1", 0, outcome)
     (item,) = await store.get_items("run-1", [0])
     assert item.cached is True and item.cost == 0 and item.usage == Usage()
+    assert item.saved_cost == pytest.approx(0.4)
+
+
+async def test_totals_count_cache_hits_and_what_they_saved(store):
+    await store.add_items("run-1", ["a", "b", "c"])
+    await store.complete_item("run-1", 0, answer(prompt=10, completion=5, cost=0.5))
+    for index in (1, 2):
+        hit = ItemOutcome.completed("from cache", cached=True, saved_cost=0.5)
+        await store.complete_item("run-1", index, hit)
+    totals = await store.item_totals("run-1")
+    assert totals.cached == 2
+    assert totals.saved_cost == pytest.approx(1.0)
+    assert totals.cost == pytest.approx(0.5)
 
 
 # -- threads -----------------------------------------------------------------------------------
