@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterator
@@ -15,6 +16,14 @@ from devhost.testing import Devhost, start_devhost
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"completed", "failed", "canceled", "stopped"}
+
+
+@functools.cache
+def app_functions() -> tuple[Any, ...]:
+    """The app's functions, indexed once: azure.functions refuses to index one app twice."""
+    import function_app
+
+    return tuple(function_app.app.get_functions())
 
 
 def app_env(tmp: Path, **extra: str) -> dict[str, str]:

@@ -9,14 +9,12 @@ import jsonschema
 import pytest
 
 from devhost.testing import Devhost
-from tests.e2e.conftest import start_run, wait_run
+from tests.e2e.conftest import app_functions, start_run, wait_run
 
 
 def _app_routes() -> set[tuple[str, str]]:
-    import function_app
-
     routes: set[tuple[str, str]] = set()
-    for function in function_app.app.get_functions():
+    for function in app_functions():
         trigger = function.get_trigger()
         if trigger.get_binding_name() == "httpTrigger":
             for method in trigger.methods:

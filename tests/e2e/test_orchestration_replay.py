@@ -15,16 +15,14 @@ from devhost.durable.history import scheduled_ids, scheduled_signature
 from devhost.durable.replay import run_episode
 from devhost.durable.store import DurableStore
 from devhost.testing import start_devhost
-from tests.e2e.conftest import PROJECT_ROOT, app_env, start_run, wait_run
+from tests.e2e.conftest import PROJECT_ROOT, app_env, app_functions, start_run, wait_run
 
 pytestmark = pytest.mark.slow
 HUB = "replayhub"
 
 
 def _agent_batch_handle():
-    import function_app
-
-    for function in function_app.app.get_functions():
+    for function in app_functions():
         if function.get_function_name() == "agent_batch":
             return function.get_user_function()
     raise AssertionError("agent_batch is not registered")
