@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
 ORCHESTRATOR = "agent_batch"
+ADMIN_ROLE = "admin"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
@@ -58,17 +59,21 @@ async def start_run(
         await services.runs.mark_failed(run.run_id, f"could not start: {error}")
         return problem(503, "Service unavailable", "the run could not be started; retry later")
 
-    response = client.create_check_status_response(req, run.run_id)
-    body = json.loads(response.get_body())
     origin = _origin(req)
-    body.update(
-        {
-            "runId": run.run_id,
-            "runStatusUri": f"{origin}/api/runs/{run.run_id}",
-            "cancelPostUri": f"{origin}/api/runs/{run.run_id}/cancel",
-        }
-    )
-    return json_response(body, status=202, headers={"Location": body["runStatusUri"]})
+    ours = {
+        "id": run.run_id,
+        "runId": run.run_id,
+        "runStatusUri": f"{origin}/api/runs/{run.run_id}",
+        "cancelPostUri": f"{origin}/api/runs/{run.run_id}/cancel",
+    }
+    if principal.has_role(ADMIN_ROLE):
+        # The Durable management URLs carry the host's system key, which opens every instance
+        # of every tenant: only operators get them.
+        body = {**json.loads(client.create_check_status_response(req, run.run_id).get_body())}
+        body.update(ours)
+    else:
+        body = {**ours, "statusQueryGetUri": ours["runStatusUri"]}
+    return json_response(body, status=202, headers={"Location": ours["runStatusUri"]})
 
 
 @bp.route(route="runs/{run_id}", methods=["GET"])

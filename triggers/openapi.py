@@ -45,6 +45,9 @@ _SCHEMAS: dict[str, Any] = {
     },
     "RunAccepted": {
         "type": "object",
+        "description": "The Durable check-status shape. Callers without the admin role get only "
+        "this API's own URLs (statusQueryGetUri is runStatusUri): the Durable management URLs "
+        "carry the host's system key.",
         "required": ["id", "runId", "statusQueryGetUri", "runStatusUri", "cancelPostUri"],
         "properties": {
             "id": {"type": "string"},

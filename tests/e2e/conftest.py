@@ -60,10 +60,15 @@ def start_run(api: httpx.Client, agent: str, queries: list[str], **options: Any)
     return response.json()
 
 
-def wait_run(api: httpx.Client, run_id: str, timeout: float = 60) -> dict[str, Any]:
+def wait_run(
+    api: httpx.Client,
+    run_id: str,
+    timeout: float = 60,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        view = api.get(f"/api/runs/{run_id}", params={"limit": 1}).json()
+        view = api.get(f"/api/runs/{run_id}", params={"limit": 1}, headers=headers).json()
         if view["status"] in TERMINAL:
             return view
         if time.monotonic() > deadline:

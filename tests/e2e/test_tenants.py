@@ -1,0 +1,57 @@
+"""Callers authenticated by App Service Authentication see only their own tenant's runs, and
+only operators get the Durable management URLs (they carry the host's system key)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import wait_run
+
+pytestmark = pytest.mark.slow
+
+
+def _principal(tenant: str, user: str, *roles: str) -> dict[str, str]:
+    claims = [{"typ": "tid", "val": tenant}, {"typ": "oid", "val": user}]
+    claims += [{"typ": "roles", "val": role} for role in roles]
+    document = {"auth_typ": "aad", "claims": claims, "name_typ": "name", "role_typ": "roles"}
+    return {"x-ms-client-principal": base64.b64encode(json.dumps(document).encode()).decode()}
+
+
+CONTOSO = _principal("contoso", "user-1", "runs.write")
+FABRIKAM = _principal("fabrikam", "user-2", "runs.write")
+
+
+def test_a_tenant_sees_its_runs_and_no_system_key(api: httpx.Client) -> None:
+    started = api.post(
+        "/api/agents/summarizer/runs", json={"queries": ["tenant text"]}, headers=CONTOSO
+    )
+    assert started.status_code == 202, started.text
+    assert "code=" not in started.text
+    body = started.json()
+    assert body["statusQueryGetUri"] == body["runStatusUri"]
+    run_id = body["runId"]
+
+    view = wait_run(api, run_id, headers=CONTOSO)
+    assert view["status"] == "completed" and view["counts"]["completed"] == 1
+
+
+def test_another_tenant_cannot_read_or_cancel_a_run(api: httpx.Client) -> None:
+    run_id = api.post(
+        "/api/agents/summarizer/runs", json={"queries": ["private text"]}, headers=CONTOSO
+    ).json()["runId"]
+    assert api.get(f"/api/runs/{run_id}", headers=FABRIKAM).status_code == 404
+    assert api.post(f"/api/runs/{run_id}/cancel", headers=FABRIKAM).status_code == 404
+    assert api.get(f"/api/runs/{run_id}").status_code == 404  # the local tenant is another one
+
+
+def test_an_unreadable_principal_header_is_401(api: httpx.Client) -> None:
+    started = api.post(
+        "/api/agents/summarizer/runs",
+        json={"queries": ["x"]},
+        headers={"x-ms-client-principal": "%%%"},
+    )
+    assert started.status_code == 401
