@@ -2,8 +2,9 @@
 
 In Azure, App Service Authentication (Easy Auth) validates the caller's token and passes the
 claims in `X-MS-CLIENT-PRINCIPAL` (base64 JSON); the platform strips that header from outside
-requests, so it can be trusted. Without it (a function key only, or devhost), the caller is the
-local principal of the default tenant.
+requests, so it can be trusted -- but only where Easy Auth is on (`WEBSITE_AUTH_ENABLED`). Anywhere
+else the header could be forged, so it is refused. Without it (a function key only, or devhost),
+the caller is the local principal of the default tenant.
 """
 
 from __future__ import annotations
@@ -40,10 +41,16 @@ LOCAL_PRINCIPAL = Principal(
 )
 
 
-def principal_from_headers(headers: Mapping[str, str]) -> Principal:
+def principal_from_headers(headers: Mapping[str, str], *, trusted: bool) -> Principal:
+    """The caller; `trusted` says whether the platform vouches for the principal header."""
     encoded = headers.get("x-ms-client-principal")
     if not encoded:
         return LOCAL_PRINCIPAL
+    if not trusted:
+        raise AuthenticationError(
+            "x-ms-client-principal is accepted only behind App Service Authentication "
+            "(WEBSITE_AUTH_ENABLED)"
+        )
     try:
         document = json.loads(base64.b64decode(encoded, validate=True))
         claims = document.get("claims", [])

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # Off only for single-endpoint servers (the local Cosmos-compatible one, the emulator).
     cosmos_endpoint_discovery: bool = Field(default=True, alias="COSMOS_ENDPOINT_DISCOVERY")
 
+    # Set by App Service when its Authentication (Easy Auth) is on: only then is the caller's
+    # X-MS-CLIENT-PRINCIPAL header the platform's word rather than the caller's.
+    website_auth_enabled: bool = Field(default=False, alias="WEBSITE_AUTH_ENABLED")
+
     # Identity: a user-assigned managed identity when AZURE_CLIENT_ID is set.
     azure_client_id: str | None = Field(default=None, alias="AZURE_CLIENT_ID")
 

@@ -45,7 +45,9 @@ async def start_run(
 ) -> func.HttpResponse:
     services = await get_services()
     try:
-        principal = principal_from_headers(req.headers)
+        principal = principal_from_headers(
+            req.headers, trusted=services.settings.website_auth_enabled
+        )
         services.agents.get(req.route_params["agent"])
         request = _parse_run_request(req, services.settings)
         run = await services.runs.create(principal, req.route_params["agent"], request)
@@ -84,7 +86,9 @@ async def get_run(
     services = await get_services()
     run_id = req.route_params["run_id"]
     try:
-        principal = principal_from_headers(req.headers)
+        principal = principal_from_headers(
+            req.headers, trusted=services.settings.website_auth_enabled
+        )
         limit = _int_param(req, "limit", default=100, low=1, high=1000)
         status = await client.get_status(run_id)
         view = await services.runs.view(
@@ -112,7 +116,9 @@ async def cancel_run(
     services = await get_services()
     run_id = req.route_params["run_id"]
     try:
-        principal = principal_from_headers(req.headers)
+        principal = principal_from_headers(
+            req.headers, trusted=services.settings.website_auth_enabled
+        )
         instances = await services.runs.cancel(principal, run_id)
     except CALLER_ERRORS as error:
         return problem_for(error)
@@ -134,7 +140,9 @@ async def list_agents(req: func.HttpRequest) -> func.HttpResponse:
 async def ask_agent(req: func.HttpRequest) -> func.HttpResponse:
     services = await get_services()
     try:
-        principal = principal_from_headers(req.headers)
+        principal = principal_from_headers(
+            req.headers, trusted=services.settings.website_auth_enabled
+        )
         services.agents.get(req.route_params["agent"])
         request = AskRequest.model_validate(_json_body(req))
         _check_query_size(request.query, "query", services.settings.max_query_bytes)

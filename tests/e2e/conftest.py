@@ -32,6 +32,8 @@ def app_env(tmp: Path, **extra: str) -> dict[str, str]:
         "AGENTOPS_STORE": "sqlite",
         "SQLITE_PATH": str(tmp / "agentops.db"),
         "SIM_LATENCY_MS": "5",
+        # The tests play App Service Authentication, which vouches for x-ms-client-principal.
+        "WEBSITE_AUTH_ENABLED": "true",
         "FUNCTIONS_WORKER_PROCESS_COUNT": os.environ.get("E2E_WORKER_PROCESSES", "1"),
         **extra,
     }

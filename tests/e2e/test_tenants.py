@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import wait_run
+from devhost.testing import start_devhost
+from tests.e2e.conftest import PROJECT_ROOT, app_env, wait_run
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +57,16 @@ def test_an_unreadable_principal_header_is_401(api: httpx.Client) -> None:
         headers={"x-ms-client-principal": "%%%"},
     )
     assert started.status_code == 401
+
+
+def test_without_app_service_authentication_the_principal_header_is_refused(
+    tmp_path: Path,
+) -> None:
+    env = app_env(tmp_path, WEBSITE_AUTH_ENABLED="false")
+    with (
+        start_devhost(PROJECT_ROOT, env=env) as host,
+        httpx.Client(base_url=host.base_url, headers=host.function_headers, timeout=30) as api,
+    ):
+        forged = api.post("/api/agents/summarizer/runs", json={"queries": ["x"]}, headers=CONTOSO)
+        assert forged.status_code == 401
+        assert "App Service Authentication" in forged.json()["detail"]
