@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,7 +70,7 @@ class AuditTrail:
                 details=details or {},
                 prev_hash=None if head is None else head.hash,
             )
-            entry = AuditEntry(**{**_fields(entry), "hash": entry_hash(entry)})
+            entry = replace(entry, hash=entry_hash(entry))
             try:
                 await self._store.append_audit(entry)
             except AuditConflictError:
@@ -96,7 +97,3 @@ class AuditTrail:
             continuation = page.continuation
             if continuation is None:
                 return None
-
-
-def _fields(entry: AuditEntry) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in AuditEntry.__dataclass_fields__}

@@ -29,7 +29,7 @@ from agentops.model.gateway import ModelGateway
 from agentops.model.pricing import Price, PriceTable
 from agentops.model.rate_limiter import RateLimiter, RateLimits
 from agentops.model.retry import RetryPolicy
-from agentops.model.types import ChatMessage, ModelAnswer, ModelRequest
+from agentops.model.types import ModelAnswer, ModelRequest
 from agentops.runs.batch_service import BatchService
 from agentops.runs.run_service import RunService
 from agentops.settings import RateLimit, Settings, get_settings
@@ -49,7 +49,7 @@ _LOCAL_ENDPOINT_KEY = "not-checked-by-local-endpoints"
 class Services:
     settings: Settings
     store: Store
-    agents: AgentDirectory
+    agents: AgentRegistry
     model: ModelService
     runs: RunService
     batches: BatchService
@@ -61,34 +61,6 @@ class Services:
     async def aclose(self) -> None:
         await self.connection.aclose()
         await self.store.close()
-
-
-class AgentDirectory:
-    """The registry as the HTTP edge and batch runs see it."""
-
-    def __init__(self, registry: AgentRegistry) -> None:
-        self._registry = registry
-
-    def get(self, name: str) -> Any:
-        return self._registry.get(name)
-
-    def request_for(
-        self, agent: str, tenant: str, query: str, history: tuple[ChatMessage, ...] = ()
-    ) -> ModelRequest:
-        return self._registry.request_for(agent, tenant, query, history)
-
-    def describe(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": agent.name,
-                "description": agent.description,
-                "deployment": agent.deployment,
-                "tools": list(agent.tools),
-                "sensitive": agent.sensitive,
-                "version": agent.version,
-            }
-            for agent in self._registry.list()
-        ]
 
 
 class ModelService:
@@ -232,7 +204,7 @@ def build_services(settings: Settings) -> Services:
     connection = open_model_connection(settings)
     runner = AgentRunner(registry, connection)
     model = ModelService(gateway, runner, prices)
-    agents = AgentDirectory(registry)
+    agents = registry
     audit = AuditTrail(store)
     return Services(
         settings=settings,

@@ -19,7 +19,14 @@ import azure.durable_functions as df
 
 from activities.run_agent_batch import finalize_run, run_agent_batch
 from agentops.model.retry import RetryPolicy
-from agentops.runs.contracts import BatchReport, BatchWork, ChunkReport, FinalizeWork, RunSpec
+from agentops.runs.contracts import (
+    BatchReport,
+    BatchWork,
+    ChunkReport,
+    FinalizeWork,
+    RunSpec,
+    chunk_instance_id,
+)
 
 bp = df.Blueprint()
 
@@ -199,7 +206,7 @@ def _run_chunks(
                 update={"start": start, "end": end, "max_in_flight": window, "is_root": False}
             )
             task = context.call_sub_orchestrator(
-                agent_batch, child.model_dump(), instance_id=f"{spec.run_id}:chunk:{number}"
+                agent_batch, child.model_dump(), instance_id=chunk_instance_id(spec.run_id, number)
             )
             running.append((task, window))
         if not running:

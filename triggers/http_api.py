@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import asdict
 from typing import Any
 
 import azure.durable_functions as df
@@ -15,8 +16,8 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from agentops.agents.registry import UnknownAgentError
-from agentops.auth import AuthenticationError, principal_from_headers
-from agentops.bootstrap import get_services
+from agentops.auth import AuthenticationError, Principal, principal_from_headers
+from agentops.bootstrap import Services, get_services
 from agentops.conversations import UnknownThreadError
 from agentops.model.types import (
     BudgetExceededError,
@@ -45,9 +46,7 @@ async def start_run(
 ) -> func.HttpResponse:
     services = await get_services()
     try:
-        principal = principal_from_headers(
-            req.headers, trusted=services.settings.website_auth_enabled
-        )
+        principal = _caller(req, services)
         services.agents.get(req.route_params["agent"])
         request = _parse_run_request(req, services.settings)
         run = await services.runs.create(principal, req.route_params["agent"], request)
@@ -86,9 +85,7 @@ async def get_run(
     services = await get_services()
     run_id = req.route_params["run_id"]
     try:
-        principal = principal_from_headers(
-            req.headers, trusted=services.settings.website_auth_enabled
-        )
+        principal = _caller(req, services)
         limit = _int_param(req, "limit", default=100, low=1, high=1000)
         status = await client.get_status(run_id)
         view = await services.runs.view(
@@ -116,9 +113,7 @@ async def cancel_run(
     services = await get_services()
     run_id = req.route_params["run_id"]
     try:
-        principal = principal_from_headers(
-            req.headers, trusted=services.settings.website_auth_enabled
-        )
+        principal = _caller(req, services)
         instances = await services.runs.cancel(principal, run_id)
     except CALLER_ERRORS as error:
         return problem_for(error)
@@ -133,16 +128,15 @@ async def cancel_run(
 @bp.route(route="agents", methods=["GET"])
 async def list_agents(req: func.HttpRequest) -> func.HttpResponse:
     services = await get_services()
-    return json_response({"agents": services.agents.describe()})
+    # The summary leaves out instructions: what an agent is told is not the caller's to read.
+    return json_response({"agents": [asdict(agent) for agent in services.agents.list()]})
 
 
 @bp.route(route="agents/{agent}/run", methods=["POST"])
 async def ask_agent(req: func.HttpRequest) -> func.HttpResponse:
     services = await get_services()
     try:
-        principal = principal_from_headers(
-            req.headers, trusted=services.settings.website_auth_enabled
-        )
+        principal = _caller(req, services)
         services.agents.get(req.route_params["agent"])
         request = AskRequest.model_validate(_json_body(req))
         _check_query_size(request.query, "query", services.settings.max_query_bytes)
@@ -231,6 +225,10 @@ def _parse_run_request(req: func.HttpRequest, settings: Any) -> RunRequest:
         return RunRequest.model_validate(body)
     except ValidationError as error:
         raise _Refusal(_validation_problem(error)) from error
+
+
+def _caller(req: func.HttpRequest, services: Services) -> Principal:
+    return principal_from_headers(req.headers, trusted=services.settings.website_auth_enabled)
 
 
 def _check_query_size(query: str, field: str, limit: int) -> None:

@@ -76,3 +76,8 @@ class FinalizeWork(_Payload):
     run_id: str
     status: str
     reason: str | None = None
+
+
+def chunk_instance_id(run_id: str, number: int) -> str:
+    """The sub-orchestration that runs chunk `number` of a run (cancel stops it by this id)."""
+    return f"{run_id}:chunk:{number}"

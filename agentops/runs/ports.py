@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from agentops.model.types import ChatMessage, ModelAnswer, ModelRequest
@@ -16,10 +17,8 @@ class AgentLookup(Protocol):
         ...
 
     def request_for(
-        self, agent: str, tenant: str, query: str, history: tuple[ChatMessage, ...] = ()
+        self, agent_name: str, tenant: str, query: str, history: Sequence[ChatMessage] = ()
     ) -> ModelRequest: ...
-
-    def describe(self) -> list[dict[str, Any]]: ...
 
 
 class ModelCaller(Protocol):

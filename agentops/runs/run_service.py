@@ -11,7 +11,7 @@ from typing import Any
 from agentops.audit import AuditTrail
 from agentops.auth import Principal
 from agentops.model.rate_limiter import estimate_prompt_tokens
-from agentops.runs.contracts import RunSpec
+from agentops.runs.contracts import RunSpec, chunk_instance_id
 from agentops.runs.errors import InvalidContinuationError, RunConflictError, UnknownRunError
 from agentops.runs.ports import AgentLookup, BudgetGate, RunStore
 from agentops.runs.requests import RunRequest
@@ -162,7 +162,7 @@ class RunService:
             principal, action="run.cancel", resource=f"runs/{run_id}", outcome="accepted"
         )
         chunks = math.ceil(run.total / self._settings.chunk_size) if run.total else 0
-        children = [f"{run_id}:chunk:{n}" for n in range(chunks)] if chunks > 1 else []
+        children = [chunk_instance_id(run_id, n) for n in range(chunks)] if chunks > 1 else []
         return [run.instance_id or run_id, *children]
 
 
