@@ -30,6 +30,7 @@ from agentops.model.pricing import Price, PriceTable
 from agentops.model.rate_limiter import RateLimiter, RateLimits
 from agentops.model.retry import RetryPolicy
 from agentops.model.types import ModelAnswer, ModelRequest
+from agentops.request_limits import RequestLimiter
 from agentops.runs.batch_service import BatchService
 from agentops.runs.run_service import RunService
 from agentops.settings import RateLimit, Settings, get_settings
@@ -57,6 +58,7 @@ class Services:
     audit: AuditTrail
     budgets: Budgets
     connection: ModelConnection
+    request_limiter: RequestLimiter
 
     async def aclose(self) -> None:
         await self.connection.aclose()
@@ -219,6 +221,10 @@ def build_services(settings: Settings) -> Services:
         audit=audit,
         budgets=budgets,
         connection=connection,
+        request_limiter=RequestLimiter(
+            tenant_per_minute=settings.tenant_requests_per_minute,
+            user_per_minute=settings.user_requests_per_minute,
+        ),
     )
 
 

@@ -11,6 +11,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -92,6 +93,16 @@ class Settings(BaseSettings):
     # Request limits at the HTTP edge.
     max_queries: int = Field(default=10_000, ge=1, alias="MAX_QUERIES")
     max_query_bytes: int = Field(default=32 * 1024, ge=1, alias="MAX_QUERY_BYTES")
+    max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, alias="MAX_REQUEST_BYTES")
+    # Requests per minute per caller, per instance (0: no limit); API Management is the global one.
+    tenant_requests_per_minute: int = Field(default=1200, ge=0, alias="TENANT_REQUESTS_PER_MINUTE")
+    user_requests_per_minute: int = Field(default=300, ge=0, alias="USER_REQUESTS_PER_MINUTE")
+
+    # The app's public address: URLs handed to callers are built from it, never from the
+    # request's Host header. Azure sets WEBSITE_HOSTNAME (as Core Tools and devhost do locally);
+    # PUBLIC_BASE_URL overrides it behind a gateway or a custom domain.
+    public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
+    website_hostname: str | None = Field(default=None, alias="WEBSITE_HOSTNAME")
     thread_max_messages: int = Field(default=20, ge=2, alias="THREAD_MAX_MESSAGES")
 
     # Azure's own setting: Python worker processes per instance (each has its own limiter).
@@ -131,6 +142,25 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+            raise ValueError("an absolute http(s) URL such as https://agents.example.com")
+        return value.rstrip("/")
+
+    def base_url(self) -> str:
+        """The origin callers reach the app at: https unless the host is this machine."""
+        if self.public_base_url:
+            return self.public_base_url
+        host = (self.website_hostname or "127.0.0.1:7071").strip().rstrip("/")
+        name = urlparse(f"//{host}").hostname or ""
+        scheme = "http" if name in {"127.0.0.1", "localhost", "::1"} else "https"
+        return f"{scheme}://{host}"
 
     def resolve(self, path: Path) -> Path:
         """Relative paths are relative to the app's folder, as Functions runs from there."""

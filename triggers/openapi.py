@@ -1,272 +1,173 @@
 """The OpenAPI 3.1 description of the HTTP API, served at GET /api/openapi.json.
 
-Request schemas come from the same pydantic models that validate requests, so they cannot
-drift; response schemas are written here and checked against real responses by the tests.
+Every schema comes from the pydantic models that validate requests (`agentops.runs.requests`)
+and build responses (`triggers.responses`), so the description cannot drift from the code. The
+links let a client (or a stateful fuzzer) follow a started run to its status and cancel routes.
 """
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
-from agentops.runs.requests import AskRequest, RunRequest
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
-_USAGE = {
-    "type": "object",
-    "required": ["prompt_tokens", "completion_tokens"],
-    "properties": {
-        "prompt_tokens": {"type": "integer", "minimum": 0},
-        "completion_tokens": {"type": "integer", "minimum": 0},
-        "total_tokens": {"type": "integer", "minimum": 0},
-    },
-}
-_NULLABLE_STRING = {"type": ["string", "null"]}
+from agentops.runs.requests import AskRequest, RunPage, RunPath, RunRequest
+from triggers.responses import RESPONSE_MODELS
 
-_SCHEMAS: dict[str, Any] = {
-    "RunRequest": RunRequest.model_json_schema(ref_template="#/components/schemas/{model}"),
-    "AskRequest": AskRequest.model_json_schema(ref_template="#/components/schemas/{model}"),
-    "Problem": {
-        "type": "object",
-        "required": ["type", "title", "status", "detail"],
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["field", "message"],
-                    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-                },
-            },
-        },
-    },
-    "RunAccepted": {
-        "type": "object",
-        "description": "The Durable check-status shape. Callers without the admin role get only "
-        "this API's own URLs (statusQueryGetUri is runStatusUri): the Durable management URLs "
-        "carry the host's system key.",
-        "required": ["id", "runId", "statusQueryGetUri", "runStatusUri", "cancelPostUri"],
-        "properties": {
-            "id": {"type": "string"},
-            "runId": {"type": "string"},
-            "statusQueryGetUri": {"type": "string"},
-            "sendEventPostUri": {"type": "string"},
-            "terminatePostUri": {"type": "string"},
-            "purgeHistoryDeleteUri": {"type": "string"},
-            "runStatusUri": {"type": "string"},
-            "cancelPostUri": {"type": "string"},
-        },
-    },
-    "Item": {
-        "type": "object",
-        "required": ["index", "status", "answer", "error", "attempts", "usage", "cached"],
-        "properties": {
-            "index": {"type": "integer", "minimum": 0},
-            "status": {"enum": ["pending", "completed", "failed"]},
-            "answer": _NULLABLE_STRING,
-            "error": {
-                "type": ["object", "null"],
-                "properties": {"kind": {"type": "string"}, "message": {"type": "string"}},
-            },
-            "attempts": {"type": "integer", "minimum": 0},
-            "usage": _USAGE,
-            "cost": {"type": "number"},
-            "cached": {"type": "boolean"},
-        },
-    },
-    "RunView": {
-        "type": "object",
-        "required": ["id", "agent", "status", "total", "counts", "usage", "cost", "cache", "items"],
-        "properties": {
-            "id": {"type": "string"},
-            "agent": {"type": "string"},
-            "status": {
-                "enum": ["pending", "running", "completed", "failed", "canceled", "stopped"]
-            },
-            "runtimeStatus": _NULLABLE_STRING,
-            "progress": {},
-            "createdAt": {"type": "string"},
-            "finishedAt": _NULLABLE_STRING,
-            "total": {"type": "integer"},
-            "counts": {
-                "type": "object",
-                "required": ["pending", "completed", "failed"],
-                "properties": {
-                    "pending": {"type": "integer"},
-                    "completed": {"type": "integer"},
-                    "failed": {"type": "integer"},
-                },
-            },
-            "usage": _USAGE,
-            "cost": {"type": "number"},
-            "cache": {
-                "type": "object",
-                "required": ["hits", "savedCost"],
-                "properties": {"hits": {"type": "integer"}, "savedCost": {"type": "number"}},
-            },
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
-            "continuation": _NULLABLE_STRING,
-            "next": _NULLABLE_STRING,
-        },
-    },
-    "AgentList": {
-        "type": "object",
-        "required": ["agents"],
-        "properties": {
-            "agents": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["name", "description"],
-                    "properties": {
-                        "name": {"type": "string"},
-                        "description": {"type": "string"},
-                        "deployment": {"type": "string"},
-                        "tools": {"type": "array", "items": {"type": "string"}},
-                        "sensitive": {"type": "boolean"},
-                        "version": {"type": "string"},
-                    },
-                },
-            }
-        },
-    },
-    "Answer": {
-        "type": "object",
-        "required": ["agent", "thread_id", "answer", "usage", "cost", "cached"],
-        "properties": {
-            "agent": {"type": "string"},
-            "thread_id": {"type": "string"},
-            "answer": {"type": "string"},
-            "model": {"type": "string"},
-            "cached": {"type": "boolean"},
-            "usage": _USAGE,
-            "cost": {"type": "number"},
-            "messages": {"type": "integer"},
-        },
-    },
-    "Canceled": {
-        "type": "object",
-        "required": ["runId", "status"],
-        "properties": {"runId": {"type": "string"}, "status": {"const": "canceled"}},
-    },
-}
-# pydantic puts nested models under $defs; lift them into components.
-for _name in ("RunRequest", "AskRequest"):
-    _SCHEMAS.update(_SCHEMAS[_name].pop("$defs", {}))
+_REF = "#/components/schemas/{model}"
+
+
+@cache
+def _schemas() -> dict[str, Any]:
+    models: list[tuple[type[BaseModel], Any]] = [
+        (RunRequest, "validation"),
+        (AskRequest, "validation"),
+        *((model, "serialization") for model in RESPONSE_MODELS),
+    ]
+    _, document = models_json_schema(models, by_alias=True, ref_template=_REF)
+    return document["$defs"]
+
+
+def _parameters(model: type[BaseModel], where: str) -> list[dict[str, Any]]:
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    return [
+        {"name": name, "in": where, "required": name in required, "schema": field}
+        for name, field in schema["properties"].items()
+    ]
 
 
 def _json(schema: str) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+    return {"application/json": {"schema": {"$ref": _REF.format(model=schema)}}}
 
 
 def _problem(description: str) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        "content": {"application/problem+json": {"schema": {"$ref": _REF.format(model="Problem")}}},
+    }
+
+
+def _responses(ok: tuple[str, str, str], **problems: str) -> dict[str, Any]:
+    status, description, schema = ok
+    return {
+        status: {"description": description, "content": _json(schema)},
+        "401": _problem("Missing or wrong function key, or no signed-in principal"),
+        "403": _problem("The signed-in principal names no tenant"),
+        "429": _problem(
+            "Too many requests from this tenant or user (Retry-After), or a budget spent"
+        ),
+        **{code.removeprefix("s"): _problem(text) for code, text in problems.items()},
+    }
+
+
+_AGENT = {
+    "name": "agent",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1},
+}
+_RUN_ID = _parameters(RunPath, "path")
+_TO_RUN = {"run_id": "$response.body#/runId"}
+
+
+@cache
+def _paths() -> dict[str, Any]:
+    return {
+        "/api/agents": {
+            "get": {
+                "operationId": "list_agents",
+                "summary": "The agents and their descriptions",
+                "responses": _responses(("200", "Agents", "AgentList")),
+            }
+        },
+        "/api/agents/{agent}/runs": {
+            "post": {
+                "operationId": "start_run",
+                "summary": "Start a batch run of queries through an agent",
+                "parameters": [_AGENT],
+                "requestBody": {"required": True, "content": _json("RunRequest")},
+                "responses": _linked(
+                    _responses(
+                        ("202", "Run started", "RunAccepted"),
+                        s400="Body not JSON, wrong types, blank or no queries, unknown options",
+                        s404="Unknown agent",
+                        s413="Body too large, too many queries, or a query too large",
+                        s503="The durable backend could not start the run; retry later",
+                    ),
+                    "202",
+                    GetRun={"operationId": "get_run", "parameters": _TO_RUN},
+                    CancelRun={"operationId": "cancel_run", "parameters": _TO_RUN},
+                ),
+            }
+        },
+        "/api/agents/{agent}/run": {
+            "post": {
+                "operationId": "ask_agent",
+                "summary": "Answer one query synchronously, optionally continuing a conversation",
+                "parameters": [_AGENT],
+                "requestBody": {"required": True, "content": _json("AskRequest")},
+                "responses": _responses(
+                    ("200", "The answer", "Answer"),
+                    s400="Invalid body",
+                    s404="Unknown agent or conversation",
+                    s413="Body or query too large",
+                    s422="The model refused the request",
+                    s503="The model is unavailable; retry after Retry-After",
+                ),
+            }
+        },
+        "/api/runs/{run_id}": {
+            "get": {
+                "operationId": "get_run",
+                "summary": "A run's status, counts, usage, cost and a page of item results",
+                "parameters": [*_RUN_ID, *_parameters(RunPage, "query")],
+                "responses": _responses(
+                    ("200", "The run", "RunView"),
+                    s400="Bad run id, limit or continuation",
+                    s404="Unknown run",
+                ),
+            }
+        },
+        "/api/runs/{run_id}/cancel": {
+            "post": {
+                "operationId": "cancel_run",
+                "summary": "Cancel a run that is still under way",
+                "parameters": _RUN_ID,
+                "responses": _responses(
+                    ("202", "Canceled", "Canceled"),
+                    s400="Bad run id",
+                    s404="Unknown run",
+                    s409="The run already finished",
+                ),
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1 document",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
         },
     }
 
 
-_AGENT = {"name": "agent", "in": "path", "required": True, "schema": {"type": "string"}}
-_RUN = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_UNAUTHORIZED = _problem("Missing or wrong function key")
-
-_PATHS: dict[str, Any] = {
-    "/api/agents": {
-        "get": {
-            "operationId": "list_agents",
-            "summary": "The agents and their descriptions",
-            "responses": {
-                "200": {"description": "Agents", "content": _json("AgentList")},
-                "401": _UNAUTHORIZED,
-            },
-        }
-    },
-    "/api/agents/{agent}/runs": {
-        "post": {
-            "operationId": "start_run",
-            "summary": "Start a batch run of queries through an agent",
-            "parameters": [_AGENT],
-            "requestBody": {"required": True, "content": _json("RunRequest")},
-            "responses": {
-                "202": {"description": "Run started", "content": _json("RunAccepted")},
-                "400": _problem("Body not JSON, wrong types, no queries or unknown options"),
-                "401": _UNAUTHORIZED,
-                "404": _problem("Unknown agent"),
-                "413": _problem("Too many queries, or a query too large"),
-                "429": _problem("The tenant's or agent's daily budget is spent"),
-            },
-        }
-    },
-    "/api/agents/{agent}/run": {
-        "post": {
-            "operationId": "ask_agent",
-            "summary": "Answer one query synchronously, optionally continuing a conversation",
-            "parameters": [_AGENT],
-            "requestBody": {"required": True, "content": _json("AskRequest")},
-            "responses": {
-                "200": {"description": "The answer", "content": _json("Answer")},
-                "400": _problem("Invalid body"),
-                "401": _UNAUTHORIZED,
-                "404": _problem("Unknown agent or conversation"),
-                "413": _problem("Query too large"),
-                "422": _problem("The model refused the request"),
-                "429": _problem("Budget spent"),
-                "503": _problem("The model is unavailable; retry after Retry-After"),
-            },
-        }
-    },
-    "/api/runs/{run_id}": {
-        "get": {
-            "operationId": "get_run",
-            "summary": "A run's status, counts, usage, cost and a page of item results",
-            "parameters": [
-                _RUN,
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
-                },
-                {"name": "continuation", "in": "query", "schema": {"type": "string"}},
-            ],
-            "responses": {
-                "200": {"description": "The run", "content": _json("RunView")},
-                "400": _problem("Bad limit or continuation"),
-                "401": _UNAUTHORIZED,
-                "404": _problem("Unknown run"),
-            },
-        }
-    },
-    "/api/runs/{run_id}/cancel": {
-        "post": {
-            "operationId": "cancel_run",
-            "summary": "Cancel a run that is still under way",
-            "parameters": [_RUN],
-            "responses": {
-                "202": {"description": "Canceled", "content": _json("Canceled")},
-                "401": _UNAUTHORIZED,
-                "404": _problem("Unknown run"),
-                "409": _problem("The run already finished"),
-            },
-        }
-    },
-    "/api/openapi.json": {
-        "get": {
-            "operationId": "openapi",
-            "summary": "This document",
-            "security": [],
-            "responses": {"200": {"description": "OpenAPI 3.1 document"}},
-        }
-    },
-}
+def _linked(responses: dict[str, Any], status: str, **links: Any) -> dict[str, Any]:
+    responses[status]["links"] = links
+    return responses
 
 
 @cache
-def _document_template() -> dict[str, Any]:
+def _document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -276,15 +177,16 @@ def _document_template() -> dict[str, Any]:
             "Azure Functions and Durable Functions.",
         },
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": _schemas(),
             "securitySchemes": {
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"}
             },
         },
         "security": [{"functionKey": []}],
-        "paths": _PATHS,
+        "paths": _paths(),
     }
 
 
-def openapi_document(origin: str) -> dict[str, Any]:
-    return {**_document_template(), "servers": [{"url": origin}]}
+def openapi_document(origin: str) -> str:
+    """The document as JSON, its server the app's configured public address."""
+    return json.dumps({**_document(), "servers": [{"url": origin}]})

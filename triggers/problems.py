@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import azure.functions as func
+
+from triggers.responses import FieldError, Problem, Response
 
 PROBLEM_TYPE_BASE = "https://agentops.dev/problems/"
 
@@ -18,17 +19,19 @@ def problem(
     *,
     kind: str | None = None,
     headers: Mapping[str, str] | None = None,
+    errors: list[FieldError] | None = None,
     **extensions: Any,
 ) -> func.HttpResponse:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + (kind or title.lower().replace(" ", "-")),
-        "title": title,
-        "status": status,
-        "detail": detail,
+    body = Problem(
+        type=PROBLEM_TYPE_BASE + (kind or title.lower().replace(" ", "-")),
+        title=title,
+        status=status,
+        detail=detail,
+        errors=errors,
         **extensions,
-    }
+    )
     return func.HttpResponse(
-        json.dumps(body),
+        body.to_json(),
         status_code=status,
         mimetype="application/problem+json",
         headers=dict(headers or {}),
@@ -36,11 +39,8 @@ def problem(
 
 
 def json_response(
-    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+    body: Response, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> func.HttpResponse:
     return func.HttpResponse(
-        json.dumps(body, default=str),
-        status_code=status,
-        mimetype="application/json",
-        headers=dict(headers or {}),
+        body.to_json(), status_code=status, mimetype="application/json", headers=dict(headers or {})
     )

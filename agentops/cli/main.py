@@ -155,7 +155,7 @@ def _run(client: httpx.Client, args: argparse.Namespace) -> int:
     print(
         f"run {run_id} {view['status']}: {counts['completed']} completed, "
         f"{counts['failed']} failed, {counts['pending']} pending; "
-        f"{view['usage']['total_tokens']} tokens, cost {view['cost']}; {written} results written",
+        f"{view['usage']['totalTokens']} tokens, cost {view['cost']}; {written} results written",
         file=sys.stderr,
     )
     return 0 if view["status"] == "completed" else 1

@@ -1,32 +1,148 @@
-"""What callers send to start runs and ask agents, validated before anything is stored."""
+"""What callers send, with every rule about it: the one place input is validated.
+
+Models are strict (no `true` or `"5"` for an integer, no unknown fields). Limits that operators
+set (queries per run, bytes per query) reach the validators through the validation context, so
+the rule lives here and the number in settings. Errors whose type is in `TOO_LARGE_ERRORS`
+are answered 413 rather than 400 at the HTTP edge.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+# Ids this API gives out are uuid4 hex; the rule admits those and nothing that could walk a path
+# or a URL (`.`, `..`, `/`, `%`, NUL) before the ownership check runs.
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+ResourceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+TOO_LARGE_ERRORS = frozenset({"too_many_queries", "query_too_large"})
+# Some character that is not white space. The class is the union of what Python and ECMAScript
+# call white space, so the OpenAPI pattern and this check agree on every string.
+NOT_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
+_NOT_BLANK = re.compile(NOT_BLANK)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    max_queries: int = 10_000
+    max_query_bytes: int = 32 * 1024
+
+
+def _limits(info: ValidationInfo) -> RequestLimits:
+    context = info.context
+    return context if isinstance(context, RequestLimits) else RequestLimits()
+
+
+def _query_text(value: str, info: ValidationInfo) -> str:
+    if not _NOT_BLANK.search(value):
+        raise PydanticCustomError("blank_query", "blank: a query needs some text")
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError:
+        # A lone surrogate from a JSON \ud800 escape: not text any model or store can take.
+        raise PydanticCustomError("invalid_text", "not valid Unicode text") from None
+    limit = _limits(info).max_query_bytes
+    if size > limit:
+        raise PydanticCustomError(
+            "query_too_large",
+            "{size} bytes, at most {limit}",
+            {"size": size, "limit": limit},
+        )
+    return value
+
+
+def _query_count(value: Any, info: ValidationInfo) -> Any:
+    # Before the items are validated: a refused run costs no per-query work.
+    limit = _limits(info).max_queries
+    if isinstance(value, list) and len(value) > limit:
+        raise PydanticCustomError(
+            "too_many_queries",
+            "{count} given, at most {limit} per run",
+            {"count": len(value), "limit": limit},
+        )
+    return value
+
+
+def _ascii_integer(value: Any) -> Any:
+    # int() would take "٣", " 3" and "3_0"; a query parameter is plain ASCII digits or nothing.
+    if isinstance(value, str) and not (value.isascii() and value.isdigit() and len(value) <= 9):
+        raise PydanticCustomError("int_parsing", "an integer in ASCII digits")
+    return value
+
+
+Query = Annotated[
+    str,
+    AfterValidator(_query_text),
+    WithJsonSchema({"type": "string", "minLength": 1, "pattern": NOT_BLANK}),
+]
+
+_STRICT = ConfigDict(strict=True, extra="forbid")
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema's integer is any number without a fraction: 5.0 is one, 5.5 and "5" are not.
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+def _count(low: int, high: int) -> Any:
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole_number)]
 
 
 class RunOptions(BaseModel):
     """Per-run overrides of the app's defaults; unknown options are refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
-    batch_size: int | None = Field(default=None, ge=1, le=100)
-    max_in_flight: int | None = Field(default=None, ge=1, le=256)
-    item_concurrency: int | None = Field(default=None, ge=1, le=100)
-    max_attempts: int | None = Field(default=None, ge=1, le=20)
+    batch_size: _count(1, 100) | None = None
+    max_in_flight: _count(1, 256) | None = None
+    item_concurrency: _count(1, 100) | None = None
+    max_attempts: _count(1, 20) | None = None
 
 
 class RunRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
-    queries: list[str] = Field(min_length=1)
+    queries: Annotated[list[Query], BeforeValidator(_query_count), Field(min_length=1)]
     options: RunOptions = Field(default_factory=RunOptions)
 
 
 class AskRequest(BaseModel):
     """One query answered synchronously, optionally continuing a conversation."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
-    query: str = Field(min_length=1)
-    thread_id: str | None = Field(default=None, min_length=1, max_length=128)
+    query: Query
+    thread_id: ResourceId | None = None
+
+
+class RunPath(BaseModel):
+    """The run named in a route."""
+
+    model_config = _STRICT
+
+    run_id: ResourceId
+
+
+class RunPage(BaseModel):
+    """`GET /api/runs/{id}` query parameters (strings on the wire, hence not strict)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: Annotated[int, Field(ge=1, le=1000), BeforeValidator(_ascii_integer)] = 100
+    # A token this API gave out: an item index, in ASCII digits.
+    continuation: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}$")] | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from agentops.runs.errors import InvalidContinuationError, RunConflictError, Unk
 from agentops.runs.ports import AgentLookup, BudgetGate, RunStore
 from agentops.runs.requests import RunRequest
 from agentops.settings import Settings
-from agentops.store.records import Item, Run, RunStatus
+from agentops.store.records import Item, ItemTotals, Run, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,19 @@ _RUNTIME_TO_RUN_STATUS = {
     "Failed": RunStatus.FAILED,
     "Terminated": RunStatus.CANCELED,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class RunSnapshot:
+    """A run as its owner reads it: the record, its live status and one page of items."""
+
+    run: Run
+    status: RunStatus
+    runtime_status: str | None
+    progress: Any
+    totals: ItemTotals
+    items: list[Item]
+    next_after: int | None
 
 
 class RunService:
@@ -120,7 +134,7 @@ class RunService:
         custom_status: Any,
         continuation: str | None,
         limit: int,
-    ) -> dict[str, Any]:
+    ) -> RunSnapshot:
         run = await self._owned_run(principal, run_id)
         totals = await self._store.item_totals(run_id)
         items, next_after = await self._store.list_items(
@@ -129,26 +143,15 @@ class RunService:
         status = run.status
         if status not in TERMINAL_RUN_STATUSES and runtime_status:
             status = _RUNTIME_TO_RUN_STATUS.get(runtime_status, status)
-        return {
-            "id": run.run_id,
-            "agent": run.agent,
-            "status": str(status),
-            "runtimeStatus": runtime_status,
-            "progress": custom_status,
-            "createdAt": run.created_at.isoformat(),
-            "finishedAt": run.finished_at.isoformat() if run.finished_at else None,
-            "total": run.total,
-            "counts": totals.counts.to_doc(),
-            "usage": {
-                "prompt_tokens": totals.usage.prompt_tokens,
-                "completion_tokens": totals.usage.completion_tokens,
-                "total_tokens": totals.usage.total_tokens,
-            },
-            "cost": round(totals.cost, 6),
-            "cache": {"hits": totals.cached, "savedCost": round(totals.saved_cost, 6)},
-            "items": [_item_view(item) for item in items],
-            "continuation": None if next_after is None else str(next_after),
-        }
+        return RunSnapshot(
+            run=run,
+            status=status,
+            runtime_status=runtime_status,
+            progress=custom_status,
+            totals=totals,
+            items=items,
+            next_after=next_after,
+        )
 
     async def cancel(self, principal: Principal, run_id: str) -> list[str]:
         """Mark the run canceled; returns the orchestration instances the caller must stop."""
@@ -166,29 +169,13 @@ class RunService:
         return [run.instance_id or run_id, *children]
 
 
-def _item_view(item: Item) -> dict[str, Any]:
-    return {
-        "index": item.index,
-        "status": str(item.status),
-        "answer": item.answer,
-        "error": item.error.to_doc() if item.error else None,
-        "attempts": item.attempts,
-        "usage": {
-            "prompt_tokens": item.usage.prompt_tokens,
-            "completion_tokens": item.usage.completion_tokens,
-        },
-        "cost": item.cost,
-        "cached": item.cached,
-    }
-
-
 def _after_index(continuation: str | None) -> int | None:
     if continuation is None:
         return None
-    if not continuation.isdigit():
+    if not (continuation.isascii() and continuation.isdigit() and len(continuation) <= 12):
         raise InvalidContinuationError("continuation: not a token this API gave out")
     return int(continuation)
 
 
 def _plausible_id(run_id: str) -> bool:
-    return 0 < len(run_id) <= 64 and run_id.isalnum()
+    return 0 < len(run_id) <= 64 and run_id.isascii() and run_id.isalnum()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -26,6 +28,18 @@ def app_functions() -> tuple[Any, ...]:
     return tuple(function_app.app.get_functions())
 
 
+def principal_headers(tenant: str, user: str, *roles: str) -> dict[str, str]:
+    """X-MS-CLIENT-PRINCIPAL as App Service Authentication sends it."""
+    claims = [{"typ": "tid", "val": tenant}, {"typ": "oid", "val": user}]
+    claims += [{"typ": "roles", "val": role} for role in roles]
+    document = {"auth_typ": "aad", "claims": claims, "name_typ": "name", "role_typ": "roles"}
+    return {"x-ms-client-principal": base64.b64encode(json.dumps(document).encode()).decode()}
+
+
+# The signed-in operator most tests act as: its own tenant, and the admin role.
+OPERATOR = principal_headers("local", "operator", "runs.write", "admin")
+
+
 def app_env(tmp: Path, **extra: str) -> dict[str, str]:
     return {
         "TASKHUB_NAME": "e2e",
@@ -35,6 +49,9 @@ def app_env(tmp: Path, **extra: str) -> dict[str, str]:
         # The tests play App Service Authentication, which vouches for x-ms-client-principal.
         "WEBSITE_AUTH_ENABLED": "true",
         "FUNCTIONS_WORKER_PROCESS_COUNT": os.environ.get("E2E_WORKER_PROCESSES", "1"),
+        # Tests poll fast; the request limits have tests of their own.
+        "TENANT_REQUESTS_PER_MINUTE": "0",
+        "USER_REQUESTS_PER_MINUTE": "0",
         **extra,
     }
 
@@ -51,7 +68,7 @@ def app_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devhost]:
 @pytest.fixture
 def api(app_host: Devhost) -> Iterator[httpx.Client]:
     with httpx.Client(
-        base_url=app_host.base_url, headers=app_host.function_headers, timeout=30
+        base_url=app_host.base_url, headers={**app_host.function_headers, **OPERATOR}, timeout=30
     ) as client:
         yield client
 
@@ -70,7 +87,9 @@ def wait_run(
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        view = api.get(f"/api/runs/{run_id}", params={"limit": 1}, headers=headers).json()
+        response = api.get(f"/api/runs/{run_id}", params={"limit": 1}, headers=headers)
+        assert response.status_code == 200, response.text
+        view = response.json()
         if view["status"] in TERMINAL:
             return view
         if time.monotonic() > deadline:

@@ -29,7 +29,7 @@ def test_a_batch_completes_with_answers_usage_and_pages(api: httpx.Client) -> No
     view = wait_run(api, started["runId"])
     assert view["status"] == "completed"
     assert view["counts"] == {"pending": 0, "completed": 30, "failed": 0}
-    assert view["usage"]["total_tokens"] > 0
+    assert view["usage"]["totalTokens"] > 0
 
     items = all_items(api, started["runId"])
     assert [item["index"] for item in items] == list(range(30))
@@ -48,14 +48,16 @@ def test_the_durable_status_endpoint_reports_progress(api: httpx.Client, app_hos
 
 def test_large_runs_split_into_sub_orchestrations(tmp_path) -> None:
     from devhost.testing import start_devhost
-    from tests.e2e.conftest import PROJECT_ROOT, app_env
+    from tests.e2e.conftest import OPERATOR, PROJECT_ROOT, app_env
 
     env = app_env(tmp_path, CHUNK_SIZE="10", BATCH_SIZE="3", MAX_IN_FLIGHT="8")
     with (
         start_devhost(
             PROJECT_ROOT, env=env, simulator=True, simulator_setting="MODEL_ENDPOINT"
         ) as host,
-        httpx.Client(base_url=host.base_url, headers=host.function_headers, timeout=30) as api,
+        httpx.Client(
+            base_url=host.base_url, headers={**host.function_headers, **OPERATOR}, timeout=30
+        ) as api,
     ):
         started = start_run(api, "summarizer", [f"text number {n}" for n in range(35)])
         view = wait_run(api, started["runId"])
@@ -109,10 +111,10 @@ def test_a_conversation_continues_on_its_thread(api: httpx.Client) -> None:
     first = api.post("/api/agents/summarizer/run", json={"query": "Paris is in France."})
     assert first.status_code == 200, first.text
     body = first.json()
-    assert body["answer"] and body["thread_id"]
+    assert body["answer"] and body["threadId"]
     second = api.post(
         "/api/agents/summarizer/run",
-        json={"query": "And Rome?", "thread_id": body["thread_id"]},
+        json={"query": "And Rome?", "thread_id": body["threadId"]},
     )
     assert second.status_code == 200
     assert second.json()["messages"] == 4

@@ -5,14 +5,25 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from devhost.testing import Devhost, free_port
-from tests.e2e.conftest import PROJECT_ROOT
+from devhost.testing import Devhost, free_port, start_devhost
+from tests.e2e.conftest import PROJECT_ROOT, app_env
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def app_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devhost]:
+    """Without App Service Authentication: the function key's holder is the local operator."""
+    env = app_env(tmp_path_factory.mktemp("cli"), WEBSITE_AUTH_ENABLED="false")
+    with start_devhost(
+        PROJECT_ROOT, env=env, simulator=True, simulator_setting="MODEL_ENDPOINT"
+    ) as host:
+        yield host
 
 
 def _cli(*args: str, url: str, key: str | None) -> subprocess.CompletedProcess[str]:

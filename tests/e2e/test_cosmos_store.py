@@ -18,7 +18,7 @@ from tests.agentops.store.conftest import (  # the server fixture and infrastruc
     create_database,
     delete_database,
 )
-from tests.e2e.conftest import PROJECT_ROOT, all_items, app_env, start_run, wait_run
+from tests.e2e.conftest import OPERATOR, PROJECT_ROOT, all_items, app_env, start_run, wait_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.cosmos]
 
@@ -42,7 +42,9 @@ def test_a_batch_runs_on_the_cosmos_store(request: pytest.FixtureRequest, tmp_pa
             start_devhost(
                 PROJECT_ROOT, env=env, simulator=True, simulator_setting="MODEL_ENDPOINT"
             ) as host,
-            httpx.Client(base_url=host.base_url, headers=host.function_headers, timeout=30) as api,
+            httpx.Client(
+                base_url=host.base_url, headers={**host.function_headers, **OPERATOR}, timeout=30
+            ) as api,
         ):
             started = start_run(api, "calculator", [f"add {n} and 1" for n in range(25)])
             view = wait_run(api, started["runId"])

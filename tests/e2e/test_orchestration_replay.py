@@ -15,7 +15,7 @@ from devhost.durable.history import scheduled_ids, scheduled_signature
 from devhost.durable.replay import run_episode
 from devhost.durable.store import DurableStore
 from devhost.testing import start_devhost
-from tests.e2e.conftest import PROJECT_ROOT, app_env, app_functions, start_run, wait_run
+from tests.e2e.conftest import OPERATOR, PROJECT_ROOT, app_env, app_functions, start_run, wait_run
 
 pytestmark = pytest.mark.slow
 HUB = "replayhub"
@@ -44,7 +44,9 @@ def test_a_finished_run_replays_to_the_same_actions_and_output(tmp_path: Path) -
         start_devhost(
             PROJECT_ROOT, env=env, simulator=True, simulator_setting="MODEL_ENDPOINT", data_dir=data
         ) as host,
-        httpx.Client(base_url=host.base_url, headers=host.function_headers, timeout=30) as api,
+        httpx.Client(
+            base_url=host.base_url, headers={**host.function_headers, **OPERATOR}, timeout=30
+        ) as api,
     ):
         run_id = start_run(api, "summarizer", [f"replay text {n}" for n in range(30)])["runId"]
         assert wait_run(api, run_id)["status"] == "completed"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from devhost.testing import Devhost, start_devhost
-from tests.e2e.conftest import PROJECT_ROOT, all_items, app_env, start_run, wait_run
+from tests.e2e.conftest import OPERATOR, PROJECT_ROOT, all_items, app_env, start_run, wait_run
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,9 @@ def _host(
             simulator_setting="MODEL_ENDPOINT",
             time_skipping=time_skipping,
         ) as host,
-        httpx.Client(base_url=host.base_url, headers=host.function_headers, timeout=30) as api,
+        httpx.Client(
+            base_url=host.base_url, headers={**host.function_headers, **OPERATOR}, timeout=30
+        ) as api,
     ):
         yield host, api
 
@@ -80,9 +82,9 @@ def test_a_fault_storm_loses_nothing_and_bills_once(tmp_path: Path) -> None:
 
     # Billed once: the tokens the endpoint served are exactly the completed items' tokens.
     served = stats["tokens"]["completion"]
-    billed = sum(i["usage"]["completion_tokens"] for i in items if i["status"] == "completed")
+    billed = sum(i["usage"]["completionTokens"] for i in items if i["status"] == "completed")
     assert billed == served
-    assert view["usage"]["completion_tokens"] == billed
+    assert view["usage"]["completionTokens"] == billed
     # Model calls stay within items x attempts.
     assert stats["requests"] <= 200 * 6
     assert max(item["attempts"] for item in items) <= 6

@@ -3,28 +3,19 @@ only operators get the Durable management URLs (they carry the host's system key
 
 from __future__ import annotations
 
-import base64
-import json
 from pathlib import Path
 
 import httpx
 import pytest
 
 from devhost.testing import start_devhost
-from tests.e2e.conftest import PROJECT_ROOT, app_env, wait_run
+from tests.e2e.conftest import PROJECT_ROOT, app_env, principal_headers, wait_run
 
 pytestmark = pytest.mark.slow
 
 
-def _principal(tenant: str, user: str, *roles: str) -> dict[str, str]:
-    claims = [{"typ": "tid", "val": tenant}, {"typ": "oid", "val": user}]
-    claims += [{"typ": "roles", "val": role} for role in roles]
-    document = {"auth_typ": "aad", "claims": claims, "name_typ": "name", "role_typ": "roles"}
-    return {"x-ms-client-principal": base64.b64encode(json.dumps(document).encode()).decode()}
-
-
-CONTOSO = _principal("contoso", "user-1", "runs.write")
-FABRIKAM = _principal("fabrikam", "user-2", "runs.write")
+CONTOSO = principal_headers("contoso", "user-1", "runs.write")
+FABRIKAM = principal_headers("fabrikam", "user-2", "runs.write")
 
 
 def test_a_tenant_sees_its_runs_and_no_system_key(api: httpx.Client) -> None:
