@@ -69,7 +69,7 @@ class KeyVaultSecrets:
             raise SecretUnavailable(name, self.source, _reason(exc)) from exc
         except (AzureError, ValueError) as exc:
             # ValueError: the challenge policy refused a challenge that names another resource.
-            raise SecretUnavailable(name, self.source, type(exc).__name__) from exc
+            raise SecretUnavailable(name, self.source, _first_line(exc)) from exc
         version = secret.properties.version
         if self._versions.get(name, version) != version:
             logger.info("secret %s: new version %s in %s", name, version, self.source)
@@ -85,3 +85,9 @@ class KeyVaultSecrets:
 def _reason(exc: HttpResponseError) -> str:
     code = exc.error.code if exc.error is not None else None
     return f"HTTP {exc.status_code}" + (f" {code}" if code else "")
+
+
+def _first_line(exc: Exception) -> str:
+    # The SDK's messages name hosts and causes, never a secret's value; keep them short.
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__

@@ -78,7 +78,7 @@ async def test_a_challenge_for_another_resource_gets_no_token(tmp_path: Path) ->
     credential = FixedTokenCredential()
     vault = KeyVaultSecrets.connect(standin.url, credential, **client_options(standin))
     try:
-        with pytest.raises(SecretUnavailable):
+        with pytest.raises(SecretUnavailable, match="does not match"):
             await vault.get("MODEL_API_KEY")
     finally:
         await vault.aclose()
@@ -95,6 +95,7 @@ async def test_an_unreachable_vault_names_the_secret_and_the_vault(
         await vault.get("CACHE_ENCRYPTION_KEY")
     assert "CACHE_ENCRYPTION_KEY" in str(raised.value)
     assert standin.url in str(raised.value)
+    assert "ServiceRequestError" in str(raised.value)
 
 
 async def test_a_name_outside_the_mapping_is_refused(vault: KeyVaultSecrets) -> None:
