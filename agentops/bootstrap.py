@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -33,10 +35,21 @@ from agentops.model.types import ModelAnswer, ModelRequest
 from agentops.request_limits import RequestLimiter
 from agentops.runs.batch_service import BatchService
 from agentops.runs.run_service import RunService
+from agentops.secrets import (
+    SECRET_NAMES,
+    CachedSecrets,
+    EnvironmentSecrets,
+    KeyVaultSecrets,
+    LayeredSecrets,
+    SecretProvider,
+    require,
+)
 from agentops.settings import RateLimit, Settings, get_settings
 from agentops.store.port import Store
 
 if TYPE_CHECKING:  # the Agent Framework and OpenAI SDK load on first use, not at cold start
+    from azure.core.credentials_async import AsyncTokenCredential
+
     from agentops.agents.runner import AgentRunner
     from agentops.model.openai_client import ModelConnection
 
@@ -59,10 +72,31 @@ class Services:
     budgets: Budgets
     connection: ModelConnection
     request_limiter: RequestLimiter
+    secrets: SecretProvider
+
+    async def secret(self, name: str) -> SecretStr | None:
+        """A secret by the app's name (``BACKUP_ENCRYPTION_KEY``); None when it is not set."""
+        return await self.secrets.get(name)
 
     async def aclose(self) -> None:
         await self.connection.aclose()
         await self.store.close()
+        await self.secrets.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class StartupSecrets:
+    """Secrets read once, when services are built: the clients that use them take a fixed value."""
+
+    cache_encryption_key: SecretStr | None = None
+    cosmos_key: SecretStr | None = None
+
+    @classmethod
+    async def read(cls, settings: Settings, secrets: SecretProvider) -> StartupSecrets:
+        return cls(
+            cache_encryption_key=await secrets.get("CACHE_ENCRYPTION_KEY"),
+            cosmos_key=await secrets.get("COSMOS_KEY") if settings.store == "cosmos" else None,
+        )
 
 
 class ModelService:
@@ -98,15 +132,14 @@ class _BudgetGate:
         await self._budgets.check(tenant, agent, estimated_tokens, fresh=True)
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, cosmos_key: SecretStr | None = None) -> Store:
     if settings.store == "cosmos":
         from agentops.store.cosmos import CosmosStore
 
         if not settings.cosmos_endpoint:
             raise ValueError("AGENTOPS_STORE=cosmos needs COSMOS_ENDPOINT")
-        credential: Any = (
-            settings.cosmos_key.get_secret_value() if settings.cosmos_key else _credential(settings)
-        )
+        key = cosmos_key if cosmos_key is not None else settings.cosmos_key
+        credential: Any = key.get_secret_value() if key else _credential(settings)
         return CosmosStore(
             settings.cosmos_endpoint,
             credential,
@@ -120,23 +153,30 @@ def open_store(settings: Settings) -> Store:
     return SqliteStore(path)
 
 
-def open_model_connection(settings: Settings) -> ModelConnection:
+def open_model_connection(
+    settings: Settings, secrets: SecretProvider | None = None
+) -> ModelConnection:
+    """The model endpoint's client. Its key, when it has one, is read through ``secrets``
+    before each request, so a key rotated in Key Vault is used without a restart."""
     from agentops.model.openai_client import ModelConnection
 
+    secrets = secrets if secrets is not None else open_secrets(settings)
     if settings.azure_openai_endpoint:
+        # Entra ID unless a key is set in app settings: identity, not keys.
+        use_key = settings.model_api_key is not None
         return ModelConnection.azure(
             azure_endpoint=settings.azure_openai_endpoint,
-            credential=None if settings.model_api_key else _credential(settings),
-            api_key=settings.model_api_key,
+            credential=None if use_key else _credential(settings),
+            api_key=_model_key(secrets) if use_key else None,
             api_version=settings.azure_openai_api_version,
             timeout_s=settings.model_timeout_s,
             transport=settings.model_transport,
         )
-    key = settings.model_api_key
-    if key is None:
-        if not _is_loopback(settings.model_endpoint):
-            raise ValueError(f"MODEL_API_KEY is required for {settings.model_endpoint}")
-        key = SecretStr(_LOCAL_ENDPOINT_KEY)
+    local = _is_loopback(settings.model_endpoint)
+    if settings.model_api_key is None and not settings.key_vault_url and not local:
+        raise ValueError(f"MODEL_API_KEY is required for {settings.model_endpoint}")
+    # From app settings, else the vault; a local endpoint with neither gets a placeholder.
+    key = _model_key(secrets, fallback=SecretStr(_LOCAL_ENDPOINT_KEY) if local else None)
     return ModelConnection.openai_compatible(
         base_url=settings.model_endpoint,
         api_key=key,
@@ -158,9 +198,60 @@ def check_configuration() -> None:
     load_registry(settings.resolve(settings.agents_file))
 
 
-def build_services(settings: Settings) -> Services:
+def open_secrets(
+    settings: Settings, *, credential: AsyncTokenCredential | None = None, **client_options: Any
+) -> SecretProvider:
+    """App settings (literals, or Key Vault references resolved by the platform), then Key Vault
+    behind the TTL cache when KEY_VAULT_URL names a vault. ``credential`` and ``client_options``
+    (SDK keyword arguments) replace the app's identity and the SDK's defaults."""
+    values: dict[str, str | SecretStr | None] = {
+        name: os.environ.get(name) for name in SECRET_NAMES
+    }
+    # Secrets that are also Settings fields come from the settings object, so a Settings built
+    # in code is honoured as a Settings read from the environment would be.
+    values |= {
+        "MODEL_API_KEY": settings.model_api_key,
+        "CACHE_ENCRYPTION_KEY": settings.cache_encryption_key,
+        "COSMOS_KEY": settings.cosmos_key,
+    }
+    app_settings = EnvironmentSecrets(values)
+    if not settings.key_vault_url:
+        return app_settings
+    vault = KeyVaultSecrets.connect(
+        settings.key_vault_url,
+        credential if credential is not None else _credential(settings),
+        **client_options,
+    )
+    cached = CachedSecrets(vault, ttl_s=settings.secrets_ttl_s, grace_s=settings.secrets_grace_s)
+    return LayeredSecrets(app_settings, cached)
+
+
+async def open_services(settings: Settings, secrets: SecretProvider | None = None) -> Services:
+    """``build_services`` with the start-up secrets read through the secret provider (which
+    may be Key Vault, so this is async)."""
+    secrets = secrets if secrets is not None else open_secrets(settings)
+    try:
+        startup = await StartupSecrets.read(settings, secrets)
+        return build_services(settings, secrets=secrets, startup=startup)
+    except BaseException:
+        await secrets.aclose()
+        raise
+
+
+def build_services(
+    settings: Settings,
+    *,
+    secrets: SecretProvider | None = None,
+    startup: StartupSecrets | None = None,
+) -> Services:
+    """The services; without ``startup``, start-up secrets come from app settings alone."""
+    if startup is None:
+        if settings.key_vault_url:
+            raise ValueError("with KEY_VAULT_URL set, build services with open_services")
+        startup = StartupSecrets(settings.cache_encryption_key, settings.cosmos_key)
+    secrets = secrets if secrets is not None else open_secrets(settings)
     telemetry.configure(settings)
-    store = open_store(settings)
+    store = open_store(settings, startup.cosmos_key)
     registry = load_registry(settings.resolve(settings.agents_file))
     prices = PriceTable(
         {name: Price(p.input_per_1k, p.output_per_1k) for name, p in settings.prices.items()}
@@ -176,7 +267,7 @@ def build_services(settings: Settings) -> Services:
         tenants={k: BudgetLimit(v.tokens, v.cost) for k, v in settings.tenant_budgets.items()},
         agents={k: BudgetLimit(v.tokens, v.cost) for k, v in settings.agent_budgets.items()},
     )
-    cache_key = settings.cache_encryption_key
+    cache_key = startup.cache_encryption_key
     gateway = ModelGateway(
         prices=prices,
         cache=ResponseCache(
@@ -203,7 +294,7 @@ def build_services(settings: Settings) -> Services:
     )
     from agentops.agents.runner import AgentRunner
 
-    connection = open_model_connection(settings)
+    connection = open_model_connection(settings, secrets)
     runner = AgentRunner(registry, connection)
     model = ModelService(gateway, runner, prices)
     agents = registry
@@ -225,6 +316,7 @@ def build_services(settings: Settings) -> Services:
             tenant_per_minute=settings.tenant_requests_per_minute,
             user_per_minute=settings.user_requests_per_minute,
         ),
+        secrets=secrets,
     )
 
 
@@ -242,13 +334,31 @@ async def get_services() -> Services:
     async with _lock:
         if _services is None:
             started = datetime.now(UTC)
-            _services = build_services(get_settings())
+            _services = await open_services(get_settings())
             logger.info(
                 "services ready in %.0f ms (store=%s)",
                 (datetime.now(UTC) - started).total_seconds() * 1000,
                 _services.settings.store,
             )
     return _services
+
+
+async def secret(name: str) -> SecretStr | None:
+    """A secret by the app's name, through the process's secret provider."""
+    return await (await get_services()).secret(name)
+
+
+def _model_key(
+    secrets: SecretProvider, fallback: SecretStr | None = None
+) -> Callable[[], Awaitable[SecretStr]]:
+    """The model key as the SDK reads it before each request: through the secret cache."""
+
+    async def current() -> SecretStr:
+        if fallback is None:
+            return await require(secrets, "MODEL_API_KEY")
+        return await secrets.get("MODEL_API_KEY") or fallback
+
+    return current
 
 
 def _per_process(limit: RateLimit, processes: int) -> RateLimits:

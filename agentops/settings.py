@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -126,6 +126,16 @@ class Settings(BaseSettings):
     breaker_min_calls: int = Field(default=20, ge=1, alias="BREAKER_MIN_CALLS")
     cache_max_entries: int = Field(default=10_000, ge=0, alias="CACHE_MAX_ENTRIES")
     cache_encryption_key: SecretStr | None = Field(default=None, alias="CACHE_ENCRYPTION_KEY")
+
+    # Secrets: app settings alone by default (where Key Vault references land); naming a vault
+    # adds Key Vault behind them, read through a cache so a rotated version arrives without a
+    # restart. AZURE_KEY_VAULT_ENDPOINT is the name azd templates give the vault's URL.
+    key_vault_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("KEY_VAULT_URL", "AZURE_KEY_VAULT_ENDPOINT")
+    )
+    secrets_ttl_s: float = Field(default=300.0, gt=0, alias="SECRETS_TTL_S")
+    # How long a value already read is served while the vault cannot be reached.
+    secrets_grace_s: float = Field(default=3600.0, ge=0, alias="SECRETS_GRACE_S")
 
     # Telemetry: Application Insights in Azure, OTLP or nothing locally.
     applicationinsights_connection_string: SecretStr | None = Field(

@@ -6,6 +6,10 @@ call gets an explicit timeout instead of the SDK's ten-minute default.
 
 Two transports: the SDK's default httpx client, or its aiohttp client (``openai[aiohttp]``),
 which holds up better with many concurrent requests on one event loop.
+
+A key is a ``SecretStr`` or an async callable returning one: the SDK awaits the callable before
+every request, so a key rotated in Key Vault is used as soon as the secret cache reads it,
+without a new client or a restart.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ AZURE_OPENAI_SCOPE = "https://cognitiveservices.azure.com/.default"
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
 
+# A fixed key, or one read (through the secret cache) before each request.
+ApiKey = SecretStr | Callable[[], Awaitable[SecretStr]]
+
+
 class Transport(StrEnum):
     HTTPX = "httpx"
     AIOHTTP = "aiohttp"
@@ -52,7 +60,7 @@ class ModelConnection:
         cls,
         *,
         base_url: str,
-        api_key: SecretStr,
+        api_key: ApiKey,
         timeout_s: float = 60.0,
         connect_timeout_s: float = 5.0,
         transport: Transport | str = Transport.HTTPX,
@@ -63,7 +71,7 @@ class ModelConnection:
         transport = Transport(transport)
         client = AsyncOpenAI(
             base_url=base_url,
-            api_key=api_key.get_secret_value(),
+            api_key=_sdk_key(api_key),
             max_retries=0,
             timeout=_timeout(timeout_s, connect_timeout_s),
             http_client=_http_client(transport, timeout_s, connect_timeout_s, max_connections),
@@ -77,7 +85,7 @@ class ModelConnection:
         *,
         azure_endpoint: str,
         credential: AsyncTokenCredential | TokenCredential | None = None,
-        api_key: SecretStr | None = None,
+        api_key: ApiKey | None = None,
         api_version: str = DEFAULT_AZURE_API_VERSION,
         timeout_s: float = 60.0,
         connect_timeout_s: float = 5.0,
@@ -100,7 +108,7 @@ class ModelConnection:
             "http_client": http_client,
         }
         if api_key is not None:
-            client = AsyncAzureOpenAI(api_key=api_key.get_secret_value(), **common)
+            client = AsyncAzureOpenAI(api_key=_sdk_key(api_key), **common)
             auth = "key"
         else:
             client = AsyncAzureOpenAI(azure_ad_token_provider=_token_provider(credential), **common)
@@ -111,6 +119,16 @@ class ModelConnection:
     async def aclose(self) -> None:
         """Close the connection pool; the credential, if any, belongs to the caller."""
         await self.client.close()
+
+
+def _sdk_key(api_key: ApiKey) -> str | Callable[[], Awaitable[str]]:
+    if isinstance(api_key, SecretStr):
+        return api_key.get_secret_value()
+
+    async def current() -> str:
+        return (await api_key()).get_secret_value()
+
+    return current
 
 
 def _token_provider(
