@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from devhost.auth import KEY_SETTINGS
 from devhost.loader import AppLoadError, load_local_settings
 from devhost.settings import HostSettings, parse_settings
 
@@ -30,6 +31,8 @@ EXIT_LOAD_ERROR = 1
 EXIT_START_ERROR = 3
 SIMULATOR_URL_SETTING = "DEVHOST_SIMULATOR_URL"
 READY_MARKER = "devhost ready:"
+HOSTNAME_SETTING = "WEBSITE_HOSTNAME"
+RPC_HOST = "127.0.0.1"
 
 
 def _configure_logging(level: str) -> None:
@@ -95,15 +98,17 @@ def _banner(host: FunctionHost, simulator_url: str | None) -> Iterator[str]:
         reason = info.unsupported or "trigger type not supported"
         yield f"  {info.name}: {info.trigger_type} (not served: {reason})"
     keys = host.keys
-    yield (
-        f"Master key: {'(from DEVHOST_MASTER_KEY)' if keys.master_from_setting else keys.master}"
-    )
-    function_key = "(from DEVHOST_FUNCTION_KEY)" if keys.function_from_setting else keys.function
-    yield f"Function key: {function_key}"
+    for label, name in (
+        ("Master key", "master"),
+        ("Function key", "function"),
+        ("Durable system key", "durable_system"),
+    ):
+        from_setting = name in keys.from_settings
+        yield f"{label}: {f'(from {KEY_SETTINGS[name]})' if from_setting else getattr(keys, name)}"
     if host.engine is not None:
         yield (
             f"Durable task hub {app.config.hub_name}: "
-            f"{host.public_base_url}/runtime/webhooks/durabletask (master key)"
+            f"{host.public_base_url}/runtime/webhooks/durabletask (durable system key)"
         )
     if simulator_url:
         yield f"Model simulator: {simulator_url}/v1"
@@ -176,6 +181,9 @@ def run(settings: HostSettings) -> int:
     try:
         load_local_settings(settings.script_root, environ)
         main_sock = _bind(settings.host, settings.port, "choose another with --port")
+        public_base_url = _url(settings.host, main_sock)
+        # As Core Tools does: the app can build its own URLs from the configured host name.
+        environ.setdefault(HOSTNAME_SETTING, public_base_url.removeprefix("http://"))
         servers: list[Any] = [main_sock]
         simulator_url: str | None = None
         if settings.simulator_port:
@@ -190,11 +198,19 @@ def run(settings: HostSettings) -> int:
             servers.append(sim_sock)
 
         from devhost.host import FunctionHost, load_app
-        from devhost.server import build_app
+        from devhost.server import build_app, build_rpc_app
 
         loaded, raw_functions = load_app(settings, environ)
+        rpc_sock: socket.socket | None = None
+        if loaded.needs_durable_engine:
+            # The SDK's keyless RPC: loopback only, any free port, never the public listener.
+            rpc_sock = _bind(RPC_HOST, 0, "no free loopback port for the Durable RPC listener")
         host = FunctionHost(
-            settings, loaded, raw_functions, public_base_url=_url(settings.host, main_sock)
+            settings,
+            loaded,
+            raw_functions,
+            public_base_url=public_base_url,
+            rpc_listener_url=_url(RPC_HOST, rpc_sock) if rpc_sock else None,
         )
         apps: list[Any] = [build_app(host)]
         if simulator_url:
@@ -206,6 +222,9 @@ def run(settings: HostSettings) -> int:
                 environ.pop(SIMULATOR_URL_SETTING, None)
             else:
                 apps.append(sim_app)
+        if rpc_sock is not None:
+            servers.append(rpc_sock)
+            apps.append(build_rpc_app(host))
     except AppLoadError as error:
         print(f"devhost: {error}", file=sys.stderr, flush=True)
         return EXIT_LOAD_ERROR

@@ -10,8 +10,17 @@ from enum import StrEnum
 
 MASTER_KEY_SETTING = "DEVHOST_MASTER_KEY"
 FUNCTION_KEY_SETTING = "DEVHOST_FUNCTION_KEY"
+DURABLE_KEY_SETTING = "DEVHOST_DURABLE_KEY"
 KEY_HEADER = "x-functions-key"
 KEY_QUERY = "code"
+MIN_KEY_LENGTH = 16
+
+# Each key's name (as stored in the data directory) and the setting that overrides it.
+KEY_SETTINGS = {
+    "master": MASTER_KEY_SETTING,
+    "function": FUNCTION_KEY_SETTING,
+    "durable_system": DURABLE_KEY_SETTING,
+}
 
 
 class AuthLevel(StrEnum):
@@ -31,44 +40,67 @@ class AuthLevel(StrEnum):
             raise ValueError(f"unknown auth level {value!r}") from None
 
 
-def _new_key() -> str:
+def new_key() -> str:
     # Same shape as Azure's keys: URL-safe, no padding, long enough to be unguessable.
     return secrets.token_urlsafe(40)
 
 
+def check_key(value: str, source: str) -> str:
+    """Return `value` if it can be a key; ValueError naming `source` otherwise."""
+    if len(value) < MIN_KEY_LENGTH or not value.isprintable() or " " in value:
+        raise ValueError(
+            f"{source} must be at least {MIN_KEY_LENGTH} printable characters, no spaces"
+        )
+    return value
+
+
+def _same(presented: str | None, key: str) -> bool:
+    return presented is not None and hmac.compare_digest(presented.encode(), key.encode())
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
-    """The master (admin/system) key and the default function key."""
+    """The master key, the default function key and the Durable extension's system key.
+
+    As in Azure, the system key (`durabletask_extension`) is not the master key: it opens the
+    Durable webhooks only, so management URLs handed to callers never carry the master key.
+    """
 
     master: str = field(repr=False)
     function: str = field(repr=False)
-    master_from_setting: bool = False
-    function_from_setting: bool = False
+    durable_system: str = field(repr=False)
+    from_settings: frozenset[str] = frozenset()
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> Keys:
-        """Keys from DEVHOST_MASTER_KEY / DEVHOST_FUNCTION_KEY, or new random ones."""
-        master = environ.get(MASTER_KEY_SETTING) or ""
-        function = environ.get(FUNCTION_KEY_SETTING) or ""
-        for name, value in ((MASTER_KEY_SETTING, master), (FUNCTION_KEY_SETTING, function)):
-            if value and (len(value) < 16 or not value.isprintable() or " " in value):
-                raise ValueError(f"{name} must be at least 16 printable characters, no spaces")
-        return cls(
-            master=master or _new_key(),
-            function=function or _new_key(),
-            master_from_setting=bool(master),
-            function_from_setting=bool(function),
-        )
+    def resolve(cls, environ: Mapping[str, str], stored: Mapping[str, str] | None = None) -> Keys:
+        """Each key from its setting, else from `stored` (kept from an earlier run), else new."""
+        stored = stored or {}
+        values: dict[str, str] = {}
+        from_settings: set[str] = set()
+        for name, setting in KEY_SETTINGS.items():
+            configured = environ.get(setting) or ""
+            if configured:
+                values[name] = check_key(configured, setting)
+                from_settings.add(name)
+            else:
+                values[name] = stored.get(name) or new_key()
+        return cls(**values, from_settings=frozenset(from_settings))
+
+    def as_stored(self) -> dict[str, str]:
+        """The keys that are not given by settings: the ones worth keeping for the next run."""
+        return {
+            name: getattr(self, name) for name in KEY_SETTINGS if name not in self.from_settings
+        }
 
     def is_master(self, presented: str | None) -> bool:
-        return presented is not None and hmac.compare_digest(
-            presented.encode(), self.master.encode()
-        )
+        return _same(presented, self.master)
 
     def is_function_key(self, presented: str | None) -> bool:
-        return presented is not None and hmac.compare_digest(
-            presented.encode(), self.function.encode()
-        )
+        return _same(presented, self.function)
+
+    def opens_durable_api(self, presented: str | None) -> bool:
+        """The Durable webhooks take the system key, or the master key as Azure does."""
+        return _same(presented, self.durable_system) or self.is_master(presented)
 
     def authorizes(self, level: AuthLevel, presented: str | None) -> bool:
         if level is AuthLevel.ANONYMOUS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from devhost.invoke import (
     UnsupportedBindingError,
     describe,
 )
+from devhost.key_store import load_keys
 from devhost.loader import (
     SCRIPT_FILE,
     AppLoadError,
@@ -80,12 +82,13 @@ def load_app(settings: HostSettings, environ: MutableMapping[str, str]) -> tuple
     holds are visible to host.json, schedules and the app's module-level code.
     """
     config = read_host_config(settings.script_root, environ)
-    try:
-        keys = Keys.from_environment(environ)
-    except ValueError as error:
-        raise AppLoadError(str(error)) from None
     app = import_app(settings.script_root)
     raw_functions = index_functions(app, settings.script_root / SCRIPT_FILE)
+    # After the import, so that an app that cannot load leaves no keys file behind.
+    try:
+        keys = load_keys(settings.data_dir, environ)
+    except ValueError as error:
+        raise AppLoadError(str(error)) from None
     functions: dict[str, FunctionInfo] = {}
     http: list[HttpFunction] = []
     timers: list[TimerFunction] = []
@@ -137,11 +140,15 @@ class FunctionHost:
         raw_functions: list[Any],
         *,
         public_base_url: str,
+        rpc_listener_url: str | None = None,
     ) -> None:
+        """`rpc_listener_url` is the loopback listener for the SDK's RPC calls (Durable apps)."""
         self.settings = settings
         self.app = loaded
         self.keys = loaded.keys
         self.public_base_url = public_base_url
+        # Per process and never written anywhere: it keeps other local users off the RPC port.
+        self.rpc_token = secrets.token_urlsafe(32)
         self.started_at = time.monotonic()
         self.state = "Initialized"
         self.routes: RouteTable[HttpFunction] = RouteTable()
@@ -154,7 +161,9 @@ class FunctionHost:
                 raise AppLoadError(f"function {function.info.name!r}: {error}") from None
         self.engine: DurableEngine | None = None
         if loaded.needs_durable_engine:
-            self.engine = self._create_engine(raw_functions)
+            if rpc_listener_url is None:
+                raise ValueError("a Durable app needs rpc_listener_url")
+            self.engine = self._create_engine(raw_functions, rpc_listener_url)
         self.invoker = Invoker(
             function_directory=str(settings.script_root),
             max_threads=DEFAULT_THREADS,
@@ -162,8 +171,9 @@ class FunctionHost:
         )
         self._scheduler: TimerScheduler | None = None
 
-    def _create_engine(self, raw_functions: list[Any]) -> DurableEngine:
+    def _create_engine(self, raw_functions: list[Any], rpc_listener_url: str) -> DurableEngine:
         try:
+            from devhost.durable.binding import DurableUrls, rpc_base_url
             from devhost.durable.engine import DurableEngine
             from devhost.durable.worker_pool import ActivityWorkerPool, worker_count
         except ImportError as error:
@@ -184,7 +194,7 @@ class FunctionHost:
             else None
         )
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return DurableEngine(
+        engine = DurableEngine(
             raw_functions,
             db_path=self.settings.data_dir / "durable.sqlite3",
             task_hub=config.hub_name,
@@ -193,10 +203,18 @@ class FunctionHost:
             time_skipping=self.settings.time_skipping,
             worker_pool=pool,
         )
+        engine.publish(
+            DurableUrls(
+                public_base_url=self.public_base_url,
+                system_key=self.keys.durable_system,
+                rpc_base_url=rpc_base_url(rpc_listener_url, self.rpc_token),
+            )
+        )
+        return engine
 
     def _client_binding(self) -> str:
         assert self.engine is not None
-        return self.engine.client_binding_json(self.public_base_url, self.keys.master)
+        return self.engine.client_binding_json()
 
     def function_url(self, function: HttpFunction) -> str:
         template = "/".join(p for p in (self.app.config.route_prefix, function.route) if p)

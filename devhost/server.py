@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import time
@@ -18,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from devhost.auth import AuthLevel, presented_key
+from devhost.durable.binding import RPC_PATH, WEBHOOK_PATH
 from devhost.host import ALL_METHODS, FunctionHost, HttpFunction
 from devhost.problems import problem
 from devhost.routes import RouteMatch
@@ -36,8 +38,8 @@ def _unauthorized() -> Response:
     return problem(401, "a valid key is required (x-functions-key header or code query parameter)")
 
 
-class MasterKeyRequired:
-    """Guards an ASGI app (the Durable webhooks) with the master (system) key."""
+class DurableKeyRequired:
+    """Guards the public Durable webhooks: the system key or the master key, as in Azure."""
 
     def __init__(self, app: ASGIApp, host: FunctionHost) -> None:
         self._app = app
@@ -46,8 +48,25 @@ class MasterKeyRequired:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             request = Request(scope)
-            if not self._host.keys.is_master(_caller_key(request)):
+            if not self._host.keys.opens_durable_api(_caller_key(request)):
                 await _unauthorized()(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
+
+
+class RpcTokenRequired:
+    """Guards the SDK's RPC routes: the per-process token in the path, compared in constant time."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self._app = app
+        self._token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            presented = str(scope.get("path_params", {}).get("token", "")).encode()
+            if not hmac.compare_digest(presented, self._token):
+                # The same answer as for any unknown path: nothing tells a wrong token apart.
+                await problem(404, "not found")(scope, receive, send)
                 return
         await self._app(scope, receive, send)
 
@@ -57,6 +76,19 @@ def _request_headers(request: Request) -> dict[str, str]:
     for name, value in request.headers.items():
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
+
+
+def _public_url(public_base_url: str, request: Request) -> str:
+    """The request's URL on the listening address, as sent (still encoded), with its query.
+
+    Not from the Host header: in Azure only the site's own host names reach the app, and an app
+    that builds links from `req.url` (the SDK's create_check_status_response does) must not be
+    steerable by a forged Host.
+    """
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    url = public_base_url + raw_path.decode("latin-1")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return f"{url}?{query}" if query else url
 
 
 def to_response(result: Any) -> Response:
@@ -114,7 +146,7 @@ class FunctionEndpoint:
             return problem(401, f"function {function.info.name!r} requires {level}")
         http_request = func.HttpRequest(
             method=request.method,
-            url=str(request.url),
+            url=_public_url(self._host.public_base_url, request),
             headers=_request_headers(request),
             params=dict(request.query_params),
             route_params=dict(match.route_params),
@@ -196,13 +228,8 @@ def build_app(host: FunctionHost) -> Starlette:
         Route("/admin/functions/{name}", _admin(host, invoke_function), methods=["POST"]),
     ]
     if host.engine is not None:
-        durable_router = host.engine.router()
-        # The SDK's client talks to rpcBaseUrl without keys (Azure serves it on loopback only);
-        # the public webhooks need the system key, as in Azure.
-        routes.append(Mount("/durabletask", app=durable_router))
-        routes.append(
-            Mount("/runtime/webhooks/durabletask", app=MasterKeyRequired(durable_router, host))
-        )
+        # Only the keyed webhooks here: the SDK's keyless RPC routes are on `build_rpc_app`.
+        routes.append(Mount(WEBHOOK_PATH, app=DurableKeyRequired(host.engine.router(), host)))
     routes.append(Route("/{path:path}", FunctionEndpoint(host).handle, methods=list(ALL_METHODS)))
 
     @asynccontextmanager
@@ -216,3 +243,18 @@ def build_app(host: FunctionHost) -> Starlette:
             await host.stop()
 
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def build_rpc_app(host: FunctionHost) -> Starlette:
+    """The Durable SDK's RPC routes, for a listener on loopback only (Azure does the same).
+
+    The client binding points the SDK here with the token in the path; no key is needed, so the
+    token is what keeps other local users out, and the public port does not serve these routes.
+    """
+    if host.engine is None:
+        raise ValueError("the app has no durable functions; there is no RPC to serve")
+    guarded = RpcTokenRequired(host.engine.router(), host.rpc_token)
+    app = Starlette(routes=[Mount(RPC_PATH + "/{token}", app=guarded)])
+    # A wrong path is a plain 404, not a redirect to a path that might exist.
+    app.router.redirect_slashes = False
+    return app

@@ -15,7 +15,8 @@ What it guarantees:
 
 - Free ports: devhost binds port 0 itself and reports the port on its ready line; the simulator
   port is picked just before start-up. `restart()` reuses both, so URLs stay valid.
-- Known keys: the master and function keys are generated here and passed in the environment.
+- Known keys: the master, function and durable system keys are generated here and passed in the
+  environment; with `generate_keys=True` devhost makes (or reuses) its own, read from its banner.
 - Ready means serving: the context manager yields only after devhost printed its ready line.
   If devhost exits or takes longer than `ready_timeout`, `DevhostStartError` carries its output.
 - No leftovers: on leaving the block the process gets SIGTERM, then SIGKILL after `stop_timeout`;
@@ -43,8 +44,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devhost.auth import DURABLE_KEY_SETTING, FUNCTION_KEY_SETTING, MASTER_KEY_SETTING
+
+KEY_SETTINGS = (MASTER_KEY_SETTING, FUNCTION_KEY_SETTING, DURABLE_KEY_SETTING)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 READY_LINE = re.compile(r"^devhost ready: (?P<url>http://\S+)\s*$")
+KEY_LINE = re.compile(r"^(?P<label>Master|Function|Durable system) key: (?P<key>\S+)\s*$")
 KEY_HEADER = "x-functions-key"
 
 
@@ -104,6 +109,7 @@ class Devhost:
     data_dir: Path
     master_key: str
     function_key: str
+    durable_key: str
     simulator_port: int | None
     env: dict[str, str] = field(repr=False)
     extra_args: tuple[str, ...] = ()
@@ -133,6 +139,10 @@ class Devhost:
     @property
     def function_headers(self) -> dict[str, str]:
         return {KEY_HEADER: self.function_key}
+
+    @property
+    def durable_headers(self) -> dict[str, str]:
+        return {KEY_HEADER: self.durable_key}
 
     @property
     def output(self) -> str:
@@ -204,6 +214,12 @@ class Devhost:
             self._lines.append(line)
             if self.echo:
                 sys.stderr.write(f"[devhost] {line}")
+            key = KEY_LINE.match(line)
+            if key and not key.group("key").startswith("(from"):
+                attribute = {"Master": "master_key", "Function": "function_key"}.get(
+                    key.group("label"), "durable_key"
+                )
+                setattr(self, attribute, key.group("key"))
             match = READY_LINE.match(line)
             if match and not ready.is_set():
                 self.base_url = match.group("url")
@@ -260,6 +276,7 @@ def start_devhost(
     stop_timeout: float = 10.0,
     echo: bool = False,
     die_with_parent: bool = True,
+    generate_keys: bool = False,
 ) -> Iterator[Devhost]:
     """Run devhost for `script_root` for the duration of the block.
 
@@ -269,7 +286,10 @@ def start_devhost(
     simulator_setting: name of an app setting (e.g. "MODEL_ENDPOINT") to set to the simulator's
         OpenAI base URL (`<simulator_url>/v1`). Leave it unset to point the app at an external
         simulator through `env` instead.
-    data_dir: where durable state lives; default a temporary folder removed afterwards.
+    data_dir: where durable state (and devhost's own keys) live; default a temporary folder
+        removed afterwards.
+    generate_keys: let devhost make or reuse its keys (kept in the data dir) instead of passing
+        them as settings; the Devhost's keys are then read from the banner.
     """
     root = Path(script_root).resolve()
     if not (root / "function_app.py").is_file():
@@ -282,17 +302,21 @@ def start_devhost(
         if simulator_port is None:
             raise ValueError("simulator_setting needs simulator=True")
         settings[simulator_setting] = f"http://127.0.0.1:{simulator_port}/v1"
-    master_key = secrets.token_urlsafe(32)
-    function_key = secrets.token_urlsafe(32)
-    settings["DEVHOST_MASTER_KEY"] = master_key
-    settings["DEVHOST_FUNCTION_KEY"] = function_key
+    keys = {setting: secrets.token_urlsafe(32) for setting in KEY_SETTINGS}
+    environment = devhost_environment(settings, inherit=inherit_env)
+    if generate_keys:
+        for setting in KEY_SETTINGS:
+            environment.pop(setting, None)
+    else:
+        environment.update(keys)
     devhost = Devhost(
         script_root=root,
         data_dir=directory,
-        master_key=master_key,
-        function_key=function_key,
+        master_key=keys[MASTER_KEY_SETTING],
+        function_key=keys[FUNCTION_KEY_SETTING],
+        durable_key=keys[DURABLE_KEY_SETTING],
         simulator_port=simulator_port,
-        env=devhost_environment(settings, inherit=inherit_env),
+        env=environment,
         extra_args=tuple(extra_args),
         time_skipping=time_skipping,
         ready_timeout=ready_timeout,

@@ -16,7 +16,7 @@ from typing import Any
 
 import starlette.routing
 
-from .binding import client_binding
+from .binding import DurableUrls
 from .client_operations import InstanceGoneError, InstanceNotFoundError, UnknownOrchestratorError
 from .clock import parse_time
 from .engine_state import TimerEntry, WorkItem
@@ -125,7 +125,9 @@ class DurableEngine(OrchestrationStep):
 
         return build_router(self)
 
-    def client_binding_json(self, public_base_url: str, system_key: str) -> str:
-        self.public_base_url = public_base_url.rstrip("/")
-        self.system_key = system_key
-        return json.dumps(client_binding(self.public_base_url, system_key, self.task_hub))
+    def publish(self, urls: DurableUrls) -> None:
+        """Fix where the Durable APIs are reached; management URLs are built from this alone."""
+        self.urls = urls
+
+    def client_binding_json(self) -> str:
+        return json.dumps(self.published_urls().client_binding(self.task_hub))

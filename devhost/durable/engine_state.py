@@ -20,6 +20,7 @@ from typing import Any
 from azure.functions.decorators.function_app import Function
 
 from .activities import ActivityFunction
+from .binding import DurableUrls
 from .clock import EngineClock, format_time
 from .history import Event
 from .instances import Instance
@@ -84,8 +85,7 @@ class EngineState:
         self.clock = EngineClock()
         self.store = DurableStore(db_path, task_hub)
         self.instances: dict[str, Instance] = {}
-        self.public_base_url: str | None = None
-        self.system_key: str | None = None
+        self.urls: DurableUrls | None = None
         self._next_inbox_id = 0
         self._next_work_id = 0
         self._ready: asyncio.Queue[str] | None = None
@@ -105,6 +105,11 @@ class EngineState:
         self._followups: list[tuple[Instance, Event]] = []
         self._worker_pool = worker_pool
         self._worker_losses: dict[int, int] = {}
+
+    def published_urls(self) -> DurableUrls:
+        if self.urls is None:
+            raise RuntimeError("the engine's URLs are not published yet (DurableEngine.publish)")
+        return self.urls
 
     def now_text(self) -> str:
         return format_time(self.clock.now())

@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
-from .binding import management_urls
 from .clock import parse_time
 from .instances import RUNNING_STATUSES, Instance, status_json
 from .store import TERMINAL_STATUSES
@@ -94,16 +93,16 @@ async def _json_text(request: Request) -> str | None:
 
 
 def build_router(engine: DurableEngine) -> Router:
-    """Routes relative to the mount point (/durabletask or /runtime/webhooks/durabletask)."""
+    """Routes relative to the mount point (the RPC base or /runtime/webhooks/durabletask)."""
 
     def check_hub(request: Request) -> None:
         hub = request.query_params.get("taskHub")
         if hub and hub != engine.task_hub:
             raise BadRequestError(f"unknown task hub '{hub}'; this host serves '{engine.task_hub}'")
 
-    def payload(request: Request, instance_id: str) -> dict[str, str]:
-        base = engine.public_base_url or str(request.base_url).rstrip("/")
-        return management_urls(base, engine.system_key, engine.task_hub, instance_id)
+    def payload(instance_id: str) -> dict[str, str]:
+        # From the published URLs only: a request's Host header must not steer where callers go.
+        return engine.published_urls().management(engine.task_hub, instance_id)
 
     async def start(request: Request) -> Response:
         check_hub(request)
@@ -115,7 +114,7 @@ def build_router(engine: DurableEngine) -> Router:
             instance_id = await engine.start_orchestration(name, instance_id, input_text)
         except ValueError as exc:
             return _error(400, str(exc))
-        body = payload(request, instance_id)
+        body = payload(instance_id)
         if timeout:
             instance = await engine.wait_for_terminal(instance_id, float(timeout))
             if instance.is_terminal:
@@ -146,7 +145,7 @@ def build_router(engine: DurableEngine) -> Router:
         code = 202 if instance.status in RUNNING_STATUSES else 200
         headers = {}
         if code == 202:
-            headers["Location"] = payload(request, instance.instance_id)["statusQueryGetUri"]
+            headers["Location"] = payload(instance.instance_id)["statusQueryGetUri"]
         return JSONResponse(body, status_code=code, headers=headers)
 
     def select(request: Request) -> list[Instance]:

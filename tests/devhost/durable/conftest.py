@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from devhost.durable import DurableEngine
+from devhost.durable.binding import DurableUrls
 
 APPS = Path(__file__).resolve().parent.parent / "apps"
 SYSTEM_KEY = "test-system-key"
@@ -90,7 +91,16 @@ async def serve_engine(
         await engine.start()
         server, task, base_url = await _serve(engine)
         running.append((engine, server, task))
-        client = df.DurableOrchestrationClient(engine.client_binding_json(base_url, SYSTEM_KEY))
+        # One listener for both mounts keeps the harness small; devhost itself serves the RPC
+        # routes on a separate loopback listener (tests/devhost/host/test_durable_security.py).
+        engine.publish(
+            DurableUrls(
+                public_base_url=base_url,
+                system_key=SYSTEM_KEY,
+                rpc_base_url=f"{base_url}/durabletask/",
+            )
+        )
+        client = df.DurableOrchestrationClient(engine.client_binding_json())
         return EngineServer(engine, module, base_url, client, path)
 
     yield start

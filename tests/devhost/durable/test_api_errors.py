@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from devhost.durable.binding import DurableUrls, rpc_base_url
+
 pytestmark = pytest.mark.timeout(30)
 
 
@@ -85,12 +87,15 @@ async def test_list_pages_with_continuation_token(served, http):
     assert sorted(seen) == sorted(ids)
 
 
-def test_client_binding_has_the_urls_the_sdk_reads(served):
-    import json
-
-    binding = json.loads(served.engine.client_binding_json("http://127.0.0.1:7071", "k3y"))
+def test_client_binding_has_the_urls_the_sdk_reads():
+    urls = DurableUrls(
+        public_base_url="http://127.0.0.1:7071",
+        system_key="k3y",
+        rpc_base_url="http://127.0.0.1:40000/durabletask/t0ken/",
+    )
+    binding = urls.client_binding("TestHub")
     assert binding["taskHubName"] == "TestHub"
-    assert binding["rpcBaseUrl"] == "http://127.0.0.1:7071/durabletask/"
+    assert binding["rpcBaseUrl"] == "http://127.0.0.1:40000/durabletask/t0ken/"
     assert binding["baseUrl"] == "http://127.0.0.1:7071/runtime/webhooks/durabletask"
     assert binding["requiredQueryStringParameters"] == "code=k3y"
     management = binding["managementUrls"]
@@ -99,3 +104,22 @@ def test_client_binding_has_the_urls_the_sdk_reads(served):
         "http://127.0.0.1:7071/runtime/webhooks/durabletask/instances/INSTANCEID/raiseEvent/"
         "{eventName}?taskHub=TestHub&connection=Storage&code=k3y"
     )
+
+
+def test_rpc_base_carries_the_token_in_its_path():
+    assert rpc_base_url("http://127.0.0.1:40000", "t0ken") == (
+        "http://127.0.0.1:40000/durabletask/t0ken/"
+    )
+
+
+async def test_management_urls_ignore_the_host_header(served, http):
+    response = await http.post(
+        "/runtime/webhooks/durabletask/orchestrators/chaining/forged",
+        json="null",
+        headers={"Host": "attacker.example:80"},
+    )
+    assert response.status_code == 202
+    for name, url in response.json().items():
+        if name != "id":
+            assert url.startswith(f"{served.base_url}/runtime/webhooks/"), (name, url)
+    assert response.headers["location"].startswith(served.base_url)

@@ -36,7 +36,8 @@ def test_http_starter_returns_check_status_urls_that_work(devhost: Devhost):
     assert response.status_code == 202
     urls = response.json()
     assert urls["statusQueryGetUri"].startswith(f"{devhost.base_url}/runtime/webhooks/durabletask/")
-    assert f"code={devhost.master_key}" in urls["statusQueryGetUri"]
+    assert f"code={devhost.durable_key}" in urls["statusQueryGetUri"]
+    assert devhost.master_key not in response.text
     status = _poll(urls["statusQueryGetUri"])  # the key travels in the URL, as in Azure
     assert status["runtimeStatus"] == "Completed"
     assert status["output"] == ["Hello Tokyo", "Hi Seattle", "Hello London"]
@@ -50,7 +51,7 @@ def test_events_and_timers_through_the_webhooks(devhost: Devhost):
 
 
 def test_webhook_errors(devhost: Devhost):
-    headers = devhost.master_headers
+    headers = devhost.durable_headers
     missing = httpx.get(
         devhost.url("/runtime/webhooks/durabletask/instances/nope"), headers=headers
     )

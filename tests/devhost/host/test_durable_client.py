@@ -41,6 +41,9 @@ def test_starter_uses_client_start_new_and_check_status_response(durable: Devhos
     assert body["statusQueryGetUri"].startswith(
         f"{durable.base_url}/runtime/webhooks/durabletask/instances/{body['id']}"
     )
+    # Management URLs carry the durable system key, never the master key.
+    assert all(f"code={durable.durable_key}" in url for k, url in body.items() if k != "id")
+    assert durable.master_key not in response.text
     status = _wait_completed(body["statusQueryGetUri"])
     assert status["runtimeStatus"] == "Completed"
     assert status["output"] == ["hello ada", "hello grace"]
@@ -59,10 +62,15 @@ def test_client_get_status_inside_a_function(durable: Devhost) -> None:
     assert response.json() == {"runtimeStatus": "Completed", "output": ["hello x"]}
 
 
-def test_webhooks_need_the_master_key(durable: Devhost) -> None:
+def test_webhooks_need_the_durable_system_key_or_the_master_key(durable: Devhost) -> None:
     url = durable.url("/runtime/webhooks/durabletask/instances")
     assert httpx.get(url).status_code == 401
+    # Function keys do not open the management API in Azure either.
     assert httpx.get(url, headers=durable.function_headers).status_code == 401
+    assert httpx.get(url, params={"code": durable.function_key}).status_code == 401
+    assert httpx.get(url, params={"code": durable.durable_key + "x"}).status_code == 401
+    assert httpx.get(url, headers=durable.durable_headers).status_code == 200
+    assert httpx.get(url, params={"code": durable.durable_key}).status_code == 200
     assert httpx.get(url, headers=durable.master_headers).status_code == 200
     assert httpx.get(url, params={"code": durable.master_key}).status_code == 200
 

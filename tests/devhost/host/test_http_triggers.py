@@ -134,3 +134,16 @@ def test_asgi_function_app_is_served() -> None:
         response = httpx.post(asgi.url("/api/things/7?a=1"), content=b"hi")
     assert response.status_code == 201
     assert response.json() == {"path": "/api/things/7", "n": "7", "query": {"a": "1"}, "body": "hi"}
+
+
+def test_website_hostname_is_the_listening_address(client: httpx.Client, devhost) -> None:
+    # Set before the app is imported, as Core Tools does, so the app can build its own URLs.
+    value = client.get("/api/settings/WEBSITE_HOSTNAME").json()["value"]
+    assert f"http://{value}" == devhost.base_url
+
+
+def test_request_url_is_the_listening_address_whatever_the_host_header(
+    client: httpx.Client, devhost
+) -> None:
+    response = client.get("/api/echo/42/a%20b?x=1", headers={"Host": "attacker.example:8443"})
+    assert response.json()["url"] == f"{devhost.base_url}/api/echo/42/a%20b?x=1"

@@ -161,3 +161,62 @@ def test_port_in_use_is_a_clear_error() -> None:
         )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def _run_on(app: Path, data_dir: Path, env: dict[str, str] | None = None) -> str:
+    """Start `app` on `data_dir` expecting it to refuse; its error output."""
+    result = subprocess.run(
+        devhost_command(app, "--port", "0", "--simulator-port", "0", "--data-dir", str(data_dir)),
+        env=devhost_environment(env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout
+    return result.stderr
+
+
+def test_a_keys_file_open_to_others_stops_devhost(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"master": "m" * 20}))
+    keys.chmod(0o644)
+    stderr = _run_on(APPS / "http_asgi", tmp_path)
+    assert f"{keys} is open to group or others (mode 0644)" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_a_malformed_keys_file_stops_devhost(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text("{ not json")
+    keys.chmod(0o600)
+    stderr = _run_on(APPS / "http_asgi", tmp_path)
+    assert f"{keys} is malformed" in stderr
+
+
+def test_a_bad_durable_key_setting_stops_devhost(tmp_path: Path) -> None:
+    stderr = _run_on(APPS / "http_asgi", tmp_path, {"DEVHOST_DURABLE_KEY": "too short"})
+    assert "DEVHOST_DURABLE_KEY must be at least 16 printable characters" in stderr
+
+
+def test_banner_names_keys_from_settings_and_prints_generated_ones(tmp_path: Path) -> None:
+    env = {"EVERY_SECOND": "0 0 0 1 1 *", "TIMER_MARKER_DIR": str(tmp_path)}
+    with start_devhost(HTTP_APP, env=env) as devhost:
+        assert "Durable system key: (from DEVHOST_DURABLE_KEY)" in devhost.output
+        assert devhost.durable_key not in devhost.output
+    with start_devhost(HTTP_APP, env=env, data_dir=tmp_path, generate_keys=True) as devhost:
+        assert f"Durable system key: {devhost.durable_key}\n" in devhost.output
+        stored = json.loads((tmp_path / "keys.json").read_text())
+        assert stored["durable_system"] == devhost.durable_key
+        assert stored["master"] == devhost.master_key != devhost.durable_key
+
+
+def test_website_hostname_is_kept_when_already_set(tmp_path: Path) -> None:
+    env = {
+        "EVERY_SECOND": "0 0 0 1 1 *",
+        "TIMER_MARKER_DIR": str(tmp_path),
+        "WEBSITE_HOSTNAME": "agentops.example.net",
+    }
+    with start_devhost(HTTP_APP, env=env) as devhost:
+        value = httpx.get(devhost.url("/api/settings/WEBSITE_HOSTNAME")).json()["value"]
+        assert value == "agentops.example.net"

@@ -30,6 +30,24 @@ async def http_status(
     return func.HttpResponse(json.dumps(body), mimetype="application/json")
 
 
+@app.route(route="payload/{instance_id}", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def http_payload(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    payload = client.create_http_management_payload(req.route_params["instance_id"])
+    return func.HttpResponse(json.dumps(payload), mimetype="application/json")
+
+
+@app.route(route="rpc-base", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def http_rpc_base(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    # Tests only: shows where the SDK's client is told to call.
+    return func.HttpResponse(client._orchestration_bindings.rpc_base_url)
+
+
 @app.orchestration_trigger(context_name="context")
 def greet_all(context: df.DurableOrchestrationContext):
     names = context.get_input()["names"]
