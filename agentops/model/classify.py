@@ -79,11 +79,8 @@ def public_reason(text: str, *, private: Sequence[str] = (), limit: int = _MAX_R
     """
     if any(_echoes(text, secret) for secret in private):
         head, sep, _ = text.partition(": ")
-        return (
-            f"{head}: the endpoint's message echoed the request and is withheld"
-            if sep
-            else ("the endpoint's message echoed the request and is withheld")
-        )
+        withheld = "the message quoted the request and is withheld"
+        return f"{head}: {withheld}" if sep else withheld
     text = _TRACEBACK.sub("[traceback]", text)
     text = _FRAME.sub("[frame]", text)
     text = _BEARER.sub(r"\1 [redacted]", text)

@@ -251,9 +251,7 @@ def test_a_400_that_echoes_the_instructions_is_withheld() -> None:
     body = {"message": f"Invalid request: {echoed[:150]}", "code": "invalid_request"}
     error = classify_model_error(_wrapped(_error_with_body(400, body)), private=(instructions,))
     assert isinstance(error, PermanentModelError)
-    assert error.reason == (
-        "400 bad request: the endpoint's message echoed the request and is withheld"
-    )
+    assert error.reason == ("400 bad request: the message quoted the request and is withheld")
     # Without the echo the message stays.
     plain = classify_model_error(_error_with_body(400, body), private=("something else " * 4,))
     assert plain is not None and "Invalid request" in plain.reason
