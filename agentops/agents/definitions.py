@@ -13,15 +13,24 @@ import json
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from agentops.agents.tools import ToolFunction
 
 AGENT_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 MAX_CACHE_TTL_S = 30 * 24 * 3600
+MAX_OUTPUT_TOKENS = 128_000
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -41,7 +50,12 @@ class AgentDefinition(BaseModel):
     deployment: Annotated[str, Field(min_length=1, max_length=128)]
     tools: tuple[str, ...] = ()
     temperature: Annotated[float | None, Field(ge=0.0, le=2.0)] = None
-    max_output_tokens: Annotated[int, Field(ge=1, le=128_000)] = 1024
+    max_output_tokens: Annotated[int, Field(ge=1, le=MAX_OUTPUT_TOKENS)] = 1024
+    # Rounds of tool calls one item may make before it must answer; more fail the item.
+    max_tool_rounds: Annotated[int, Field(ge=1, le=32)] = 8
+    # Output tokens of one item over all its model calls; omitted: twice max_output_tokens, one
+    # full answer and as much again for the tool-call turns, which are short JSON.
+    max_total_output_tokens: Annotated[int | None, Field(ge=1, le=2 * MAX_OUTPUT_TOKENS)] = None
     cache_ttl_s: Annotated[int, Field(ge=0, le=MAX_CACHE_TTL_S)] = 0
     sensitive: bool = False
     # Set by the loader from the definition and its tools' code; never written in the file.
@@ -61,6 +75,21 @@ class AgentDefinition(BaseModel):
                 raise _ItemError(index, f"tool '{name}' is listed twice")
             seen.add(name)
         return tools
+
+    @model_validator(mode="after")
+    def _total_covers_one_answer(self) -> Self:
+        total = self.max_total_output_tokens
+        if total is not None and total < self.max_output_tokens:
+            raise ValueError(
+                f"max_total_output_tokens ({total}) must be at least "
+                f"max_output_tokens ({self.max_output_tokens})"
+            )
+        return self
+
+    @property
+    def total_output_tokens(self) -> int:
+        """The output tokens one item may spend over all its model calls."""
+        return self.max_total_output_tokens or 2 * self.max_output_tokens
 
     @cached_property
     def version(self) -> str:

@@ -3,10 +3,15 @@
 The runner builds one ``Agent`` per agent definition and deployment on first use, over one chat
 completion client per deployment, all sharing the endpoint's connection pool. A call runs the
 agent's whole tool loop (the model asks for a tool, the Python function runs, its result goes
-back) until the model answers in text; Agent Framework sums the usage over those round trips.
+back) until the model answers in text.
+
+Each run has its own ``ItemGuard``, which counts the usage of every round trip and holds the item
+to its declared tools, ``max_tool_rounds`` and ``max_total_output_tokens``; tools check their
+arguments strictly (``strict_tools``).
 
 Failures come out as ``PermanentModelError`` or ``TransientModelError`` (see
-``agentops.model.classify``); anything else is a bug and propagates unchanged.
+``agentops.model.classify``), carrying the usage the item spent before it failed, with reasons
+that never quote the agent's instructions; anything else is a bug and propagates unchanged.
 """
 
 from __future__ import annotations
@@ -14,14 +19,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agent_framework import Agent, ChatResponse, Message, tool
+from agent_framework import Agent, ChatResponse, Message
 from agent_framework.openai import OpenAIChatCompletionClient
 
+from agentops.agents.definitions import AgentDefinition
+from agentops.agents.item_guard import ItemGuard
 from agentops.agents.registry import AgentRegistry
+from agentops.agents.strict_tools import strict_tool
 from agentops.agents.tool_guard import FailOnToolError
+from agentops.logging_safety import printable
 from agentops.model.classify import classify_model_error
 from agentops.model.openai_client import ModelConnection
-from agentops.model.types import ModelAnswer, ModelRequest, PermanentModelError, Usage
+from agentops.model.types import ModelAnswer, ModelRequest, PermanentModelError
 
 logger = logging.getLogger(__name__)
 
@@ -29,36 +38,42 @@ logger = logging.getLogger(__name__)
 class AgentRunner:
     """Runs queries through the registry's agents against one model endpoint."""
 
-    def __init__(
-        self,
-        registry: AgentRegistry,
-        connection: ModelConnection,
-        *,
-        max_tool_rounds: int = 8,
-    ) -> None:
-        if max_tool_rounds < 1:
-            raise ValueError("max_tool_rounds must be at least 1")
+    def __init__(self, registry: AgentRegistry, connection: ModelConnection) -> None:
         self._registry = registry
         self._connection = connection
-        self._max_tool_rounds = max_tool_rounds
-        self._clients: dict[str, OpenAIChatCompletionClient] = {}
+        self._clients: dict[tuple[str, int], OpenAIChatCompletionClient] = {}
         self._agents: dict[tuple[str, str], Agent[Any]] = {}
 
     async def invoke(self, request: ModelRequest) -> ModelAnswer:
         """Answer ``request.query`` (after ``request.history``) with the agent it names."""
-        agent = self._agent(request)
+        definition = self._registry.get(request.agent)
+        agent = self._agent(request, definition)
+        guard = ItemGuard(
+            agent=definition.name,
+            tools=definition.tools,
+            max_tool_rounds=definition.max_tool_rounds,
+            max_output_tokens=request.max_output_tokens,
+            max_total_output_tokens=max(definition.total_output_tokens, request.max_output_tokens),
+        )
         messages = [Message(turn.role, [turn.text]) for turn in request.history]
         messages.append(Message("user", [request.query]))
         try:
-            response = await agent.run(messages, options={"max_tokens": request.max_output_tokens})
+            response = await agent.run(
+                messages,
+                options={"max_tokens": request.max_output_tokens},
+                middleware=[guard],
+            )
         except Exception as exc:
-            error = classify_model_error(exc)
+            error = classify_model_error(exc, private=(definition.instructions,))
             if error is None:
                 raise
+            # Spent before the failure, so billed like any other call.
+            error.usage = guard.usage
             logger.info(
-                "agent %s on %s failed: %s %s",
-                request.agent,
-                request.deployment,
+                "agent %s on %s failed after %d calls: %s %s",
+                printable(request.agent, 64),
+                printable(request.deployment, 128),
+                guard.model_calls,
                 type(error).__name__,
                 error.status or "",
             )
@@ -67,25 +82,23 @@ class AgentRunner:
             raise error from exc
 
         if response.finish_reason == "content_filter":
-            raise PermanentModelError("content filter: the answer was filtered")
-        usage = _usage(response.usage_details)
+            error = PermanentModelError("content filter: the answer was filtered")
+            error.usage = guard.usage
+            raise error
         raw = response.raw_representation
         model = raw.model if isinstance(raw, ChatResponse) and raw.model else request.deployment
-        calls = 1 + sum(
-            1
-            for message in response.messages
-            if any(content.type == "function_call" for content in message.contents)
-        )
         return ModelAnswer(
-            text=_final_text(response.messages), usage=usage, model=model, model_calls=calls
+            text=_final_text(response.messages),
+            usage=guard.usage,
+            model=model,
+            model_calls=guard.model_calls,
         )
 
-    def _agent(self, request: ModelRequest) -> Agent[Any]:
+    def _agent(self, request: ModelRequest, definition: AgentDefinition) -> Agent[Any]:
         key = (request.agent, request.deployment)
         agent = self._agents.get(key)
         if agent is not None:
             return agent
-        definition = self._registry.get(request.agent)
         if definition.version != request.agent_version:
             # The definition changed after the request was made (a deployment mid-run): answer
             # with the current definition, which is the only one this process has.
@@ -93,46 +106,43 @@ class AgentRunner:
                 "agent %s is at version %s, request made for %s",
                 definition.name,
                 definition.version,
-                request.agent_version,
+                printable(request.agent_version, 64),
             )
         options: dict[str, Any] = {"max_tokens": definition.max_output_tokens}
         if definition.temperature is not None:
             options["temperature"] = definition.temperature
         agent = Agent(
-            self._client(request.deployment),
+            self._client(request.deployment, definition.max_tool_rounds),
             definition.instructions,
             name=definition.name,
             description=definition.description,
-            tools=[tool(function) for function in self._registry.tool_functions(definition.name)],
+            tools=[
+                strict_tool(function) for function in self._registry.tool_functions(definition.name)
+            ],
             default_options=options,  # type: ignore[arg-type]
             middleware=[FailOnToolError()],
         )
         self._agents[key] = agent
         return agent
 
-    def _client(self, deployment: str) -> OpenAIChatCompletionClient:
-        client = self._clients.get(deployment)
+    def _client(self, deployment: str, max_tool_rounds: int) -> OpenAIChatCompletionClient:
+        key = (deployment, max_tool_rounds)
+        client = self._clients.get(key)
         if client is None:
             client = OpenAIChatCompletionClient(
                 model=deployment,
                 async_client=self._connection.client,
                 function_invocation_configuration={
-                    "max_iterations": self._max_tool_rounds,
+                    # One model call more than the rounds allowed: the answer after the last
+                    # round. A call that asks for tools again is refused by the ItemGuard, so
+                    # Agent Framework's final call with tools switched off never happens.
+                    "max_iterations": max_tool_rounds + 1,
                     # A tool the agent does not have is a bad call, not something to chat about.
                     "terminate_on_unknown_calls": True,
                 },
             )
-            self._clients[deployment] = client
+            self._clients[key] = client
         return client
-
-
-def _usage(details: Any) -> Usage:
-    if not details:
-        return Usage()
-    return Usage(
-        prompt_tokens=int(details.get("input_token_count") or 0),
-        completion_tokens=int(details.get("output_token_count") or 0),
-    )
 
 
 def _final_text(messages: list[Message]) -> str:

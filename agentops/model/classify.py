@@ -4,13 +4,20 @@ Agent Framework wraps every OpenAI SDK error in a ``ChatClientException`` and ke
 as its ``__cause__``, so the classifier walks the cause chain and decides on the first exception
 it recognises. The statuses follow the OpenAI SDK's own retry rule (408, 409, 429 and 5xx are worth
 another attempt), because the SDK's retries are switched off and this decision replaces them.
+
+A reason reaches callers (item results, problem+json details), so it keeps the status, the error
+code and a short message, and nothing else: an endpoint's message can echo the request (the
+agent's instructions), a key (``Incorrect API key provided: sk-...abcd``), a token or a server
+path. ``public_reason`` takes those out; a message that echoes the instructions is withheld whole.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -21,6 +28,7 @@ from agent_framework._tools import (  # private, but the only signal for a fatal
 )
 from agent_framework.exceptions import ChatClientContentFilterException
 
+from agentops.logging_safety import printable
 from agentops.model.types import ModelError, PermanentModelError, TransientModelError
 
 logger = logging.getLogger(__name__)
@@ -28,18 +36,59 @@ logger = logging.getLogger(__name__)
 _RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _MAX_CHAIN = 16
 _MAX_REASON = 500
+_MAX_DETAIL = 200
+_ECHO_WINDOW = 32  # a run of this many characters of the instructions in a message is an echo
+_ECHO_STEP = 8
+
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\).*", re.DOTALL)
+_FRAME = re.compile(r'File "[^"]*", line \d+(?:, in \S+)?')
+_PATH = re.compile(r"(?<![\w:/.-])(?:/[\w.@+-]+){2,}/?|\b[A-Za-z]:\\(?:[\w.@+-]+\\?)+")
+_BEARER = re.compile(r"\b(Bearer|Basic)\s+[^\s,;\"'}]+", re.IGNORECASE)
+_NAMED_SECRET = re.compile(
+    r"\b(api[-_ ]?key|authorization|ocp-apim-subscription-key|subscription[-_ ]key|"
+    r"access[-_ ]token|client[-_ ]secret|password|secret|sig|signature|token)"
+    r"(\"?\s*[:=]\s*\"?|'?\s*[:=]\s*'?)(?!\[redacted\])[^\s,;\"'}&]+",
+    re.IGNORECASE,
+)
+_OPENAI_KEY = re.compile(r"\bsk-[\w*.-]{3,}")
+_LONG_TOKEN = re.compile(r"(?<![\w/+-])[A-Za-z0-9_+/-]{32,}={0,2}")
 
 
-def classify_model_error(exc: BaseException) -> ModelError | None:
+def classify_model_error(exc: BaseException, *, private: Sequence[str] = ()) -> ModelError | None:
     """The domain error for ``exc``, or ``None`` when it is no model failure (a bug: re-raise it).
 
-    The returned error has ``exc`` as its cause when the caller raises it ``from exc``.
+    ``private`` is text a caller must never see (the agent's instructions): a message that echoes
+    it is withheld. The returned error has ``exc`` as its cause when the caller raises it
+    ``from exc``.
     """
     for link in _cause_chain(exc):
         error = _classify_one(link)
         if error is not None:
+            if error is not link:
+                error.reason = public_reason(error.reason, private=private)
+                error.args = (error.reason,)
             return error
     return None
+
+
+def public_reason(text: str, *, private: Sequence[str] = (), limit: int = _MAX_REASON) -> str:
+    """``text`` fit for a caller: no traceback, path, key or token, and no echo of ``private``.
+
+    An echo of ``private`` withholds everything after the reason's ``<status> <name>:`` head,
+    since what surrounds an echoed prompt is more of the request.
+    """
+    if any(_echoes(text, secret) for secret in private):
+        head, sep, _ = text.partition(": ")
+        withheld = "the message quoted the request and is withheld"
+        return f"{head}: {withheld}" if sep else withheld
+    text = _TRACEBACK.sub("[traceback]", text)
+    text = _FRAME.sub("[frame]", text)
+    text = _BEARER.sub(r"\1 [redacted]", text)
+    text = _NAMED_SECRET.sub(r"\1\2[redacted]", text)
+    text = _OPENAI_KEY.sub("sk-[redacted]", text)
+    text = _LONG_TOKEN.sub(_token_or_word, text)
+    text = _PATH.sub("[path]", text)
+    return printable(text, limit)
 
 
 def retry_after_seconds(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
@@ -88,8 +137,8 @@ def _classify_one(exc: BaseException) -> ModelError | None:
             status=exc.status_code,
         )
     if isinstance(exc, _UnknownFunctionCallError):
-        name = exc.args[0] if exc.args else "unknown tool"
-        return PermanentModelError(_trim(f"invalid tool call: {name}"))
+        detail = exc.args[0] if exc.args else "the model called a tool the agent does not have"
+        return PermanentModelError(f"invalid tool call: {printable(detail, _MAX_DETAIL)}")
     if isinstance(exc, MiddlewareFailure):
         return PermanentModelError(_trim(str(exc)))
     if isinstance(exc, TimeoutError):
@@ -137,16 +186,20 @@ _STATUS_NAMES = {
 
 
 def _error_detail(exc: openai.APIStatusError) -> str:
-    """The endpoint's own message (``{"error": {"message": ...}}``), else the SDK's text."""
+    """The endpoint's own message (``{"error": {"message": ...}}``), else the SDK's text.
+
+    Scrubbed before it is cut, so that a key is never cut into a part the patterns miss.
+    """
     body = exc.body
     if isinstance(body, Mapping):
         message = body.get("message")
         code = body.get("code") or body.get("type")
         if isinstance(message, str) and message:
-            return _trim(f"{message} ({code})" if code else message)
+            text = f"{message} ({code})" if isinstance(code, str) and code else message
+            return public_reason(text, limit=_MAX_DETAIL)
     if isinstance(body, str) and body:
-        return _trim(body)
-    return _trim(exc.message)
+        return public_reason(body, limit=_MAX_DETAIL)
+    return public_reason(exc.message, limit=_MAX_DETAIL)
 
 
 def _cause_chain(exc: BaseException) -> Iterator[BaseException]:
@@ -187,5 +240,28 @@ def _number(raw: str | None) -> float | None:
     return value
 
 
-def _trim(text: str) -> str:
-    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
+def _trim(text: str, limit: int = _MAX_REASON) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _token_or_word(match: re.Match[str]) -> str:
+    """A long run with digits and letters is a key, a token or a signature; a long word is not."""
+    token = match.group()
+    has_digit = any(c.isdigit() for c in token)
+    has_letter = any(c.isalpha() for c in token)
+    return "[redacted]" if has_digit and has_letter else token
+
+
+def _echoes(text: str, secret: str) -> bool:
+    """Whether ``text`` quotes a run of ``secret``, as is or JSON-escaped, spacing aside."""
+    flat_secret = " ".join(secret.split())
+    if len(flat_secret) < _ECHO_WINDOW // 2:
+        return False  # too short to tell an echo from a coincidence
+    escaped = json.dumps(text)[1:-1]
+    haystacks = {" ".join(text.split()), " ".join(escaped.replace("\\n", " ").split())}
+    width = min(_ECHO_WINDOW, len(flat_secret))
+    for start in range(0, max(1, len(flat_secret) - width + 1), _ECHO_STEP):
+        window = flat_secret[start : start + width]
+        if any(window in haystack for haystack in haystacks):
+            return True
+    return False

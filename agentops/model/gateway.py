@@ -8,13 +8,15 @@
 
 The breaker is looked at before queueing in the limiter so that an open circuit fails at once
 instead of after a wait, and admits (taking a half-open probe slot) only after the wait, so a
-probe is not held by a request that is still queued. A call is billed once: usage is recorded only
-for an answer, and a cached answer costs nothing.
+probe is not held by a request that is still queued. A call is billed once: usage is recorded for
+an answer, and for a failed call that spent tokens first (a tool loop that failed in a later
+round); a cached answer costs nothing.
 
 Errors for the caller: ``PermanentModelError`` (fail the item), ``TransientModelError`` and its
 ``CircuitOpenError`` (retryable, with ``retry_after_s``), ``BudgetExceededError`` (stop
 dispatching). Every ``ModelError`` raised carries ``model_calls``: the endpoint calls it cost,
-which count against the item's attempts (read it with ``model_calls_of``).
+which count against the item's attempts (read it with ``model_calls_of``), and its ``usage`` and
+``cost``: the tokens those calls spent, already recorded against the budgets.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from agentops.model.types import (
     ModelRequest,
     PermanentModelError,
     TransientModelError,
+    Usage,
 )
 
 logger = logging.getLogger(__name__)
@@ -96,6 +99,7 @@ class ModelGateway:
 
         breaker = self._breakers.get(request.deployment)
         calls = inline = 0
+        spent = Usage()
         while True:
             try:
                 breaker.check()
@@ -109,13 +113,19 @@ class ModelGateway:
                 try:
                     answer = await invoke(request)
                 except TransientModelError as error:
-                    reservation.settle(None)
+                    reservation.settle(_spent(error))
+                    spent += await self._bill_failure(request, error)
                     if error.status == 429:
                         # Throttling says the endpoint is busy, not broken: its retry-after
                         # paces the item, and the limiter paces the rest.
                         breaker.on_neutral()
                     else:
                         breaker.on_failure()
+                    raise
+                except ModelError as error:
+                    reservation.settle(_spent(error))
+                    spent += await self._bill_failure(request, error)
+                    breaker.on_neutral()
                     raise
                 except BaseException:
                     reservation.settle(None)
@@ -128,6 +138,7 @@ class ModelGateway:
                 wait = self._policy.inline_wait(error, used, inline, item_key)
                 if wait is None:
                     error.model_calls = calls  # type: ignore[attr-defined]
+                    self._account(request, error, spent)
                     raise
                 inline += 1
                 logger.info(
@@ -140,6 +151,7 @@ class ModelGateway:
                 continue
             except ModelError as error:
                 error.model_calls = calls  # type: ignore[attr-defined]
+                self._account(request, error, spent)
                 raise
             break
 
@@ -153,6 +165,23 @@ class ModelGateway:
             except Exception:
                 logger.warning("cache store failed; the answer stands", exc_info=True)
         return replace(answer, cached=False, model_calls=calls)
+
+    async def _bill_failure(self, request: ModelRequest, error: ModelError) -> Usage:
+        """Record what a failed call spent against the budgets; return it."""
+        usage = error.usage
+        if usage.total_tokens and self._budgets is not None:
+            cost = self._prices.cost(usage, request.deployment)
+            await self._budgets.record(request.tenant, request.agent, usage, cost)
+        return usage
+
+    def _account(self, request: ModelRequest, error: ModelError, spent: Usage) -> None:
+        """The error leaves with every failed attempt's usage of this call, and its price."""
+        error.usage = spent
+        error.cost = self._prices.cost(spent, request.deployment) if spent.total_tokens else 0.0
+
+
+def _spent(error: ModelError) -> Usage | None:
+    return error.usage if error.usage.total_tokens else None
 
 
 __all__ = ["Invoke", "ModelGateway", "PermanentModelError", "model_calls_of"]

@@ -59,12 +59,19 @@ class ModelAnswer:
 
 
 class ModelError(Exception):
-    """A model call that did not produce an answer."""
+    """A model call that did not produce an answer.
+
+    ``usage`` is what the calls made before the failure spent (a tool loop that failed in its
+    third round spent two rounds), and ``cost`` its price once the gateway has priced it: spent
+    tokens are billed whether or not an answer came of them.
+    """
 
     def __init__(self, reason: str, *, status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.usage = Usage()
+        self.cost = 0.0
 
 
 class PermanentModelError(ModelError):

@@ -22,7 +22,9 @@ Answers (same request, same answer)
     Tokens are ``ceil(chars / 4)``; a prompt costs its messages' text plus 3 per message plus 3,
     plus the tool definitions as compact JSON. ``max_tokens``/``max_completion_tokens`` truncate
     with finish_reason ``length``. A prompt containing ``[simulate-content-filter]`` gets Azure's
-    ``content_filter`` 400.
+    ``content_filter`` 400. A user message containing ``[simulate-tool-call {"name": ...,
+    "arguments": ..., "rounds": n}]`` gets that tool call, offered or not, in its next n replies
+    (see ``devhost.simulator.answers``).
 
 Environment (``SimulatorConfig.from_env``; command-line flags of the same names override them)
     SIM_CONFIG             the whole config as JSON; the variables below override its fields

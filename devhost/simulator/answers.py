@@ -1,5 +1,10 @@
 """Deterministic completions: the same request always gets the same answer.
 
+- The last user message scripts a call, ``[simulate-tool-call {"name": ..., "arguments": ...,
+  "rounds": n}]`` (JSON; ``arguments`` an object or a raw string, ``rounds`` default 1): that
+  call, offered or not, in each of the first ``n`` replies after that message, unless
+  ``tool_choice`` is ``none``. This plays a misbehaving model: an undeclared tool, a name with
+  control characters, arguments of the wrong type, a loop that never ends.
 - The last message is a user message and an offered tool fits (see ``tools``): a tool call.
 - The conversation ends with tool results: a text answer quoting each result.
 - Otherwise: ``Simulated answer <digest>: "<first 80 characters of the last user message>".``
@@ -18,6 +23,7 @@ from devhost.simulator.tokens import CHARS_PER_TOKEN, content_text, estimate_tok
 from devhost.simulator.tools import plan_tool_call
 from devhost.simulator.validation import ChatRequest
 
+SCRIPTED_CALL = "[simulate-tool-call "
 _SNIPPET_CHARS = 80
 _RESULT_CHARS = 500
 _FILLER = (
@@ -44,6 +50,9 @@ def digest(text: str) -> str:
 def complete(request: ChatRequest, answer_tokens: int | None) -> Completion:
     messages = request.messages
     last = messages[-1]
+    scripted = _scripted_call(messages, request.tool_choice)
+    if scripted is not None:
+        return scripted
     if last.get("role") == "user":
         query = content_text(last.get("content"))
         call = plan_tool_call(query, request.tools, request.tool_choice)
@@ -62,6 +71,43 @@ def complete(request: ChatRequest, answer_tokens: int | None) -> Completion:
     else:
         text = _echo_answer(_last_user_text(messages), answer_tokens)
     return _limit(text, request.max_tokens)
+
+
+def _scripted_call(
+    messages: list[dict[str, Any]], tool_choice: str | dict[str, Any]
+) -> Completion | None:
+    if tool_choice == "none":
+        return None
+    position = next(
+        (i for i in range(len(messages) - 1, -1, -1) if messages[i].get("role") == "user"), None
+    )
+    if position is None:
+        return None
+    text = content_text(messages[position].get("content"))
+    start = text.find(SCRIPTED_CALL)
+    if start < 0:
+        return None
+    try:
+        script, _ = json.JSONDecoder().raw_decode(text, start + len(SCRIPTED_CALL))
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(script, dict) or not isinstance(script.get("name"), str):
+        return None
+    replies = sum(1 for message in messages[position + 1 :] if message.get("role") == "assistant")
+    if replies >= int(script.get("rounds", 1)):
+        return None
+    arguments = script.get("arguments", {})
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments, separators=(",", ":"))
+    name = script["name"]
+    call_id = "call_" + hashlib.sha256(f"{text}\0{replies}".encode()).hexdigest()[:24]
+    tool_call = {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
+    tokens = estimate_tokens(name) + estimate_tokens(arguments)
+    return Completion(None, [tool_call], "tool_calls", tokens)
 
 
 def _last_user_text(messages: list[dict[str, Any]]) -> str:

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from agentops.agents.tools.errors import ToolArgumentError
 
 # Not strftime("%A"): that follows the process locale, and answers must not change with it.
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
-IsoDate = Annotated[date, Field(description="a date as YYYY-MM-DD")]
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _from_iso_text(value: Any) -> Any:
+    """JSON has no date: a date argument is text in exactly this form, nothing else.
+
+    Lax pydantic would also take a Unix timestamp or ``20240101``; strict pydantic takes no text.
+    """
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return date.fromisoformat(value)
+
+
+IsoDate = Annotated[
+    date, BeforeValidator(_from_iso_text), Field(description="a date as YYYY-MM-DD")
+]
 
 
 def days_between(start: IsoDate, end: IsoDate) -> int:

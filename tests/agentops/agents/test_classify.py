@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -198,3 +199,81 @@ def test_long_reasons_are_trimmed() -> None:
     error = classify_model_error(openai.BadRequestError("400", response=response, body=body))
     assert error is not None
     assert len(error.reason) <= 500
+
+
+def _error_with_body(status: int, body: object) -> openai.APIStatusError:
+    response = httpx2.Response(status, json={"error": body}, request=_request())
+    client = openai.AsyncOpenAI(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0)
+    return client._make_status_error(f"Error code: {status}", body=body, response=response)
+
+
+def test_a_401_that_echoes_part_of_the_key_keeps_status_and_code_only() -> None:
+    # OpenAI's own wording: it shows the key's first and last characters.
+    body = {
+        "message": "Incorrect API key provided: sk-proj-AbCd************************wXyZ. "
+        "You can find your API key at https://platform.openai.com/account/api-keys.",
+        "type": "invalid_request_error",
+        "code": "invalid_api_key",
+    }
+    error = classify_model_error(_wrapped(_error_with_body(401, body)))
+    assert isinstance(error, PermanentModelError)
+    assert error.status == 401
+    assert error.reason.startswith("401 unauthorized: Incorrect API key provided: sk-[redacted]")
+    assert "invalid_api_key" in error.reason
+    assert "AbCd" not in error.reason and "wXyZ" not in error.reason
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+        "api-key: 0123456789abcdef0123456789abcdef",
+        "header 'api-key'='0123456789abcdef0123456789abcdef'",
+        "url https://x.openai.azure.com/openai?sig=Zm9vYmFyYmF6cXV4&api-key=abc123secret",
+        "key 0123456789abcdef0123456789abcdef was refused",
+    ],
+)
+def test_keys_and_tokens_in_a_message_are_redacted(leak: str) -> None:
+    error = classify_model_error(_error_with_body(400, {"message": f"bad request: {leak}"}))
+    assert error is not None
+    for secret in ("eyJ", "0123456789abcdef", "Zm9vYmFy", "abc123secret", "c2lnbmF0dXJl"):
+        assert secret not in error.reason, error.reason
+    assert "[redacted]" in error.reason
+
+
+def test_a_400_that_echoes_the_instructions_is_withheld() -> None:
+    instructions = (
+        "You answer questions about numbers, units and dates.\n"
+        "Never compute in your head: call a tool for every arithmetic step."
+    )
+    # Some OpenAI-compatible servers quote the offending request back, JSON and all.
+    echoed = json.dumps({"messages": [{"role": "system", "content": instructions}]})
+    body = {"message": f"Invalid request: {echoed[:150]}", "code": "invalid_request"}
+    error = classify_model_error(_wrapped(_error_with_body(400, body)), private=(instructions,))
+    assert isinstance(error, PermanentModelError)
+    assert error.reason == ("400 bad request: the message quoted the request and is withheld")
+    # Without the echo the message stays.
+    plain = classify_model_error(_error_with_body(400, body), private=("something else " * 4,))
+    assert plain is not None and "Invalid request" in plain.reason
+
+
+def test_tracebacks_paths_and_control_characters_stay_out_of_reasons() -> None:
+    body = {
+        "message": "internal error\r\nTraceback (most recent call last):\n"
+        '  File "/srv/app/handler.py", line 12, in handle\nKeyError: secret',
+    }
+    error = classify_model_error(_error_with_body(500, body))
+    assert isinstance(error, TransientModelError)
+    assert error.reason == "500 internal server error: internal error\\r\\n[traceback]"
+    pathy = classify_model_error(
+        _error_with_body(400, {"message": "cannot open /etc/agentops/keys.json for model x"})
+    )
+    assert pathy is not None
+    assert pathy.reason == "400 bad request: cannot open [path] for model x"
+
+
+def test_an_unknown_tool_name_with_line_breaks_is_escaped() -> None:
+    exc = _UnknownFunctionCallError('Error: Requested function "x\nERROR forged" not found.')
+    error = classify_model_error(exc)
+    assert error is not None
+    assert "\n" not in error.reason and "x\\nERROR forged" in error.reason

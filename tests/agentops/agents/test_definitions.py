@@ -55,6 +55,23 @@ def test_valid_file_fields_and_defaults() -> None:
     assert notes.max_output_tokens == 1024
     assert notes.cache_ttl_s == 0
     assert notes.sensitive is True
+    assert (calc.max_tool_rounds, notes.max_tool_rounds) == (8, 8)
+    # The item's output over all its calls: one full answer and as much again for tool turns.
+    assert (calc.total_output_tokens, notes.total_output_tokens) == (200, 2048)
+
+
+def test_tool_rounds_and_total_output_tokens_are_set_per_agent() -> None:
+    text = VALID.replace(
+        "    cache_ttl_s: 60\n",
+        "    cache_ttl_s: 60\n    max_tool_rounds: 3\n    max_total_output_tokens: 150\n",
+    )
+    calc, _ = parse_agents(text, BUILTIN_TOOLS)
+    assert (calc.max_tool_rounds, calc.total_output_tokens) == (3, 150)
+    smaller = text.replace("max_total_output_tokens: 150", "max_total_output_tokens: 99")
+    assert _error(smaller) == (
+        "agents.yaml: agent 'calc': max_total_output_tokens (99) must be at least "
+        "max_output_tokens (100)"
+    )
 
 
 def test_unknown_tool_names_agent_field_and_known_tools() -> None:
@@ -93,6 +110,8 @@ def test_missing_instructions() -> None:
         ("cache_ttl_s: 60", "cache_ttl_s: -1", "cache_ttl_s"),
         ("cache_ttl_s: 60", "cache_ttl_s: soon", "cache_ttl_s"),
         ("name: calc", "name: Calc Agent", "name"),
+        ("cache_ttl_s: 60", "max_tool_rounds: 0", "max_tool_rounds"),
+        ("cache_ttl_s: 60", "max_tool_rounds: 33", "max_tool_rounds"),
     ],
 )
 def test_out_of_range_values(before: str, after: str, field: str) -> None:

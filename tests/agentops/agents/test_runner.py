@@ -7,8 +7,11 @@ and ``devhost.simulator.tools``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
+import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -25,7 +28,7 @@ from agentops.agents.registry import AgentRegistry, UnknownAgentError
 from agentops.agents.runner import AgentRunner
 from agentops.agents.tools import BUILTIN_TOOLS
 from agentops.model.openai_client import ModelConnection, Transport
-from agentops.model.types import ChatMessage, PermanentModelError, TransientModelError
+from agentops.model.types import ChatMessage, PermanentModelError, TransientModelError, Usage
 from devhost.simulator.config import SimulatorConfig
 from devhost.simulator.server import RunningSimulator, serve_in_background
 
@@ -273,7 +276,7 @@ async def test_tool_argument_errors_are_permanent_with_the_reason(
     # Schema validation of the model's arguments: 'someday' is no date.
     with pytest.raises(PermanentModelError) as caught:
         await runner.invoke(registry.request_for("calculator", "t1", "weekday of day=someday"))
-    assert caught.value.reason.startswith("invalid tool call: weekday: Invalid arguments")
+    assert caught.value.reason == "invalid tool call: weekday: day: expected a date as YYYY-MM-DD"
     # Both calls stopped after the tool: no second model round trip answered around the error.
     assert (await _stats(sim))["requests"] == 2
 
@@ -356,3 +359,242 @@ async def test_azure_openai_with_entra_id_or_key(
         assert all(
             s == ("https://cognitiveservices.azure.com/.default",) for s in credential.scopes
         )
+
+
+def _scripted(name: str, arguments: Any, rounds: int = 1) -> str:
+    """A query that makes the simulated model call ``name``, offered or not (see its answers)."""
+    script = json.dumps({"name": name, "arguments": arguments, "rounds": rounds})
+    return f"[simulate-tool-call {script}]"
+
+
+def _agents(extra: str, max_output_tokens: int = 64) -> AgentRegistry:
+    text = f"""
+agents:
+  - name: adder
+    description: Adds.
+    instructions: Use the add tool for every sum, then state the result.
+    deployment: gpt-4o-mini
+    tools: [add, add_days]
+    max_output_tokens: {max_output_tokens}
+{extra}
+"""
+    return AgentRegistry(parse_agents(text, BUILTIN_TOOLS))
+
+
+async def _spent(sim: RunningSimulator) -> Usage:
+    tokens = (await _stats(sim))["tokens"]
+    return Usage(tokens["prompt"], tokens["completion"])
+
+
+async def test_a_tool_call_to_an_agent_without_tools_fails_and_is_billed(
+    start_simulator: Start, runner_for: Callable[..., AgentRunner], registry: AgentRegistry
+) -> None:
+    sim = await start_simulator()
+    query = _scripted("add", {"a": 1, "b": 2})
+    with pytest.raises(PermanentModelError) as caught:
+        await runner_for(sim).invoke(registry.request_for("summarizer", "t1", query))
+    assert caught.value.reason == (
+        "invalid tool call: the model called tool 'add', but agent summarizer has no tools"
+    )
+    assert caught.value.usage == await _spent(sim)
+    assert caught.value.usage.completion_tokens > 0
+
+
+async def test_a_call_to_an_undeclared_tool_fails_with_the_name_escaped(
+    start_simulator: Start,
+    runner_for: Callable[..., AgentRunner],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    agents = _agents("")
+    sim = await start_simulator()
+    runner = runner_for(sim, agents=agents)
+    # Declared tools only: multiply exists in the app, but this agent does not have it.
+    with pytest.raises(PermanentModelError) as caught:
+        await runner.invoke(agents.request_for("adder", "t", _scripted("multiply", {"a": 2})))
+    assert caught.value.reason == (
+        "invalid tool call: the model called tool 'multiply', which agent adder does not have"
+    )
+    # Nor is it offered: asked to multiply, the model finds no tool for it and answers in text.
+    answer = await runner.invoke(agents.request_for("adder", "t", "multiply 19 and 23"))
+    assert answer.text == _echo("multiply 19 and 23")
+
+    forged = "add\r\nERROR agentops.audit: chain broken"
+    with caplog.at_level(logging.DEBUG), pytest.raises(PermanentModelError) as caught:
+        await runner.invoke(agents.request_for("adder", "t", _scripted(forged, {})))
+    assert caught.value.reason == (
+        "invalid tool call: the model called tool 'add\\r\\nERROR agentops.audit: chain broken', "
+        "which agent adder does not have"
+    )
+    assert caught.value.usage.total_tokens > 0
+    for record in caplog.records:
+        if record.name.startswith("agentops"):
+            assert "\n" not in record.getMessage() and "\r" not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "reason"),
+    [
+        ("add", {"a": "2", "b": 3}, "add: a: Input should be a valid number"),
+        ("add", {"a": 2, "b": 3, "c": 4}, "add: c: unknown argument"),
+        ("add", {"a": True, "b": 3}, "add: a: Input should be a valid number"),
+        (
+            "add_days",
+            {"day": "2024-01-01", "days": 2.0},
+            "add_days: days: Input should be a valid integer",
+        ),
+        (
+            "add_days",
+            {"day": "2024-01-01", "days": "2"},
+            "add_days: days: Input should be a valid integer",
+        ),
+        (
+            "add_days",
+            {"day": 1704067200, "days": 2},
+            "add_days: day: expected a date as YYYY-MM-DD",
+        ),
+        (
+            "add_days",
+            {"day": "20240101", "days": 2},
+            "add_days: day: expected a date as YYYY-MM-DD",
+        ),
+    ],
+)
+async def test_tool_arguments_are_validated_strictly(
+    start_simulator: Start,
+    runner_for: Callable[..., AgentRunner],
+    tool: str,
+    arguments: dict[str, Any],
+    reason: str,
+) -> None:
+    agents = _agents("")
+    sim = await start_simulator()
+    with pytest.raises(PermanentModelError) as caught:
+        await runner_for(sim, agents=agents).invoke(
+            agents.request_for("adder", "t", _scripted(tool, arguments))
+        )
+    assert caught.value.reason == f"invalid tool call: {reason}"
+    assert (await _stats(sim))["requests"] == 1, "no second round answers around a bad call"
+
+
+async def test_json_integers_are_numbers_for_float_parameters(
+    start_simulator: Start, runner_for: Callable[..., AgentRunner]
+) -> None:
+    agents = _agents("")
+    runner = runner_for(await start_simulator(), agents=agents)
+    answer = await runner.invoke(
+        agents.request_for("adder", "t", _scripted("add", {"a": 2, "b": 0.5}))
+    )
+    assert answer.text == "Tool results: add returned 2.5."
+    answer = await runner.invoke(
+        agents.request_for("adder", "t", _scripted("add_days", {"day": "2024-02-28", "days": 2}))
+    )
+    assert answer.text == "Tool results: add_days returned 2024-03-01."
+
+
+async def test_tool_rounds_past_the_cap_fail_the_item_without_a_final_call(
+    start_simulator: Start, runner_for: Callable[..., AgentRunner]
+) -> None:
+    agents = _agents("    max_tool_rounds: 2")
+    sim = await start_simulator()
+    runner = runner_for(sim, agents=agents)
+    within = await runner.invoke(
+        agents.request_for("adder", "t", _scripted("add", {"a": 2, "b": 3}, rounds=2))
+    )
+    assert within.text == "Tool results: add returned 5."
+    assert within.model_calls == 3
+    assert within.usage == await _spent(sim)
+    await _reset(sim)
+
+    query = _scripted("add", {"a": 2, "b": 3}, rounds=50)
+    with pytest.raises(PermanentModelError) as caught:
+        await runner.invoke(agents.request_for("adder", "t", query))
+    assert caught.value.reason == (
+        "tool round limit: the model asked for more than 2 rounds of tool calls"
+    )
+    # Two rounds ran, the third request for tools was refused: no call with tools switched off.
+    assert (await _stats(sim))["requests"] == 3
+    assert caught.value.usage == await _spent(sim)
+
+
+async def test_the_default_round_cap_is_eight(
+    start_simulator: Start, runner_for: Callable[..., AgentRunner], registry: AgentRegistry
+) -> None:
+    sim = await start_simulator()
+    query = _scripted("add", {"a": 2, "b": 3}, rounds=50)
+    with pytest.raises(PermanentModelError) as caught:
+        await runner_for(sim).invoke(registry.request_for("calculator", "t", query))
+    assert caught.value.reason.startswith("tool round limit: the model asked for more than 8")
+    assert (await _stats(sim))["requests"] == 9
+
+
+async def test_output_tokens_are_capped_over_all_rounds_of_an_item(
+    start_simulator: Start, runner_for: Callable[..., AgentRunner]
+) -> None:
+    # Each scripted call writes 5 tokens (name and arguments); the answer after them 8.
+    agents = _agents("    max_total_output_tokens: 64")
+    sim = await start_simulator()
+    runner = runner_for(sim, agents=agents)
+    answer = await runner.invoke(
+        agents.request_for("adder", "t", _scripted("add", {"a": 2, "b": 3}, rounds=3))
+    )
+    assert answer.text == "Tool results: add returned 5."
+    assert answer.usage.completion_tokens == 3 * 5 + 8
+    await _reset(sim)
+
+    tight = _agents("    max_total_output_tokens: 16", max_output_tokens=16)
+    runner = runner_for(sim, agents=tight)
+    with pytest.raises(PermanentModelError) as caught:
+        await runner.invoke(
+            tight.request_for("adder", "t", _scripted("add", {"a": 2, "b": 3}, rounds=2))
+        )
+    # 10 tokens on two calls leave 6 for an 8-token answer: cut, so the item fails.
+    assert caught.value.reason == (
+        "output token limit: the model wrote 16 tokens over 3 calls, the item's limit is 16"
+    )
+    assert caught.value.usage == await _spent(sim)
+
+
+async def test_reasons_never_quote_the_instructions(
+    start_simulator: Start, runner_for: Callable[..., AgentRunner]
+) -> None:
+    instructions = "Classified: the launch codes are 0000 and the rota is on the wiki page."
+    agents = AgentRegistry(
+        parse_agents(
+            f"""
+agents:
+  - name: leaky
+    description: Leaks.
+    instructions: "{instructions}"
+    deployment: gpt-4o-mini
+""",
+            BUILTIN_TOOLS,
+        )
+    )
+    sim = await start_simulator()
+    # The script calls a tool whose name repeats the instructions, as a confused model might.
+    with pytest.raises(PermanentModelError) as caught:
+        await runner_for(sim, agents=agents).invoke(
+            agents.request_for("leaky", "t", _scripted(instructions, {}))
+        )
+    assert "launch codes" not in caught.value.reason
+    assert caught.value.reason == (
+        "invalid tool call: the message quoted the request and is withheld"
+    )
+
+
+async def _reset(sim: RunningSimulator) -> None:
+    async with httpx.AsyncClient() as client:
+        (await client.post(f"http://{sim.host}:{sim.port}/sim/reset")).raise_for_status()
+
+
+async def test_concurrent_items_keep_their_own_counts(
+    start_simulator: Start, runner_for: Callable[..., AgentRunner], registry: AgentRegistry
+) -> None:
+    runner = runner_for(await start_simulator(latency={"ms": 20}))
+    queries = ["multiply 19 and 23", _scripted("add", {"a": 1, "b": 2}, rounds=3), "what is it?"]
+    answers = await asyncio.gather(
+        *(runner.invoke(registry.request_for("calculator", "t", query)) for query in queries)
+    )
+    assert [answer.model_calls for answer in answers] == [2, 4, 1]
+    alone = await runner.invoke(registry.request_for("calculator", "t", queries[1]))
+    assert answers[1].usage == alone.usage

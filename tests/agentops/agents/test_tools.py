@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from agentops.agents.strict_tools import arguments_model, strict_tool
 from agentops.agents.tools import BUILTIN_TOOLS, ToolArgumentError
 from agentops.agents.tools.arithmetic import add, divide, multiply, subtract
 from agentops.agents.tools.dates import add_days, days_between, weekday
@@ -79,3 +80,19 @@ def test_dates() -> None:
     assert add_days(date(2024, 3, 1), -1) == "2024-02-29"
     with pytest.raises(ToolArgumentError):
         add_days(date(9999, 12, 31), 1)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_TOOLS))
+def test_every_tool_tells_the_model_its_arguments_are_closed(name: str) -> None:
+    schema = strict_tool(BUILTIN_TOOLS[name]).parameters()
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == set(schema["properties"])
+
+
+def test_a_tool_without_annotations_cannot_be_described() -> None:
+    def loose(a, b: int) -> int:  # type: ignore[no-untyped-def]
+        """Untyped."""
+        return b
+
+    with pytest.raises(TypeError, match="parameter a has no type annotation"):
+        arguments_model(loose)

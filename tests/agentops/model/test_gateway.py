@@ -205,3 +205,33 @@ async def test_throttling_does_not_open_the_breaker(store, clock):
         with pytest.raises(TransientModelError):
             await gateway.call(make_request(query=f"q{index}"), endpoint)
     assert gateway._breakers.get("gpt-4o-mini").state is BreakerState.CLOSED
+
+
+def _spent(error: ModelError, usage: Usage) -> ModelError:
+    error.usage = usage
+    return error
+
+
+async def test_a_failure_after_spending_tokens_is_billed_and_carries_its_usage(store, clock):
+    limits = {"gpt-4o-mini": RateLimits(tpm=10_000)}
+    gateway = make_gateway(store, clock, limits=limits)
+    # A tool loop refused in its third round: two rounds of tokens were spent.
+    failed = _spent(PermanentModelError("tool round limit"), Usage(600, 400))
+    with pytest.raises(PermanentModelError) as caught:
+        await gateway.call(make_request(), Endpoint(failed))
+    assert caught.value.usage == Usage(600, 400)
+    assert caught.value.cost == pytest.approx(1.4)
+    day = TODAY_OF(clock)
+    assert await store.get_usage("tenant:contoso", day) == (1000, pytest.approx(1.4))
+    # The limiter keeps the tokens that were used instead of refunding them.
+    level = gateway._limiter.for_deployment("gpt-4o-mini")._tokens.level
+    assert level == pytest.approx(10_000 - 1000, abs=1)
+
+
+async def test_an_inline_retry_after_a_spending_failure_bills_both_calls_once(store, clock):
+    gateway = make_gateway(store, clock)
+    first = _spent(TransientModelError("503", status=503, retry_after_s=0.1), Usage(100, 50))
+    answer = await gateway.call(make_request(), Endpoint(first))
+    assert answer.usage == Usage(600, 400)
+    tokens, cost = await store.get_usage("tenant:contoso", TODAY_OF(clock))
+    assert tokens == 1150 and cost == pytest.approx(1.4 + 0.2)

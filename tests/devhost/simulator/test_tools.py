@@ -210,3 +210,43 @@ def test_explicit_pairs_keep_their_dates() -> None:
     call = plan_tool_call("add_days day=2024-02-27 days=3", [tool], "auto")
     assert call is not None
     assert call.arguments == {"day": "2024-02-27", "days": 3}
+
+
+def _scripted(name: str, arguments: Any, rounds: int = 1) -> str:
+    script = json.dumps({"name": name, "arguments": arguments, "rounds": rounds})
+    return f"please [simulate-tool-call {script}] now"
+
+
+async def test_a_scripted_call_is_made_offered_or_not_for_its_rounds(client: AsyncOpenAI) -> None:
+    messages: list[Any] = user(_scripted("rm\r\n-rf", {"a": "2", "extra": 1}, rounds=2))
+    for _ in range(2):
+        result = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, tools=[ADD]
+        )
+        message = result.choices[0].message
+        assert result.choices[0].finish_reason == "tool_calls"
+        assert message.tool_calls is not None
+        call = message.tool_calls[0]
+        assert call.function.name == "rm\r\n-rf"
+        assert json.loads(call.function.arguments) == {"a": "2", "extra": 1}
+        messages += [
+            message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": "ok"},
+        ]
+    # The rounds are spent: the model answers from the last round's results.
+    result = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=messages, tools=[ADD]
+    )
+    assert result.choices[0].message.content == "Tool results: rm\r\n-rf returned ok."
+
+
+async def test_a_scripted_call_without_tools_and_raw_arguments(client: AsyncOpenAI) -> None:
+    result = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=user(_scripted("add", "{not json"))
+    )
+    call = result.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert (call.function.name, call.function.arguments) == ("add", "{not json")
+    forbidden = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=user(_scripted("add", {})), tools=[ADD], tool_choice="none"
+    )
+    assert forbidden.choices[0].message.tool_calls is None
