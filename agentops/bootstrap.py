@@ -24,6 +24,7 @@ from agentops import telemetry
 from agentops.agents.registry import AgentRegistry
 from agentops.audit import AuditTrail
 from agentops.conversations import ConversationService
+from agentops.logging_safety import install_log_escaping
 from agentops.model.breaker import BreakerConfig, BreakerRegistry
 from agentops.model.budgets import BudgetLimit, Budgets
 from agentops.model.cache import ResponseCache
@@ -194,6 +195,7 @@ def check_configuration() -> None:
     """Raise on invalid app settings or an invalid agents.yaml, naming the setting or the agent
     and field. Reads files only (no client, no network), so it can run while the app is indexed:
     a broken deployment then fails at start-up, not on its first request."""
+    install_log_escaping()  # before any request: nothing from outside may forge a log line
     settings = get_settings()
     load_registry(settings.resolve(settings.agents_file))
 
@@ -250,6 +252,7 @@ def build_services(
             raise ValueError("with KEY_VAULT_URL set, build services with open_services")
         startup = StartupSecrets(settings.cache_encryption_key, settings.cosmos_key)
     secrets = secrets if secrets is not None else open_secrets(settings)
+    install_log_escaping()
     telemetry.configure(settings)
     store = open_store(settings, startup.cosmos_key)
     registry = load_registry(settings.resolve(settings.agents_file))

@@ -6,8 +6,9 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -118,11 +119,42 @@ def to_response(result: Any) -> Response:
     return response
 
 
+# Azure's host refuses bodies over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT bytes (100 MB by default).
+BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
+DEFAULT_BODY_LIMIT = 100 * 1024 * 1024
+
+
+def request_body_limit(environ: Mapping[str, str]) -> int:
+    raw = environ.get(BODY_LIMIT_SETTING) or ""
+    if not raw:
+        return DEFAULT_BODY_LIMIT
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise ValueError(f"{BODY_LIMIT_SETTING} must be a positive number of bytes, got {raw!r}")
+    return int(raw)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it is known to exceed `limit`: by its declared length before
+    reading anything, else by counting, and reading stops there."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class FunctionEndpoint:
     """Dispatches every path that is not devhost's own to the app's HTTP triggers."""
 
     def __init__(self, host: FunctionHost) -> None:
         self._host = host
+        self._max_body = request_body_limit(os.environ)
 
     async def handle(self, request: Request) -> Response:
         # Match the still-encoded path: route values are decoded once, after matching, so an
@@ -144,13 +176,16 @@ class FunctionEndpoint:
         if not self._host.keys.authorizes(function.auth_level, _caller_key(request)):
             level = "the master key" if function.auth_level is AuthLevel.ADMIN else "a key"
             return problem(401, f"function {function.info.name!r} requires {level}")
+        body = await _read_body(request, self._max_body)
+        if body is None:
+            return problem(413, f"the request body is over {self._max_body} bytes")
         http_request = func.HttpRequest(
             method=request.method,
             url=_public_url(self._host.public_base_url, request),
             headers=_request_headers(request),
             params=dict(request.query_params),
             route_params=dict(match.route_params),
-            body=await request.body(),
+            body=body,
         )
         context = self._host.invoker.new_context(function.info)
         started = time.perf_counter()

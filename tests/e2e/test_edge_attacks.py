@@ -95,12 +95,16 @@ def test_urls_come_from_the_configured_host_not_the_host_header(
     assert document["servers"] == [{"url": app_host.base_url}]
 
 
-def test_only_admins_get_management_urls(api: httpx.Client) -> None:
+def test_only_admins_get_management_urls_with_the_durable_key(
+    api: httpx.Client, app_host: Devhost
+) -> None:
     tenant_user = api.post("/api/agents/summarizer/runs", json={"queries": ["x"]}, headers=USER)
     assert "code=" not in tenant_user.text and "terminatePostUri" not in tenant_user.json()
     operator = api.post("/api/agents/summarizer/runs", json={"queries": ["x"]})
     body = operator.json()
-    assert "code=" in body["terminatePostUri"]
+    assert f"code={app_host.durable_key}" in body["terminatePostUri"]
+    assert app_host.master_key not in operator.text
+    assert body["terminatePostUri"].startswith(app_host.base_url)
     wait_run(api, body["runId"])
 
 
