@@ -22,6 +22,7 @@ from agentops import telemetry
 from agentops.agents.registry import AgentRegistry
 from agentops.audit import AuditTrail
 from agentops.conversations import ConversationService
+from agentops.encryption import KeyRing, RecordSealer
 from agentops.model.breaker import BreakerConfig, BreakerRegistry
 from agentops.model.budgets import BudgetLimit, Budgets
 from agentops.model.cache import ResponseCache
@@ -57,6 +58,7 @@ class Services:
     audit: AuditTrail
     budgets: Budgets
     connection: ModelConnection
+    sealer: RecordSealer
 
     async def aclose(self) -> None:
         await self.connection.aclose()
@@ -154,6 +156,13 @@ def check_configuration() -> None:
     a broken deployment then fails at start-up, not on its first request."""
     settings = get_settings()
     load_registry(settings.resolve(settings.agents_file))
+    key_ring(settings)  # a malformed key setting fails here; none at all is refused per request
+
+
+def key_ring(settings: Settings) -> KeyRing | None:
+    """The data encryption keys; None when none are configured (sensitive agents are refused)."""
+    value = settings.data_encryption_keys
+    return None if value is None else KeyRing.from_secret(value)
 
 
 def build_services(settings: Settings) -> Services:
@@ -206,19 +215,28 @@ def build_services(settings: Settings) -> Services:
     model = ModelService(gateway, runner, prices)
     agents = registry
     audit = AuditTrail(store)
+    sealer = RecordSealer(key_ring(settings))
     return Services(
         settings=settings,
         store=store,
         agents=agents,
         model=model,
-        runs=RunService(store, agents, _BudgetGate(budgets), audit, settings),
-        batches=BatchService(store, agents, model, max_attempts=settings.max_attempts),
+        runs=RunService(store, agents, _BudgetGate(budgets), audit, settings, sealer=sealer),
+        batches=BatchService(
+            store, agents, model, max_attempts=settings.max_attempts, sealer=sealer
+        ),
         conversations=ConversationService(
-            store, agents, model, max_messages=settings.thread_max_messages
+            store,
+            agents,
+            model,
+            max_messages=settings.thread_max_messages,
+            sealer=sealer,
+            threads_per_day=settings.threads_per_user_per_day,
         ),
         audit=audit,
         budgets=budgets,
         connection=connection,
+        sealer=sealer,
     )
 
 

@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     max_queries: int = Field(default=10_000, ge=1, alias="MAX_QUERIES")
     max_query_bytes: int = Field(default=32 * 1024, ge=1, alias="MAX_QUERY_BYTES")
     thread_max_messages: int = Field(default=20, ge=2, alias="THREAD_MAX_MESSAGES")
+    threads_per_user_per_day: int = Field(default=1000, ge=1, alias="THREADS_PER_USER_PER_DAY")
 
     # Azure's own setting: Python worker processes per instance (each has its own limiter).
     functions_worker_process_count: int = Field(
@@ -115,6 +116,9 @@ class Settings(BaseSettings):
     breaker_min_calls: int = Field(default=20, ge=1, alias="BREAKER_MIN_CALLS")
     cache_max_entries: int = Field(default=10_000, ge=0, alias="CACHE_MAX_ENTRIES")
     cache_encryption_key: SecretStr | None = Field(default=None, alias="CACHE_ENCRYPTION_KEY")
+
+    # Encryption at rest of sensitive agents' texts: {"active": "<id>", "keys": {"<id>": "<b64>"}}.
+    data_encryption_keys: SecretStr | None = Field(default=None, alias="DATA_ENCRYPTION_KEYS")
 
     # Telemetry: Application Insights in Azure, OTLP or nothing locally.
     applicationinsights_connection_string: SecretStr | None = Field(
