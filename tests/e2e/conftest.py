@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -16,6 +18,10 @@ from devhost.testing import Devhost, start_devhost
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"completed", "failed", "canceled", "stopped"}
+# A fresh data encryption key per session: the sensitive agent (triage) is refused without one.
+DATA_KEYS = json.dumps(
+    {"active": "e2e", "keys": {"e2e": base64.b64encode(os.urandom(32)).decode()}}
+)
 
 
 @functools.cache
@@ -35,6 +41,7 @@ def app_env(tmp: Path, **extra: str) -> dict[str, str]:
         # The tests play App Service Authentication, which vouches for x-ms-client-principal.
         "WEBSITE_AUTH_ENABLED": "true",
         "FUNCTIONS_WORKER_PROCESS_COUNT": os.environ.get("E2E_WORKER_PROCESSES", "1"),
+        "DATA_ENCRYPTION_KEYS": DATA_KEYS,
         **extra,
     }
 
