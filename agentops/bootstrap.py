@@ -24,6 +24,7 @@ from agentops import telemetry
 from agentops.agents.registry import AgentRegistry
 from agentops.audit import AuditTrail
 from agentops.conversations import ConversationService
+from agentops.encryption import KeyRing, RecordSealer
 from agentops.logging_safety import install_log_escaping
 from agentops.model.breaker import BreakerConfig, BreakerRegistry
 from agentops.model.budgets import BudgetLimit, Budgets
@@ -74,6 +75,7 @@ class Services:
     connection: ModelConnection
     request_limiter: RequestLimiter
     secrets: SecretProvider
+    sealer: RecordSealer
 
     async def secret(self, name: str) -> SecretStr | None:
         """A secret by the app's name (``BACKUP_ENCRYPTION_KEY``); None when it is not set."""
@@ -91,12 +93,14 @@ class StartupSecrets:
 
     cache_encryption_key: SecretStr | None = None
     cosmos_key: SecretStr | None = None
+    data_encryption_keys: SecretStr | None = None
 
     @classmethod
     async def read(cls, settings: Settings, secrets: SecretProvider) -> StartupSecrets:
         return cls(
             cache_encryption_key=await secrets.get("CACHE_ENCRYPTION_KEY"),
             cosmos_key=await secrets.get("COSMOS_KEY") if settings.store == "cosmos" else None,
+            data_encryption_keys=await secrets.get("DATA_ENCRYPTION_KEYS"),
         )
 
 
@@ -198,6 +202,14 @@ def check_configuration() -> None:
     install_log_escaping()  # before any request: nothing from outside may forge a log line
     settings = get_settings()
     load_registry(settings.resolve(settings.agents_file))
+    key_ring(settings)  # a malformed key setting fails here; none at all is refused per request
+
+
+def key_ring(settings: Settings, value: SecretStr | None = None) -> KeyRing | None:
+    """The data encryption keys (`value` from the secret provider, else the app setting); None
+    when none are configured, and sensitive agents are then refused."""
+    value = value if value is not None else settings.data_encryption_keys
+    return None if value is None else KeyRing.from_secret(value)
 
 
 def open_secrets(
@@ -215,6 +227,7 @@ def open_secrets(
         "MODEL_API_KEY": settings.model_api_key,
         "CACHE_ENCRYPTION_KEY": settings.cache_encryption_key,
         "COSMOS_KEY": settings.cosmos_key,
+        "DATA_ENCRYPTION_KEYS": settings.data_encryption_keys,
     }
     app_settings = EnvironmentSecrets(values)
     if not settings.key_vault_url:
@@ -250,7 +263,9 @@ def build_services(
     if startup is None:
         if settings.key_vault_url:
             raise ValueError("with KEY_VAULT_URL set, build services with open_services")
-        startup = StartupSecrets(settings.cache_encryption_key, settings.cosmos_key)
+        startup = StartupSecrets(
+            settings.cache_encryption_key, settings.cosmos_key, settings.data_encryption_keys
+        )
     secrets = secrets if secrets is not None else open_secrets(settings)
     install_log_escaping()
     telemetry.configure(settings)
@@ -302,15 +317,23 @@ def build_services(
     model = ModelService(gateway, runner, prices)
     agents = registry
     audit = AuditTrail(store)
+    sealer = RecordSealer(key_ring(settings, startup.data_encryption_keys))
     return Services(
         settings=settings,
         store=store,
         agents=agents,
         model=model,
-        runs=RunService(store, agents, _BudgetGate(budgets), audit, settings),
-        batches=BatchService(store, agents, model, max_attempts=settings.max_attempts),
+        runs=RunService(store, agents, _BudgetGate(budgets), audit, settings, sealer=sealer),
+        batches=BatchService(
+            store, agents, model, max_attempts=settings.max_attempts, sealer=sealer
+        ),
         conversations=ConversationService(
-            store, agents, model, max_messages=settings.thread_max_messages
+            store,
+            agents,
+            model,
+            max_messages=settings.thread_max_messages,
+            sealer=sealer,
+            threads_per_day=settings.threads_per_user_per_day,
         ),
         audit=audit,
         budgets=budgets,
@@ -320,6 +343,7 @@ def build_services(
             user_per_minute=settings.user_requests_per_minute,
         ),
         secrets=secrets,
+        sealer=sealer,
     )
 
 

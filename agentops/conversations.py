@@ -1,52 +1,109 @@
-"""One query answered synchronously, optionally continuing a persisted conversation."""
+"""One query answered synchronously, optionally continuing a persisted conversation.
+
+A conversation belongs to the user and agent that started it: to anyone else, including the same
+user with another agent, it reads as missing. Each user may start `threads_per_day` conversations
+per UTC day, counted in the store's daily usage counters so every worker sees the same count.
+A sensitive agent's messages are stored sealed.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from agentops.auth import Principal
+from agentops.encryption.records import RecordSealer
+from agentops.model.budgets import UsageStore, next_utc_midnight
 from agentops.model.types import ChatMessage
 from agentops.runs.ports import AgentLookup, ModelCaller, RunStore
 from agentops.runs.requests import AskRequest
-from agentops.store.records import Message
+from agentops.store.records import Message, ThreadOwner
 
 HISTORY_ROLES = ("user", "assistant")
 
 
 class UnknownThreadError(LookupError):
-    """No conversation of that id exists for the caller's tenant."""
+    """No conversation of that id exists for the caller (user and agent)."""
+
+
+class ThreadLimitError(RuntimeError):
+    """The caller started as many conversations today as a user may (the edge answers 429)."""
+
+    def __init__(self, reason: str, retry_after_s: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
+def thread_count_scope(principal: Principal) -> str:
+    """The usage-counter scope of a user's new conversations.
+
+    Hashed: user ids may hold characters a store key cannot, and the counter need not name them.
+    """
+    who = json.dumps([principal.tenant, principal.id]).encode()
+    return "threads:" + hashlib.sha256(who).hexdigest()[:32]
 
 
 class ConversationService:
     def __init__(
-        self, store: RunStore, agents: AgentLookup, model: ModelCaller, *, max_messages: int
+        self,
+        store: RunStore,
+        agents: AgentLookup,
+        model: ModelCaller,
+        *,
+        max_messages: int,
+        sealer: RecordSealer,
+        threads_per_day: int,
+        counters: UsageStore | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        if threads_per_day < 1:
+            raise ValueError("threads_per_day must be at least 1")
         self._store = store
         self._agents = agents
         self._model = model
         self._max_messages = max_messages
+        self._sealer = sealer
+        self._threads_per_day = threads_per_day
+        self._counters = counters if counters is not None else store
+        self._now = now
 
     async def ask(self, principal: Principal, agent: str, ask: AskRequest) -> dict[str, Any]:
+        owner = ThreadOwner(principal.tenant, principal.id, agent)
+        sensitive = bool(self._agents.get(agent).sensitive)
+        if sensitive:
+            self._sealer.require(agent)  # refuse before anything is counted or spent
         history: tuple[ChatMessage, ...] = ()
         if ask.thread_id is not None:
             thread = await self._store.get_thread(ask.thread_id)
-            # Another tenant's thread reads as missing, as runs do.
-            if thread is None or thread.tenant_id != principal.tenant:
+            # Another user's (or agent's, or tenant's) thread reads as missing, as runs do.
+            if thread is None or thread.owner != owner:
                 raise UnknownThreadError(f"no conversation with thread_id {ask.thread_id!r}")
+            thread = self._sealer.open_thread(thread)
             history = tuple(
                 ChatMessage(m.role, m.text) for m in thread.messages if m.role in HISTORY_ROLES
             )
+        else:
+            await self._count_new_thread(principal)
         thread_id = ask.thread_id or uuid.uuid4().hex
         request = self._agents.request_for(agent, principal.tenant, ask.query, history)
         answer = await self._model.call(request)
-        now = datetime.now(UTC)
+        now = self._now()
+        messages = [Message("user", ask.query, now), Message("assistant", answer.text, now)]
+        if sensitive:
+            messages = self._sealer.seal_messages(agent, principal.tenant, thread_id, messages)
         thread = await self._store.append_messages(
             thread_id,
-            principal.tenant,
-            [Message("user", ask.query, now), Message("assistant", answer.text, now)],
+            owner,
+            messages,
             self._max_messages,
+            encrypted=sensitive,
+            expected_version=0 if ask.thread_id is None else None,
         )
         return {
             "agent": agent,
@@ -62,3 +119,20 @@ class ConversationService:
             "cost": self._model.cost(request, answer),
             "messages": len(thread.messages),
         }
+
+    async def _count_new_thread(self, principal: Principal) -> None:
+        """Count the conversation about to start; refuse it past the day's limit.
+
+        Counted before the model is called, atomically in the store, so concurrent requests
+        cannot pass the limit together; a refused or failed start still counts.
+        """
+        now = self._now()
+        started, _ = await self._counters.add_usage(
+            thread_count_scope(principal), now.astimezone(UTC).date(), 1, 0.0
+        )
+        if started > self._threads_per_day:
+            wait = math.ceil((next_utc_midnight(now) - now).total_seconds())
+            raise ThreadLimitError(
+                f"at most {self._threads_per_day} new conversations per user per day",
+                retry_after_s=float(max(1, wait)),
+            )

@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
     website_hostname: str | None = Field(default=None, alias="WEBSITE_HOSTNAME")
     thread_max_messages: int = Field(default=20, ge=2, alias="THREAD_MAX_MESSAGES")
+    threads_per_user_per_day: int = Field(default=1000, ge=1, alias="THREADS_PER_USER_PER_DAY")
 
     # Azure's own setting: Python worker processes per instance (each has its own limiter).
     functions_worker_process_count: int = Field(
@@ -136,6 +137,8 @@ class Settings(BaseSettings):
     secrets_ttl_s: float = Field(default=300.0, gt=0, alias="SECRETS_TTL_S")
     # How long a value already read is served while the vault cannot be reached.
     secrets_grace_s: float = Field(default=3600.0, ge=0, alias="SECRETS_GRACE_S")
+    # Encryption at rest of sensitive agents' texts: {"active": "<id>", "keys": {"<id>": "<b64>"}}.
+    data_encryption_keys: SecretStr | None = Field(default=None, alias="DATA_ENCRYPTION_KEYS")
 
     # Telemetry: Application Insights in Azure, OTLP or nothing locally.
     applicationinsights_connection_string: SecretStr | None = Field(

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ValidationError
 from agentops.agents.registry import UnknownAgentError
 from agentops.auth import AuthenticationError, ForbiddenError, Principal, principal_from_headers
 from agentops.bootstrap import Services
-from agentops.conversations import UnknownThreadError
+from agentops.conversations import ThreadLimitError, UnknownThreadError
+from agentops.encryption import EncryptionUnavailableError
 from agentops.model.types import (
     BudgetExceededError,
     ModelError,
@@ -105,6 +106,8 @@ CALLER_ERRORS = (
     UnknownAgentError,
     UnknownRunError,
     UnknownThreadError,
+    ThreadLimitError,
+    EncryptionUnavailableError,
     InvalidContinuationError,
     RunConflictError,
     ModelError,
@@ -138,6 +141,23 @@ def problem_for(error: Exception) -> func.HttpResponse:
             return problem(404, "Unknown run", str(error), kind="unknown-run")
         case UnknownThreadError():
             return problem(404, "Unknown conversation", str(error), kind="unknown-thread")
+        case ThreadLimitError():
+            return problem(
+                429,
+                "Too many conversations",
+                str(error),
+                kind="thread-limit",
+                headers={"Retry-After": str(max(1, round(error.retry_after_s)))},
+                scope="user",
+            )
+        case EncryptionUnavailableError():
+            # The agent is sensitive and no data key is configured: an operator must act.
+            return problem(
+                503,
+                "Encryption unavailable",
+                "this agent stores only encrypted text, and no data encryption key is configured",
+                kind="encryption-unavailable",
+            )
         case InvalidContinuationError():
             return problem(400, "Invalid request", str(error), kind="invalid-request")
         case RunConflictError():

@@ -58,7 +58,8 @@ def _responses(ok: tuple[str, str, str], **problems: str) -> dict[str, Any]:
         "401": _problem("Missing or wrong function key, or no signed-in principal"),
         "403": _problem("The signed-in principal names no tenant"),
         "429": _problem(
-            "Too many requests from this tenant or user (Retry-After), or a budget spent"
+            "Too many requests or new conversations from this tenant or user (Retry-After), "
+            "or a budget spent"
         ),
         **{code.removeprefix("s"): _problem(text) for code, text in problems.items()},
     }
@@ -96,7 +97,8 @@ def _paths() -> dict[str, Any]:
                         s400="Body not JSON, wrong types, blank or no queries, unknown options",
                         s404="Unknown agent",
                         s413="Body too large, too many queries, or a query too large",
-                        s503="The durable backend could not start the run; retry later",
+                        s503="The run could not be started (durable backend, or no data key "
+                        "for a sensitive agent); retry later",
                     ),
                     "202",
                     GetRun={"operationId": "get_run", "parameters": _TO_RUN},
@@ -116,7 +118,8 @@ def _paths() -> dict[str, Any]:
                     s404="Unknown agent or conversation",
                     s413="Body or query too large",
                     s422="The model refused the request",
-                    s503="The model is unavailable; retry after Retry-After",
+                    s503="The model is unavailable (retry after Retry-After), or no data key "
+                    "for a sensitive agent",
                 ),
             }
         },

@@ -3,23 +3,31 @@
     python -m agentops run calculator --file queries.jsonl --output results.jsonl
     python -m agentops status RUN_ID
     python -m agentops results RUN_ID --output results.jsonl
+    python -m agentops reencrypt
 
 The host and key come from --url/--key or AGENTOPS_URL/AGENTOPS_KEY (a function key).
+`reencrypt` works on the store itself, configured by the app settings in the environment.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import httpx
 from tqdm import tqdm
+
+if TYPE_CHECKING:  # the store and its settings load only for the commands that use them
+    from agentops.encryption import KeyRing
+    from agentops.encryption.reencrypt import ReencryptReport
+    from agentops.settings import Settings
 
 DEFAULT_URL = "http://127.0.0.1:7071"
 TERMINAL = {"completed", "failed", "canceled", "stopped"}
@@ -32,6 +40,8 @@ class CliError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.on_store:
+            return args.handler(args)
         with _client(args) as client:
             return args.handler(client, args)
     except CliError as error:
@@ -53,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("AGENTOPS_KEY"),
         help="function key (default: $AGENTOPS_KEY)",
     )
+    parser.set_defaults(on_store=False)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="submit queries to an agent and wait for the results")
@@ -78,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     results.add_argument("run_id")
     results.add_argument("--output", type=Path, help="default stdout")
     results.set_defaults(handler=_results)
+
+    reencrypt = commands.add_parser(
+        "reencrypt",
+        help="move sensitive agents' stored texts to the active key of DATA_ENCRYPTION_KEYS",
+    )
+    reencrypt.set_defaults(handler=_reencrypt, on_store=True)
     return parser
 
 
@@ -232,3 +249,32 @@ def _results(client: httpx.Client, args: argparse.Namespace) -> int:
         written = _write_results(client, args.run_id, out)
     print(f"{written} results written", file=sys.stderr)
     return 0
+
+
+def _reencrypt(args: argparse.Namespace) -> int:
+    from agentops.bootstrap import key_ring
+    from agentops.settings import get_settings
+
+    settings = get_settings()
+    try:
+        ring = key_ring(settings)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    if ring is None:
+        raise CliError("DATA_ENCRYPTION_KEYS is not set: there is no key to re-encrypt with")
+    report = asyncio.run(_reencrypt_store(settings, ring))
+    print(json.dumps(report.as_dict()))
+    if report.failed:
+        print(f"{report.failed} texts were not re-encrypted; see the log", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+async def _reencrypt_store(settings: Settings, ring: KeyRing) -> ReencryptReport:
+    from agentops.bootstrap import load_registry, open_store
+    from agentops.encryption import RecordSealer
+    from agentops.encryption.reencrypt import Reencryption
+
+    registry = load_registry(settings.resolve(settings.agents_file))
+    sensitive = [agent.name for agent in registry.list() if agent.sensitive]
+    async with open_store(settings) as store:
+        return await Reencryption(store, RecordSealer(ring), sensitive_agents=sensitive).run()

@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from opentelemetry import metrics
 
+from agentops.encryption.keyring import open_bytes, seal_bytes
 from agentops.model.pricing import PriceTable
 from agentops.model.types import ModelAnswer, ModelRequest, Usage
 
@@ -174,9 +174,8 @@ class ResponseCache:
         entry: dict[str, Any] = {"expires_at": self._clock() + request.cache_ttl_s}
         if request.sensitive:
             assert self._aead is not None
-            nonce = os.urandom(12)
-            sealed = self._aead.encrypt(nonce, json.dumps(payload).encode(), key.encode())
-            entry["sealed"] = base64.b64encode(nonce + sealed).decode()
+            sealed = seal_bytes(self._aead, json.dumps(payload).encode(), key.encode())
+            entry["sealed"] = base64.b64encode(sealed).decode()
         else:
             entry.update(payload)
         self._remember(key, entry)
@@ -197,9 +196,8 @@ class ResponseCache:
         if "sealed" in entry:
             if self._aead is None:
                 return None
-            raw = base64.b64decode(entry["sealed"])
             try:
-                plain = self._aead.decrypt(raw[:12], raw[12:], key.encode())
+                plain = open_bytes(self._aead, base64.b64decode(entry["sealed"]), key.encode())
             except InvalidTag:
                 # Written under another key (rotation) or tampered with: a miss, not an error.
                 logger.warning("cache entry could not be decrypted; treating it as a miss")

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from agentops.encryption.records import RecordSealer
 from agentops.logging_safety import redact
 from agentops.model.gateway import model_calls_of
 from agentops.model.types import (
@@ -24,7 +25,7 @@ from agentops.model.types import (
 )
 from agentops.runs.contracts import BatchReport, BatchWork, FinalizeWork
 from agentops.runs.ports import AgentLookup, ModelCaller, RunStore
-from agentops.store.records import Item, ItemError, ItemOutcome, RunStatus
+from agentops.store.records import Item, ItemError, ItemOutcome, Run, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +39,24 @@ class _ItemResult:
 
 class BatchService:
     def __init__(
-        self, store: RunStore, agents: AgentLookup, model: ModelCaller, *, max_attempts: int
+        self,
+        store: RunStore,
+        agents: AgentLookup,
+        model: ModelCaller,
+        *,
+        max_attempts: int,
+        sealer: RecordSealer,
     ) -> None:
         self._store = store
         self._agents = agents
         self._model = model
         self._max_attempts = max_attempts
+        self._sealer = sealer
 
     async def run(self, work: BatchWork) -> BatchReport:
+        run = await self._store.get_run(work.run_id)
+        if run is None or run.tenant_id != work.tenant:
+            raise LookupError(f"run {work.run_id} of tenant {work.tenant} does not exist")
         items = await self._store.get_items(work.run_id, work.indexes)
         if len(items) != len(set(work.indexes)):
             raise LookupError(f"run {work.run_id}: some of items {work.indexes} do not exist")
@@ -55,7 +66,7 @@ class BatchService:
 
         async def answer(item: Item) -> _ItemResult:
             async with limit:
-                return await self._answer(work, item)
+                return await self._answer(work, run, item)
 
         results = await asyncio.gather(*(answer(item) for item in todo))
         completed = sum(1 for item in already if item.status == "completed")
@@ -87,12 +98,14 @@ class BatchService:
             stopped=stopped,
         )
 
-    async def _answer(self, work: BatchWork, item: Item) -> _ItemResult:
+    async def _answer(self, work: BatchWork, run: Run, item: Item) -> _ItemResult:
         index = item.index
         if item.attempts >= self._max_attempts:
             # Spent on an earlier execution whose report never reached the orchestrator.
             await self._fail(work, index, "transient", f"no attempts left ({item.attempts} made)")
             return _ItemResult("failed")
+        if run.encrypted:  # the query is opened in memory only, for the model call
+            item = self._sealer.open_item(run.tenant_id, item)
         request: ModelRequest = self._agents.request_for(work.agent, work.tenant, item.query)
         try:
             answer: ModelAnswer = await self._model.call(
@@ -131,6 +144,10 @@ class BatchService:
             model=answer.model,
             saved_cost=self._model.saved_cost(request, answer) if answer.cached else 0.0,
         )
+        if run.encrypted:
+            outcome = self._sealer.seal_outcome(
+                run.agent, run.tenant_id, work.run_id, index, outcome
+            )
         await self._store.complete_item(work.run_id, index, outcome)
         return _ItemResult("completed")
 

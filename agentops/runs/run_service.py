@@ -11,6 +11,7 @@ from typing import Any
 
 from agentops.audit import AuditTrail
 from agentops.auth import Principal
+from agentops.encryption.records import RecordSealer
 from agentops.model.rate_limiter import estimate_prompt_tokens
 from agentops.runs.contracts import RunSpec, chunk_instance_id
 from agentops.runs.errors import InvalidContinuationError, RunConflictError, UnknownRunError
@@ -56,8 +57,11 @@ class RunService:
         budgets: BudgetGate,
         audit: AuditTrail,
         settings: Settings,
+        *,
+        sealer: RecordSealer,
     ) -> None:
         self._store = store
+        self._sealer = sealer
         self._agents = agents
         self._budgets = budgets
         self._audit = audit
@@ -67,8 +71,12 @@ class RunService:
         """Store the run and its items; the caller then starts the orchestration.
 
         The budget is checked first, with what one item reserves (the same rule that stops a
-        run mid-way), so a refused run leaves nothing behind.
+        run mid-way), so a refused run leaves nothing behind. A sensitive agent's queries are
+        stored sealed, and refused (EncryptionUnavailableError) when no keys are configured.
         """
+        sensitive = bool(self._agents.get(agent).sensitive)
+        if sensitive:
+            self._sealer.require(agent)
         first = self._agents.request_for(agent, principal.tenant, request.queries[0])
         estimate = estimate_prompt_tokens(first) + first.max_output_tokens
         await self._budgets.check(principal.tenant, agent, estimated_tokens=estimate)
@@ -83,9 +91,13 @@ class RunService:
             created_at=datetime.now(UTC),
             options=options,
             instance_id=run_id,  # the orchestration's instance id is the run id
+            encrypted=sensitive,
         )
+        queries = request.queries
+        if sensitive:
+            queries = self._sealer.seal_queries(agent, run.tenant_id, run_id, queries)
         await self._store.create_run(run)
-        await self._store.add_items(run.run_id, request.queries)
+        await self._store.add_items(run.run_id, queries)
         await self._audit.record(
             principal,
             action="run.create",
@@ -140,6 +152,8 @@ class RunService:
         items, next_after = await self._store.list_items(
             run_id, after_index=_after_index(continuation), limit=limit
         )
+        if run.encrypted:
+            items = [self._sealer.open_item(run.tenant_id, item) for item in items]
         status = run.status
         if status not in TERMINAL_RUN_STATUSES and runtime_status:
             status = _RUNTIME_TO_RUN_STATUS.get(runtime_status, status)

@@ -21,6 +21,7 @@ from agentops.store.records import (
     Run,
     RunStatus,
     Thread,
+    ThreadOwner,
 )
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "Store",
     "StoreError",
     "Thread",
+    "ThreadOwner",
 ]

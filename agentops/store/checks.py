@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from agentops.store.records import Message
+from agentops.store.records import ITEM_TEXT_FIELDS, Message, ThreadOwner
 
 # Cosmos DB forbids these in ids; both adapters refuse them so they accept the same keys.
 _FORBIDDEN_ID_CHARS = re.compile(r"[/\\?#\x00-\x1f\x7f]")
@@ -56,6 +56,34 @@ def check_messages(messages: Sequence[Message], max_messages: int) -> tuple[Mess
     for position, message in enumerate(result):
         if not isinstance(message, Message):
             raise TypeError(f"messages[{position}] must be a Message")
+    return result
+
+
+def check_owner(owner: ThreadOwner) -> ThreadOwner:
+    if not isinstance(owner, ThreadOwner):
+        raise TypeError("owner must be a ThreadOwner")
+    check_key("tenant_id", owner.tenant_id)
+    for name, value in (("principal", owner.principal), ("agent", owner.agent)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"owner {name} must be a non-empty string")
+    return owner
+
+
+def check_text_field(field: str, expected: str, new: str) -> str:
+    if field not in ITEM_TEXT_FIELDS:
+        raise ValueError(f"field must be one of {', '.join(ITEM_TEXT_FIELDS)}, not {field!r}")
+    if not isinstance(expected, str) or not isinstance(new, str):
+        raise TypeError("expected and new must be strings")
+    return field
+
+
+def check_texts(texts: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of strings, not a string")
+    result = tuple(texts)
+    for position, text in enumerate(result):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{position}] must be a string")
     return result
 
 

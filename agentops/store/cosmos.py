@@ -48,7 +48,10 @@ from agentops.store.checks import (
     check_key,
     check_limit,
     check_messages,
+    check_owner,
     check_queries,
+    check_text_field,
+    check_texts,
     check_ttl,
     day_id,
     decode_cursor,
@@ -73,11 +76,13 @@ from agentops.store.records import (
     Page,
     Run,
     Thread,
+    ThreadOwner,
     appended_thread,
     apply_run_changes,
     cache_doc,
     dt_from_doc,
     dt_to_doc,
+    retexted_thread,
     seq_id,
     usage_doc,
     utc,
@@ -449,6 +454,23 @@ class CosmosStore:
             saved_cost=float(row.get("saved_cost") or 0.0),
         )
 
+    @_remote
+    async def swap_item_text(
+        self, run_id: str, index: int, field: str, expected: str, new: str
+    ) -> bool:
+        check_key("run_id", run_id)
+        check_index(index)
+        check_text_field(field, expected, new)
+
+        def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any] | None, bool]:
+            if doc is None:
+                raise KeyError(f"item {index} of run {run_id} does not exist")
+            if doc.get(field) != expected:
+                return None, False
+            return {**doc, field: new}, True
+
+        return await self._replace_loop("items", str(index), run_id, change)
+
     async def count_items(self, run_id: str) -> ItemCounts:
         return (await self.item_totals(run_id)).counts
 
@@ -467,14 +489,15 @@ class CosmosStore:
     async def append_messages(
         self,
         thread_id: str,
-        tenant_id: str,
+        owner: ThreadOwner,
         messages: Sequence[Message],
         max_messages: int,
         *,
+        encrypted: bool = False,
         expected_version: int | None = None,
     ) -> Thread:
         check_key("thread_id", thread_id)
-        check_key("tenant_id", tenant_id)
+        check_owner(owner)
         new = check_messages(messages, max_messages)
         now = self._now()
 
@@ -485,7 +508,25 @@ class CosmosStore:
                 raise ConcurrencyError(
                     f"thread {thread_id} is at version {version}, not {expected_version}"
                 )
-            thread = appended_thread(current, thread_id, tenant_id, new, max_messages, now)
+            thread = appended_thread(
+                current, thread_id, owner, new, max_messages, now, encrypted=encrypted
+            )
+            return thread.to_doc(), thread
+
+        return await self._replace_loop("threads", thread_id, thread_id, change)
+
+    @_remote
+    async def replace_message_texts(
+        self, thread_id: str, texts: Sequence[str], *, expected_version: int
+    ) -> Thread:
+        check_key("thread_id", thread_id)
+        new_texts = check_texts(texts)
+        now = self._now()
+
+        def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any], Thread]:
+            if doc is None:
+                raise KeyError(f"thread {thread_id} does not exist")
+            thread = retexted_thread(Thread.from_doc(doc), new_texts, expected_version, now)
             return thread.to_doc(), thread
 
         return await self._replace_loop("threads", thread_id, thread_id, change)

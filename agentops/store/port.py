@@ -25,6 +25,7 @@ from agentops.store.records import (
     Page,
     Run,
     Thread,
+    ThreadOwner,
 )
 
 
@@ -91,6 +92,17 @@ class Store(Protocol):
         """Counts by status, usage and cost of one run's items, in one aggregate."""
         ...
 
+    async def swap_item_text(
+        self, run_id: str, index: int, field: str, expected: str, new: str
+    ) -> bool:
+        """Replace the item's `field` ("query" or "answer") if it still holds `expected`.
+
+        False (and nothing changed) if it does not: another writer got there first. For
+        re-encryption, which must never overwrite an item completed meanwhile.
+        Raises KeyError if the item does not exist.
+        """
+        ...
+
     async def count_items(self, run_id: str) -> ItemCounts: ...
 
     async def sum_usage(self, run_id: str) -> tuple[Usage, float]: ...
@@ -101,16 +113,28 @@ class Store(Protocol):
     async def append_messages(
         self,
         thread_id: str,
-        tenant_id: str,
+        owner: ThreadOwner,
         messages: Sequence[Message],
         max_messages: int,
         *,
+        encrypted: bool = False,
         expected_version: int | None = None,
     ) -> Thread:
         """Append and keep the last `max_messages`. Concurrent appends both land.
 
+        A new thread belongs to `owner` (tenant, user and agent); PermissionError if the thread
+        has another owner. `encrypted` marks the thread as holding sealed texts (it stays marked).
         With `expected_version` (0 for a new thread), raises ConcurrencyError if the thread
-        moved on since the caller read it. PermissionError if another tenant owns the thread.
+        moved on since the caller read it.
+        """
+        ...
+
+    async def replace_message_texts(
+        self, thread_id: str, texts: Sequence[str], *, expected_version: int
+    ) -> Thread:
+        """Give the thread's messages new texts (re-encryption), in order, and mark it encrypted.
+
+        ConcurrencyError if the thread is no longer at `expected_version`; KeyError if missing.
         """
         ...
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from agentops.model.types import Usage
+from agentops.store.errors import ConcurrencyError
 
 
 class RunStatus(StrEnum):
@@ -34,6 +35,8 @@ class ItemStatus(StrEnum):
 
 
 TERMINAL_ITEM_STATUSES = frozenset({ItemStatus.COMPLETED, ItemStatus.FAILED})
+# The item fields that hold a caller's text, sealed for sensitive agents.
+ITEM_TEXT_FIELDS = ("query", "answer")
 
 
 def utc(value: datetime) -> datetime:
@@ -97,6 +100,8 @@ class Run:
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
     instance_id: str | None = None  # the durable orchestration that executes the run
+    # Its items' queries and answers are sealed (the agent is sensitive); the rest stays plain.
+    encrypted: bool = False
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -115,6 +120,7 @@ class Run:
             "usage": usage_to_doc(self.usage),
             "cost": self.cost,
             "instance_id": self.instance_id,
+            "encrypted": self.encrypted,
         }
 
     @classmethod
@@ -136,12 +142,13 @@ class Run:
             usage=usage_from_doc(doc.get("usage")),
             cost=float(doc.get("cost", 0.0)),
             instance_id=doc.get("instance_id"),
+            encrypted=bool(doc.get("encrypted", False)),
         )
 
 
 # What update_run may change; anything else is a programming error.
 RUN_MUTABLE_FIELDS = frozenset(
-    {"status", "counts", "usage", "cost", "finished_at", "instance_id", "options"}
+    {"status", "counts", "usage", "cost", "finished_at", "instance_id", "options", "encrypted"}
 )
 
 
@@ -160,6 +167,8 @@ def apply_run_changes(run: Run, changes: dict[str, Any], now: datetime) -> Run:
         values["finished_at"] = utc(values["finished_at"])
     if "cost" in values:
         values["cost"] = float(values["cost"])
+    if "encrypted" in values and not isinstance(values["encrypted"], bool):
+        raise TypeError("encrypted must be a bool")
     fields = {name: getattr(run, name) for name in Run.__dataclass_fields__}
     fields.update(values, updated_at=now)
     return Run(**fields)
@@ -320,48 +329,89 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadOwner:
+    """Who may read and continue a conversation: the user and agent that started it."""
+
+    tenant_id: str
+    principal: str
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
 class Thread:
     thread_id: str
-    tenant_id: str
+    owner: ThreadOwner
     messages: tuple[Message, ...]
     updated_at: datetime
-    version: int  # bumped by every append; the optimistic-concurrency counter
+    version: int  # bumped by every write; the optimistic-concurrency counter
+    encrypted: bool = False  # message texts are sealed (the agent is sensitive)
+
+    @property
+    def tenant_id(self) -> str:
+        return self.owner.tenant_id
 
     def to_doc(self) -> dict[str, Any]:
         return {
             "id": self.thread_id,
             "thread_id": self.thread_id,
-            "tenant_id": self.tenant_id,
+            "tenant_id": self.owner.tenant_id,
+            "principal": self.owner.principal,
+            "agent": self.owner.agent,
             "messages": [m.to_doc() for m in self.messages],
             "updated_at": dt_to_doc(self.updated_at),
             "version": self.version,
+            "encrypted": self.encrypted,
         }
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Thread:
         updated_at = dt_from_doc(doc["updated_at"])
         assert updated_at is not None
+        # Threads stored before they had owners name nobody, so nobody can continue them.
+        owner = ThreadOwner(doc["tenant_id"], doc.get("principal", ""), doc.get("agent", ""))
         return cls(
             thread_id=doc["thread_id"],
-            tenant_id=doc["tenant_id"],
+            owner=owner,
             messages=tuple(Message.from_doc(m) for m in doc.get("messages", [])),
             updated_at=updated_at,
             version=int(doc.get("version", 0)),
+            encrypted=bool(doc.get("encrypted", False)),
         )
 
 
 def appended_thread(
     current: Thread | None,
     thread_id: str,
-    tenant_id: str,
+    owner: ThreadOwner,
     messages: tuple[Message, ...],
     max_messages: int,
     now: datetime,
+    *,
+    encrypted: bool,
 ) -> Thread:
-    if current is not None and current.tenant_id != tenant_id:
-        raise PermissionError(f"thread {thread_id} belongs to another tenant")
+    if current is not None and current.owner != owner:
+        raise PermissionError(f"thread {thread_id} belongs to another user, agent or tenant")
     kept = ((current.messages if current else ()) + messages)[-max_messages:]
-    return Thread(thread_id, tenant_id, kept, now, (current.version if current else 0) + 1)
+    version = (current.version if current else 0) + 1
+    # Once a thread holds sealed texts it stays marked, so readers know to open them.
+    sealed = encrypted or (current is not None and current.encrypted)
+    return Thread(thread_id, owner, kept, now, version, sealed)
+
+
+def retexted_thread(
+    current: Thread, texts: tuple[str, ...], expected_version: int, now: datetime
+) -> Thread:
+    """The same messages with new texts (re-encryption), marked encrypted."""
+    if current.version != expected_version:
+        raise ConcurrencyError(
+            f"thread {current.thread_id} is at version {current.version}, not {expected_version}"
+        )
+    if len(texts) != len(current.messages):
+        raise ValueError(f"{len(texts)} texts given for {len(current.messages)} messages")
+    messages = tuple(
+        Message(m.role, text, m.at) for m, text in zip(current.messages, texts, strict=True)
+    )
+    return Thread(current.thread_id, current.owner, messages, now, current.version + 1, True)
 
 
 @dataclass(frozen=True, slots=True)

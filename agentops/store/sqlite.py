@@ -34,7 +34,10 @@ from agentops.store.checks import (
     check_key,
     check_limit,
     check_messages,
+    check_owner,
     check_queries,
+    check_text_field,
+    check_texts,
     check_ttl,
     day_id,
     decode_cursor,
@@ -59,10 +62,12 @@ from agentops.store.records import (
     Page,
     Run,
     Thread,
+    ThreadOwner,
     appended_thread,
     apply_run_changes,
     cache_doc,
     dt_to_doc,
+    retexted_thread,
     usage_doc,
     utc,
 )
@@ -439,6 +444,32 @@ class SqliteStore:
             saved_cost=float(row[7]),
         )
 
+    async def swap_item_text(
+        self, run_id: str, index: int, field: str, expected: str, new: str
+    ) -> bool:
+        check_key("run_id", run_id)
+        check_index(index)
+        check_text_field(field, expected, new)
+
+        def op(conn: sqlite3.Connection) -> bool:
+            with self._transaction(conn):
+                row = conn.execute(
+                    "SELECT doc FROM items WHERE run_id = ? AND idx = ?", (run_id, index)
+                ).fetchone()
+                if row is None:
+                    raise KeyError(f"item {index} of run {run_id} does not exist")
+                doc = json.loads(row[0])
+                if doc.get(field) != expected:
+                    return False
+                doc[field] = new
+                conn.execute(
+                    "UPDATE items SET doc = ? WHERE run_id = ? AND idx = ?",
+                    (_dumps(doc), run_id, index),
+                )
+                return True
+
+        return await self._call(op)
+
     async def count_items(self, run_id: str) -> ItemCounts:
         return (await self.item_totals(run_id)).counts
 
@@ -459,14 +490,15 @@ class SqliteStore:
     async def append_messages(
         self,
         thread_id: str,
-        tenant_id: str,
+        owner: ThreadOwner,
         messages: Sequence[Message],
         max_messages: int,
         *,
+        encrypted: bool = False,
         expected_version: int | None = None,
     ) -> Thread:
         check_key("thread_id", thread_id)
-        check_key("tenant_id", tenant_id)
+        check_owner(owner)
         new = check_messages(messages, max_messages)
         now = self._now()
 
@@ -481,7 +513,30 @@ class SqliteStore:
                     raise ConcurrencyError(
                         f"thread {thread_id} is at version {version}, not {expected_version}"
                     )
-                thread = appended_thread(current, thread_id, tenant_id, new, max_messages, now)
+                thread = appended_thread(
+                    current, thread_id, owner, new, max_messages, now, encrypted=encrypted
+                )
+                conn.execute(_UPSERT_SQL["threads"], _row("threads", thread.to_doc()))
+                return thread
+
+        return await self._call(op)
+
+    async def replace_message_texts(
+        self, thread_id: str, texts: Sequence[str], *, expected_version: int
+    ) -> Thread:
+        check_key("thread_id", thread_id)
+        new_texts = check_texts(texts)
+        now = self._now()
+
+        def op(conn: sqlite3.Connection) -> Thread:
+            with self._transaction(conn):
+                row = conn.execute(
+                    "SELECT doc FROM threads WHERE thread_id = ?", (thread_id,)
+                ).fetchone()
+                if row is None:
+                    raise KeyError(f"thread {thread_id} does not exist")
+                current = Thread.from_doc(json.loads(row[0]))
+                thread = retexted_thread(current, new_texts, expected_version, now)
                 conn.execute(_UPSERT_SQL["threads"], _row("threads", thread.to_doc()))
                 return thread
 

@@ -18,6 +18,10 @@ from devhost.testing import Devhost, start_devhost
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"completed", "failed", "canceled", "stopped"}
+# A fresh data encryption key per session: the sensitive agent (triage) is refused without one.
+DATA_KEYS = json.dumps(
+    {"active": "e2e", "keys": {"e2e": base64.b64encode(os.urandom(32)).decode()}}
+)
 
 
 @functools.cache
@@ -52,6 +56,7 @@ def app_env(tmp: Path, **extra: str) -> dict[str, str]:
         # Tests poll fast; the request limits have tests of their own.
         "TENANT_REQUESTS_PER_MINUTE": "0",
         "USER_REQUESTS_PER_MINUTE": "0",
+        "DATA_ENCRYPTION_KEYS": DATA_KEYS,
         **extra,
     }
 

@@ -178,7 +178,9 @@ async def test_a_batch_streams_its_items_through_its_own_window(services: Servic
     from agentops.runs.batch_service import BatchService
 
     counter = _PeakCounter(services.model)
-    batches = BatchService(services.store, services.agents, counter, max_attempts=3)
+    batches = BatchService(
+        services.store, services.agents, counter, max_attempts=3, sealer=services.sealer
+    )
     run_id = await _new_run(services, "summarizer", [f"window text {n}" for n in range(9)])
     report = await batches.run(_work(run_id, "summarizer", list(range(9)), concurrency=3))
     assert report.completed == 9

@@ -21,9 +21,11 @@ from agentops.store import (
     Message,
     Run,
     RunStatus,
+    ThreadOwner,
 )
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+ALICE = ThreadOwner("acme", "alice@acme", "calc")
 
 
 def make_run(run_id: str = "run-1", tenant: str = "acme", at: datetime = T0, **kw) -> Run:
@@ -276,9 +278,9 @@ def msgs(*texts: str) -> list[Message]:
 
 async def test_thread_keeps_only_the_last_messages(store):
     assert await store.get_thread("t-1") is None
-    first = await store.append_messages("t-1", "acme", msgs("a", "b", "c"), max_messages=4)
+    first = await store.append_messages("t-1", ALICE, msgs("a", "b", "c"), max_messages=4)
     assert [m.text for m in first.messages] == ["a", "b", "c"] and first.version == 1
-    second = await store.append_messages("t-1", "acme", msgs("d", "e"), max_messages=4)
+    second = await store.append_messages("t-1", ALICE, msgs("d", "e"), max_messages=4)
     assert [m.text for m in second.messages] == ["b", "c", "d", "e"]
     assert second.version == 2
     assert await store.get_thread("t-1") == second
@@ -286,7 +288,7 @@ async def test_thread_keeps_only_the_last_messages(store):
 
 async def test_concurrent_appends_all_land(store):
     await asyncio.gather(
-        *(store.append_messages("t-1", "acme", msgs(f"m{n}"), max_messages=50) for n in range(10))
+        *(store.append_messages("t-1", ALICE, msgs(f"m{n}"), max_messages=50) for n in range(10))
     )
     thread = await store.get_thread("t-1")
     assert sorted(m.text for m in thread.messages) == sorted(f"m{n}" for n in range(10))
@@ -295,21 +297,88 @@ async def test_concurrent_appends_all_land(store):
 
 async def test_append_with_stale_version_is_refused(store):
     thread = await store.append_messages(
-        "t-1", "acme", msgs("a"), max_messages=10, expected_version=0
+        "t-1", ALICE, msgs("a"), max_messages=10, expected_version=0
     )
-    await store.append_messages("t-1", "acme", msgs("b"), max_messages=10)
+    await store.append_messages("t-1", ALICE, msgs("b"), max_messages=10)
     with pytest.raises(ConcurrencyError):
         await store.append_messages(
-            "t-1", "acme", msgs("c"), max_messages=10, expected_version=thread.version
+            "t-1", ALICE, msgs("c"), max_messages=10, expected_version=thread.version
         )
     assert [m.text for m in (await store.get_thread("t-1")).messages] == ["a", "b"]
 
 
-async def test_thread_of_another_tenant_is_refused(store):
-    await store.append_messages("t-1", "acme", msgs("a"), max_messages=10)
+@pytest.mark.parametrize(
+    "intruder",
+    [
+        ThreadOwner("globex", "alice@acme", "calc"),  # another tenant
+        ThreadOwner("acme", "bob@acme", "calc"),  # another user of the same tenant
+        ThreadOwner("acme", "alice@acme", "triage"),  # the same user with another agent
+    ],
+    ids=["tenant", "user", "agent"],
+)
+async def test_thread_of_another_owner_is_refused(store, intruder):
+    await store.append_messages("t-1", ALICE, msgs("a"), max_messages=10)
     with pytest.raises(PermissionError):
-        await store.append_messages("t-1", "globex", msgs("b"), max_messages=10)
-    assert len((await store.get_thread("t-1")).messages) == 1
+        await store.append_messages("t-1", intruder, msgs("b"), max_messages=10)
+    thread = await store.get_thread("t-1")
+    assert thread.owner == ALICE and [m.text for m in thread.messages] == ["a"]
+
+
+async def test_thread_encrypted_mark_is_kept_once_set(store):
+    plain = await store.append_messages("t-1", ALICE, msgs("a"), max_messages=10)
+    assert plain.encrypted is False
+    await store.append_messages("t-1", ALICE, msgs("b"), max_messages=10, encrypted=True)
+    later = await store.append_messages("t-1", ALICE, msgs("c"), max_messages=10)
+    assert later.encrypted is True
+    assert (await store.get_thread("t-1")).encrypted is True
+
+
+async def test_replace_message_texts_keeps_messages_and_checks_the_version(store, clock):
+    first = await store.append_messages("t-1", ALICE, msgs("a", "b"), max_messages=10)
+    clock.advance(5)
+    replaced = await store.replace_message_texts("t-1", ["A", "B"], expected_version=1)
+    assert [(m.role, m.text, m.at) for m in replaced.messages] == [
+        (m.role, m.text.upper(), m.at) for m in first.messages
+    ]
+    assert replaced.version == 2 and replaced.encrypted and replaced.owner == ALICE
+    assert await store.get_thread("t-1") == replaced
+    with pytest.raises(ConcurrencyError):
+        await store.replace_message_texts("t-1", ["x", "y"], expected_version=1)
+    with pytest.raises(ValueError):
+        await store.replace_message_texts("t-1", ["only one"], expected_version=2)
+    with pytest.raises(KeyError):
+        await store.replace_message_texts("t-2", ["a"], expected_version=1)
+    assert [m.text for m in (await store.get_thread("t-1")).messages] == ["A", "B"]
+
+
+# -- re-encryption support ---------------------------------------------------------------------
+
+
+async def test_swap_item_text_only_replaces_the_expected_value(store):
+    await store.add_items("run-1", ["q0", "q1"])
+    assert await store.swap_item_text("run-1", 0, "query", "q0", "Q0") is True
+    assert await store.swap_item_text("run-1", 1, "query", "stale", "Q1") is False
+    await store.complete_item("run-1", 0, answer("a0"))
+    assert await store.swap_item_text("run-1", 0, "answer", "a0", "A0") is True
+    [first, second] = await store.get_items("run-1", [0, 1])
+    assert (first.query, first.answer, first.status) == ("Q0", "A0", ItemStatus.COMPLETED)
+    assert (second.query, second.answer) == ("q1", None)
+    # The plain columns that counts and totals read are untouched.
+    assert (await store.item_totals("run-1")).counts == ItemCounts(1, 1, 0)
+    with pytest.raises(ValueError):
+        await store.swap_item_text("run-1", 0, "status", "completed", "pending")
+    with pytest.raises(KeyError):
+        await store.swap_item_text("run-1", 7, "query", "q", "Q")
+
+
+async def test_run_encrypted_mark_round_trips_and_can_be_set(store):
+    await store.create_run(make_run("run-1"))
+    await store.create_run(make_run("run-2", encrypted=True))
+    assert (await store.get_run("run-1")).encrypted is False
+    assert (await store.get_run("run-2")).encrypted is True
+    assert (await store.update_run("run-1", encrypted=True)).encrypted is True
+    with pytest.raises(TypeError):
+        await store.update_run("run-1", encrypted="yes")
 
 
 # -- cache -------------------------------------------------------------------------------------
@@ -401,7 +470,7 @@ async def fill(store) -> None:
     await store.create_run(make_run())
     await store.add_items("run-1", ["a", "b", "c"])
     await store.complete_item("run-1", 1, answer())
-    await store.append_messages("t-1", "acme", msgs("hi", "hello"), max_messages=10)
+    await store.append_messages("t-1", ALICE, msgs("hi", "hello"), max_messages=10)
     await store.cache_put("k1", {"v": 1}, ttl_s=3600)
     await store.add_usage("tenant:acme", date(2026, 11, 26), 15, 0.01)
     await store.append_audit(audit(0))
@@ -483,7 +552,13 @@ async def test_bad_arguments_are_refused(store):
     with pytest.raises(TypeError):
         await store.add_usage("tenant:acme", datetime(2026, 11, 26, tzinfo=UTC), 1, 0.0)
     with pytest.raises(ValueError):
-        await store.append_messages("t-1", "acme", msgs("a"), max_messages=0)
+        await store.append_messages("t-1", ALICE, msgs("a"), max_messages=0)
+    with pytest.raises(TypeError):
+        await store.append_messages("t-1", "acme", msgs("a"), max_messages=10)
+    with pytest.raises(ValueError):
+        await store.append_messages(
+            "t-1", ThreadOwner("acme", "", "calc"), msgs("a"), max_messages=10
+        )
     with pytest.raises(ValueError):
         ItemOutcome(ItemStatus.PENDING)
     assert await store.get_thread("t-1") is None
