@@ -19,13 +19,14 @@ from agentops.model.gateway import model_calls_of
 from agentops.model.types import (
     BudgetExceededError,
     ModelAnswer,
+    ModelError,
     ModelRequest,
     PermanentModelError,
     TransientModelError,
 )
 from agentops.runs.contracts import BatchReport, BatchWork, FinalizeWork
 from agentops.runs.ports import AgentLookup, ModelCaller, RunStore
-from agentops.store.records import Item, ItemError, ItemOutcome, Run, RunStatus
+from agentops.store.records import NO_USAGE, Item, ItemError, ItemOutcome, Run, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class BatchService:
         except BudgetExceededError as error:
             return _ItemResult("stopped", reason=error.reason)
         except PermanentModelError as error:
-            await self._fail(work, index, "permanent", error.reason)
+            await self._fail(work, index, "permanent", error.reason, spent_by=error)
             return _ItemResult("failed")
         except TransientModelError as error:
             calls = model_calls_of(error)
@@ -132,7 +133,11 @@ class BatchService:
                 )
             if last:  # the item's budget is spent, whatever layer spent it
                 await self._fail(
-                    work, index, "transient", f"{error.reason} (after {spent} attempts)"
+                    work,
+                    index,
+                    "transient",
+                    f"{error.reason} (after {spent} attempts)",
+                    spent_by=error,
                 )
                 return _ItemResult("failed")
             return _ItemResult("retry", retry_after_s=error.retry_after_s or 0.0)
@@ -151,11 +156,23 @@ class BatchService:
         await self._store.complete_item(work.run_id, index, outcome)
         return _ItemResult("completed")
 
-    async def _fail(self, work: BatchWork, index: int, kind: str, reason: str) -> None:
+    async def _fail(
+        self,
+        work: BatchWork,
+        index: int,
+        kind: str,
+        reason: str,
+        *,
+        spent_by: ModelError | None = None,
+    ) -> None:
+        """Fail the item; what the failing calls spent (a tool loop cut short) is its bill."""
         logger.info("run %s item %d failed (%s): %s", work.run_id, index, kind, redact(reason))
-        await self._store.complete_item(
-            work.run_id, index, ItemOutcome.failed(ItemError(kind, reason))
+        outcome = ItemOutcome.failed(
+            ItemError(kind, reason),
+            usage=spent_by.usage if spent_by else NO_USAGE,
+            cost=spent_by.cost if spent_by else 0.0,
         )
+        await self._store.complete_item(work.run_id, index, outcome)
 
     async def finalize(self, work: FinalizeWork) -> None:
         """Write the run's terminal status with its totals, computed from the items themselves."""

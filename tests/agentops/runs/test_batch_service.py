@@ -3,6 +3,7 @@ idempotent items, billing once, permanent and transient failures, budgets."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,6 +89,20 @@ async def test_a_permanent_error_fails_the_item_with_its_reason(services: Servic
     assert items[0].status is ItemStatus.FAILED
     assert items[0].error is not None and items[0].error.kind == "permanent"
     assert "content" in items[0].error.message.lower()
+
+
+async def test_a_failed_item_keeps_what_its_calls_spent_and_the_tenant_is_billed_once(
+    services: Services,
+) -> None:
+    script = json.dumps({"name": "delete_everything", "arguments": {}})
+    run_id = await _new_run(services, "summarizer", [f"go [simulate-tool-call {script}]"])
+    report = await services.batches.run(_work(run_id, "summarizer", [0]))
+    assert report.failed == 1
+    (item,) = await services.store.get_items(run_id, [0])
+    assert item.error is not None and "delete_everything" in item.error.message
+    assert item.usage.total_tokens > 0  # the call was made and paid for: the item says so
+    tokens, _ = await services.store.get_usage("tenant:local", datetime.now(UTC).date())
+    assert tokens == item.usage.total_tokens
 
 
 async def test_transient_errors_come_back_until_the_item_budget_is_spent(
