@@ -83,7 +83,7 @@ class ConversationService:
             thread = await self._store.get_thread(ask.thread_id)
             # Another user's (or agent's, or tenant's) thread reads as missing, as runs do.
             if thread is None or thread.owner != owner:
-                raise UnknownThreadError(f"no conversation with thread_id {ask.thread_id!r}")
+                raise UnknownThreadError("no conversation with this thread_id")
             thread = self._sealer.open_thread(thread)
             history = tuple(
                 ChatMessage(m.role, m.text) for m in thread.messages if m.role in HISTORY_ROLES

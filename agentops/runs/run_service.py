@@ -134,7 +134,9 @@ class RunService:
         run = await self._store.get_run(run_id) if _plausible_id(run_id) else None
         # Another tenant's run reads as missing: its existence is not the caller's to learn.
         if run is None or run.tenant_id != principal.tenant:
-            raise UnknownRunError(f"no run with id {run_id!r}")
+            raise UnknownRunError(
+                "no run with this id"
+            )  # ids are not echoed: a pasted secret stays put
         return run
 
     async def view(
