@@ -119,7 +119,7 @@ async def _answers(services: Services, run_id: str) -> list[str]:
         continuation=None,
         limit=10,
     )
-    return [item["answer"] for item in view["items"]]
+    return [item.answer for item in view.items]
 
 
 async def test_a_sensitive_run_and_thread_store_no_plain_text(open_services) -> None:
