@@ -103,17 +103,39 @@ def _client(args: argparse.Namespace) -> httpx.Client:
     return httpx.Client(base_url=args.url.rstrip("/"), headers=headers, timeout=60)
 
 
+# Waiting out the host's per-caller request rate; a longer wait (a spent budget) is an error.
+_MAX_RATE_WAIT_S = 60
+
+
 def _request(client: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-    try:
-        response = client.request(method, path, **kwargs)
-    except httpx.TransportError as error:
-        raise CliError(
-            f"cannot reach {client.base_url}: {error}. Is the host running? "
-            "Start it with: scripts/run-local.sh"
-        ) from error
+    while True:
+        try:
+            response = client.request(method, path, **kwargs)
+        except httpx.TransportError as error:
+            raise CliError(
+                f"cannot reach {client.base_url}: {error}. Is the host running? "
+                "Start it with: scripts/run-local.sh"
+            ) from error
+        wait = _rate_wait(response)
+        if wait is None:
+            break
+        time.sleep(wait)
     if response.status_code >= 400:
         raise CliError(_describe_problem(response))
     return response.json()
+
+
+def _rate_wait(response: httpx.Response) -> float | None:
+    """Seconds to wait before asking again, when the host only asks us to slow down."""
+    retry_after = response.headers.get("retry-after", "")
+    if response.status_code != 429 or not retry_after.isdigit():
+        return None
+    try:
+        kind = str(response.json().get("type", ""))
+    except ValueError:
+        return None
+    wait = int(retry_after)
+    return wait if kind.endswith("/too-many-requests") and wait <= _MAX_RATE_WAIT_S else None
 
 
 def _describe_problem(response: httpx.Response) -> str:
