@@ -277,7 +277,16 @@ def build_app(host: FunctionHost) -> Starlette:
                 task.cancel()
             await host.stop()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    async def not_served(request: Request, error: Exception) -> Response:
+        # Paths no route pattern takes (a decoded newline, say) get the host's problem shape too.
+        status = getattr(error, "status_code", 404)
+        return problem(status, f"no function serves {request.url.path!r}")
+
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_served, 405: not_served},
+    )
 
 
 def build_rpc_app(host: FunctionHost) -> Starlette:

@@ -147,3 +147,10 @@ def test_request_url_is_the_listening_address_whatever_the_host_header(
 ) -> None:
     response = client.get("/api/echo/42/a%20b?x=1", headers={"Host": "attacker.example:8443"})
     assert response.json()["url"] == f"{devhost.base_url}/api/echo/42/a%20b?x=1"
+
+
+def test_a_path_no_route_pattern_takes_is_a_404_problem(client: httpx.Client) -> None:
+    # A decoded newline is outside Starlette's path patterns: it must still be the host's shape.
+    response = client.get("/api/items/a%0Ab")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
