@@ -126,10 +126,13 @@ def test_the_breaker_opens_while_the_endpoint_is_down_and_the_run_completes(
 
 def test_a_quota_paces_calls_instead_of_collecting_429s(tmp_path: Path) -> None:
     quota = {"gpt-4o-mini": {"rpm": 3000, "window_s": 1}}
+    # Paced at 80% of the quota, as operators set it: the slack absorbs the time between a
+    # request leaving the limiter and reaching the server, which on a loaded 2-core machine
+    # reaches 100 ms and more (at 90% the server saw bursts over its one-second window).
     with _host(
         tmp_path,
         SIM_LIMITS=json.dumps(quota),
-        RATE_LIMITS=json.dumps({"gpt-4o-mini": {"rpm": 2700, "window_s": 1}}),
+        RATE_LIMITS=json.dumps({"gpt-4o-mini": {"rpm": 2400, "window_s": 1}}),
         BATCH_SIZE="8",
         MAX_IN_FLIGHT="8",
     ) as (host, api):
