@@ -265,7 +265,9 @@ def build_app(host: FunctionHost) -> Starlette:
     if host.engine is not None:
         # Only the keyed webhooks here: the SDK's keyless RPC routes are on `build_rpc_app`.
         routes.append(Mount(WEBHOOK_PATH, app=DurableKeyRequired(host.engine.router(), host)))
-    routes.append(Route("/{path:path}", FunctionEndpoint(host).handle, methods=list(ALL_METHODS)))
+    # Every method reaches the endpoint, which answers 405 with the function's own Allow list.
+    methods = [*ALL_METHODS, "TRACE", "CONNECT"]
+    routes.append(Route("/{path:path}", FunctionEndpoint(host).handle, methods=methods))
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -280,7 +282,8 @@ def build_app(host: FunctionHost) -> Starlette:
     async def not_served(request: Request, error: Exception) -> Response:
         # Paths no route pattern takes (a decoded newline, say) get the host's problem shape too.
         status = getattr(error, "status_code", 404)
-        return problem(status, f"no function serves {request.url.path!r}")
+        headers = getattr(error, "headers", None)
+        return problem(status, f"no function serves {request.url.path!r}", headers=headers)
 
     return Starlette(
         routes=routes,

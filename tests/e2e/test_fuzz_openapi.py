@@ -25,7 +25,7 @@ from tests.e2e.conftest import PROJECT_ROOT, app_env
 pytestmark = pytest.mark.slow
 
 FIXED_SEED = 20261202
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "40"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "100"))
 
 
 @pytest.fixture(scope="module")

@@ -154,3 +154,10 @@ def test_a_path_no_route_pattern_takes_is_a_404_problem(client: httpx.Client) ->
     response = client.get("/api/items/a%0Ab")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_an_unknown_method_is_405_with_the_functions_allow_list(client: httpx.Client) -> None:
+    response = client.request("TRACE", "/api/echo/1")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST, PUT"
+    assert response.headers["content-type"].startswith("application/problem+json")
