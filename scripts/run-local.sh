@@ -10,14 +10,20 @@ scripts/bootstrap-env.sh
 python=.venv/bin/python
 
 port=${DEVHOST_PORT:-7071}
-key() { "$python" -c 'import secrets; print(secrets.token_urlsafe(24))'; }
-export DEVHOST_FUNCTION_KEY=${DEVHOST_FUNCTION_KEY:-$(key)}
-export DEVHOST_MASTER_KEY=${DEVHOST_MASTER_KEY:-$(key)}
 export TASKHUB_NAME=${TASKHUB_NAME:-agentopslocal}
 # Activities in two worker processes, as Azure runs Python apps (one GIL per process).
 export FUNCTIONS_WORKER_PROCESS_COUNT=${FUNCTIONS_WORKER_PROCESS_COUNT:-2}
-export AGENTOPS_URL="http://127.0.0.1:$port" AGENTOPS_KEY="$DEVHOST_FUNCTION_KEY"
+export AGENTOPS_URL="http://127.0.0.1:$port"
 mkdir -p .data
+# Sensitive agents store only encrypted text: make a local data key ring once, owner-only, unless
+# one is given (in Azure it comes from Key Vault).
+if [[ -z "${DATA_ENCRYPTION_KEYS:-}" ]]; then
+    if [[ ! -s .data/data-keys.json ]]; then
+        (umask 077 && "$python" -c 'import base64, json, os; print(json.dumps({"active": "local1", "keys": {"local1": base64.b64encode(os.urandom(32)).decode()}}))' > .data/data-keys.json)
+    fi
+    DATA_ENCRYPTION_KEYS=$(cat .data/data-keys.json)
+    export DATA_ENCRYPTION_KEYS
+fi
 
 "$python" -m devhost --script-root . --port "$port" &
 devhost=$!
@@ -33,6 +39,9 @@ for _ in $(seq 1 150); do
     fi
     sleep 0.2
 done
+# devhost keeps the keys it made (in .devhost/keys.json) across restarts, as Azure does.
+AGENTOPS_KEY=${DEVHOST_FUNCTION_KEY:-$("$python" -c 'import json; print(json.load(open(".devhost/keys.json"))["function"])')}
+export AGENTOPS_KEY
 
 echo
 echo "== A batch of sample queries through the calculator agent =="
@@ -48,12 +57,12 @@ PY
 
 cat <<MSG
 
-devhost is serving on $AGENTOPS_URL (function key: \$AGENTOPS_KEY, master key: \$DEVHOST_MASTER_KEY).
+devhost is serving on $AGENTOPS_URL (its keys are in the banner above and in .devhost/keys.json).
 Submit work with the command-line client:
-    AGENTOPS_URL=$AGENTOPS_URL AGENTOPS_KEY=$DEVHOST_FUNCTION_KEY \\
+    AGENTOPS_URL=$AGENTOPS_URL AGENTOPS_KEY=$AGENTOPS_KEY \\
         .venv/bin/python -m agentops run summarizer --file my-queries.jsonl --output results.jsonl
 or over HTTP:
-    curl -H "x-functions-key: $DEVHOST_FUNCTION_KEY" -H 'content-type: application/json' \\
+    curl -H "x-functions-key: $AGENTOPS_KEY" -H 'content-type: application/json' \\
         -d '{"queries": ["add 2 and 3"]}' $AGENTOPS_URL/api/agents/calculator/runs
 API description: $AGENTOPS_URL/api/openapi.json
 MSG
