@@ -162,7 +162,8 @@ class FunctionEndpoint:
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         resolved = self._host.routes.resolve(raw_path.decode("utf-8", "replace"), request.method)
         if resolved is None:
-            return problem(404, f"no function serves {request.url.path}")
+            # The path is not echoed: whatever a caller put in it stays out of the answer.
+            return problem(404, "no function serves this path")
         if isinstance(resolved, set):
             ordered = [m for m in ALL_METHODS if m in resolved] + sorted(
                 resolved - set(ALL_METHODS)
@@ -283,7 +284,7 @@ def build_app(host: FunctionHost) -> Starlette:
         # Paths no route pattern takes (a decoded newline, say) get the host's problem shape too.
         status = getattr(error, "status_code", 404)
         headers = getattr(error, "headers", None)
-        return problem(status, f"no function serves {request.url.path!r}", headers=headers)
+        return problem(status, "no function serves this path", headers=headers)
 
     return Starlette(
         routes=routes,

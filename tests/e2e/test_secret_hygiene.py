@@ -99,6 +99,7 @@ def test_no_secret_reaches_a_log_a_store_or_an_answer(tmp_path: Path) -> None:
             refused = [
                 api.post("/api/agents/triage/runs", json={"queries": [value], "colour": value}),
                 api.get(f"/api/runs/{value[:60]}"),
+                api.get(f"/api/runs/{value}/no/such/route"),
                 httpx.get(host.url("/api/agents"), headers={"x-functions-key": value + "x"}),
                 api.get("/api/agents", headers={"x-ms-client-principal": value}),
             ]

@@ -44,7 +44,7 @@ def test_unknown_route_is_404_problem(client: httpx.Client) -> None:
     response = client.get("/api/nothing/here")
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM
-    assert "/api/nothing/here" in response.json()["detail"]
+    assert "/api/nothing/here" not in response.text  # a path is not echoed back
 
 
 def test_wrong_method_is_405_with_allow(client: httpx.Client) -> None:
