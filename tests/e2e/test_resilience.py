@@ -57,7 +57,9 @@ def test_a_fault_storm_loses_nothing_and_bills_once(tmp_path: Path) -> None:
         tmp_path,
         SIM_FAULTS=json.dumps(faults),
         SIM_SEED="7",
-        MODEL_TIMEOUT_S="0.5",
+        # Well below the simulated hang (5 s), well above a slow answer on a loaded machine: a
+        # client that gives up on an answer the server sent would be billed for it, rightly.
+        MODEL_TIMEOUT_S="2",
         INLINE_RETRY_MAX_WAIT_S="0",
         MAX_ATTEMPTS="6",
         RETRY_BASE_S="1",
