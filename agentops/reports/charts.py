@@ -18,7 +18,6 @@ _RC_LOCK = threading.Lock()
 _SVG_RC = {
     "svg.fonttype": "none",  # text stays text: smaller, selectable, read by screen readers
     "svg.hashsalt": "agentops-report",  # stable element ids, so the same report renders alike
-    "font.size": 9,
 }
 _COLOURS = ("#1f4e79", "#7fa7d0", "#c55a11", "#a5a5a5")
 
