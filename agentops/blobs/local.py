@@ -88,11 +88,14 @@ class LocalBlobStore:
         overwrite: bool = False,
     ) -> BlobInfo:
         path = self._path(container, name)
+        content_type = check_content_type(content_type)
+        checked = check_metadata(metadata)
+        etag = f'"{uuid.uuid4().hex}"'
         header = {
             "v": _FORMAT_VERSION,
-            "content_type": check_content_type(content_type),
-            "metadata": check_metadata(metadata),
-            "etag": f'"{uuid.uuid4().hex}"',
+            "content_type": content_type,
+            "metadata": checked,
+            "etag": etag,
         }
         if not isinstance(data, bytes | bytearray | memoryview) and not hasattr(data, "__aiter__"):
             raise TypeError("blob data is bytes or an async iterable of bytes")
@@ -117,10 +120,10 @@ class LocalBlobStore:
             container=container,
             name=name,
             size=written.st_size - len(encoded),
-            content_type=header["content_type"],
-            etag=header["etag"],
+            content_type=content_type,
+            etag=etag,
             last_modified=datetime.fromtimestamp(written.st_mtime, UTC),
-            metadata=dict(header["metadata"]),
+            metadata=checked,
         )
 
     async def get(self, container: str, name: str) -> bytes:
