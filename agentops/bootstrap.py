@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from agentops import telemetry
 from agentops.agents.registry import AgentRegistry
 from agentops.audit import AuditTrail
+from agentops.blobs import BlobStore
 from agentops.conversations import ConversationService
 from agentops.encryption import KeyRing, RecordSealer
 from agentops.logging_safety import install_log_escaping
@@ -414,3 +415,24 @@ def _is_loopback(url: str) -> bool:
     from urllib.parse import urlparse
 
     return (urlparse(url).hostname or "") in {"127.0.0.1", "localhost", "::1"}
+
+
+# --- Blob storage (backups, reports) ---------------------------------------------------------
+
+
+def open_blobs(settings: Settings) -> BlobStore:
+    """The blob store that BLOB_STORE names: a folder under BLOB_ROOT, or Azure Blob Storage by
+    BLOB_ACCOUNT_URL with the app's identity or by BLOB_CONNECTION_STRING. The caller closes it."""
+    if settings.blob_store == "azure":
+        from agentops.blobs.azure import AzureBlobStore
+
+        if settings.blob_connection_string and settings.blob_account_url:
+            raise ValueError("set BLOB_ACCOUNT_URL or BLOB_CONNECTION_STRING, not both")
+        if settings.blob_connection_string:
+            return AzureBlobStore.from_connection_string(settings.blob_connection_string)
+        if not settings.blob_account_url:
+            raise ValueError("BLOB_STORE=azure needs BLOB_ACCOUNT_URL or BLOB_CONNECTION_STRING")
+        return AzureBlobStore.from_account_url(settings.blob_account_url, _credential(settings))
+    from agentops.blobs.local import LocalBlobStore
+
+    return LocalBlobStore(settings.resolve(settings.blob_root))

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     # Off only for single-endpoint servers (the local Cosmos-compatible one, the emulator).
     cosmos_endpoint_discovery: bool = Field(default=True, alias="COSMOS_ENDPOINT_DISCOVERY")
 
+    # Blobs (backups, reports): a local folder by default, Azure Blob Storage in Azure, by
+    # account URL with the app's identity, or by connection string (Azurite, or a key).
+    blob_store: Literal["local", "azure"] = Field(default="local", alias="BLOB_STORE")
+    blob_root: Path = Field(default=Path(".data/blobs"), alias="BLOB_ROOT")
+    blob_account_url: str | None = Field(default=None, alias="BLOB_ACCOUNT_URL")
+    blob_connection_string: SecretStr | None = Field(default=None, alias="BLOB_CONNECTION_STRING")
+
     # Set by App Service when its Authentication (Easy Auth) is on: only then is the caller's
     # X-MS-CLIENT-PRINCIPAL header the platform's word rather than the caller's.
     website_auth_enabled: bool = Field(default=False, alias="WEBSITE_AUTH_ENABLED")
