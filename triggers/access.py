@@ -4,8 +4,8 @@ the outcome, and where from (client IP, request and session ids).
 A route runs its work through `audited`, which records the entry once the answer is known,
 refusals and faults included. The entry is queued (`AuditWriter.submit`), not written, so a
 request pays for the queueing only. Nothing the caller wrote reaches an entry: no query, body or
-key, and an id from the path is recorded only when it has the shape of our ids (otherwise a short
-hash of it, so probes can still be told apart).
+key; and an id from the request is recorded as it is only once the route has found the run,
+thread or agent it names (before that, as a short hash: ids are not echoed, nor recorded).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ _CLIENT_IP_HEADERS = ("x-forwarded-for", "x-azure-clientip", "client-ip")
 _REQUEST_ID_HEADER = "x-ms-request-id"
 _SESSION_ID_HEADER = "x-session-id"
 _ID_SHAPE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_OUR_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # run, thread and agent ids (requests.ID_PATTERN)
 
 
 def client_ip(headers: Mapping[str, str]) -> str | None:
@@ -62,11 +61,10 @@ def _address(hop: str) -> str | None:
         return None
 
 
-def path_id(value: str) -> str:
-    """An id from the path as it may be recorded: as is when it has our ids' shape, otherwise a
-    short hash (a secret pasted into a URL is not copied into the audit trail)."""
-    if _OUR_ID.match(value):
-        return value
+def unverified_id(value: str) -> str:
+    """An id from the request, before the route has found what it names: a short hash. A secret
+    pasted into a URL is not copied into the trail, and an investigator who knows an id can
+    still match its entries (`~` + the first 16 hex digits of its SHA-256)."""
     return "~" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 

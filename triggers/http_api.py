@@ -14,9 +14,10 @@ import azure.functions as func
 
 from agentops.auth import ADMIN_ROLE
 from agentops.bootstrap import Services
+from agentops.runs.errors import RunConflictError
 from agentops.runs.requests import AskRequest, RunPage, RunPath, RunRequest
 from agentops.settings import get_settings
-from triggers.access import Access, audited, path_id
+from triggers.access import Access, audited, unverified_id
 from triggers.edge import CALLER_ERRORS, problem_for, read_body
 from triggers.openapi import openapi_document
 from triggers.problems import json_response, problem
@@ -47,6 +48,7 @@ async def start_run(
         try:
             principal = access.identify(req, services)
             services.agents.get(agent)
+            access.resource = f"agents/{agent}"
             request = read_body(req, RunRequest, services)
             access.details["queries"] = len(request.queries)
             run = await services.runs.create(principal, agent, request)
@@ -81,7 +83,7 @@ async def start_run(
         headers = {"Location": run_uri, "Retry-After": "10"}
         return json_response(body, status=202, headers=headers)
 
-    return await audited(req, context, "run.submit", f"agents/{path_id(agent)}", handle)
+    return await audited(req, context, "run.submit", f"agents/{unverified_id(agent)}", handle)
 
 
 @bp.route(route="runs/{run_id}", methods=["GET"])
@@ -108,6 +110,7 @@ async def get_run(
             )
         except CALLER_ERRORS as error:
             return problem_for(error)
+        access.resource = f"runs/{run_id}"
         access.details["items"] = len(snapshot.items)
         next_uri = None
         if snapshot.next_after is not None:
@@ -131,7 +134,10 @@ async def cancel_run(
             run_id = RunPath.model_validate(dict(req.route_params)).run_id
             instances = await services.runs.cancel(principal, run_id)
         except CALLER_ERRORS as error:
+            if isinstance(error, RunConflictError):  # the caller's run, already finished
+                access.resource = f"runs/{run_id}"
             return problem_for(error)
+        access.resource = f"runs/{run_id}"
         for instance_id in instances:
             try:
                 await client.terminate(instance_id, "canceled")
@@ -167,24 +173,25 @@ async def ask_agent(req: func.HttpRequest, context: func.Context) -> func.HttpRe
         try:
             principal = access.identify(req, services)
             services.agents.get(agent)
+            access.resource = f"agents/{agent}"
             request = read_body(req, AskRequest, services)
-            access.details["agent"] = agent
             access.details["continued"] = request.thread_id is not None
             if request.thread_id is not None:
-                access.resource = f"threads/{request.thread_id}"
+                access.resource = f"threads/{unverified_id(request.thread_id)}"
             answer = await services.conversations.ask(principal, agent, request)
         except CALLER_ERRORS as error:
             return problem_for(error)
         response = Answer.model_validate(answer)
         access.resource = f"threads/{response.thread_id}"
+        access.details["agent"] = agent
         return json_response(response)
 
     # A question reads the thread it continues and writes both turns to it.
-    return await audited(req, context, "thread.write", f"agents/{path_id(agent)}", handle)
+    return await audited(req, context, "thread.write", f"agents/{unverified_id(agent)}", handle)
 
 
 def _run_resource(req: func.HttpRequest) -> str:
-    return f"runs/{path_id(req.route_params.get('run_id', ''))}"
+    return f"runs/{unverified_id(req.route_params.get('run_id', ''))}"
 
 
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sqlite3
 from pathlib import Path
@@ -44,7 +45,7 @@ async def test_one_batch_is_one_linear_chain(tmp_path: Path) -> None:
     async with SqliteStore(path) as store:
         entries = (await store.list_audit("contoso")).items
     assert [e.seq for e in entries] == list(range(5))
-    assert all(e.prev_hash == p.hash for p, e in zip(entries, entries[1:], strict=False))
+    assert all(e.prev_hash == p.hash for p, e in itertools.pairwise(entries))
 
 
 async def test_a_changed_entry_is_named(tmp_path: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
-from triggers.access import client_ip, path_id
+from triggers.access import client_ip, unverified_id
 
 
 @pytest.mark.parametrize(
@@ -25,8 +27,8 @@ def test_the_client_ip_is_an_address_or_nothing(
     assert client_ip(headers) == expected
 
 
-def test_an_id_not_shaped_like_ours_is_recorded_as_a_hash() -> None:
-    assert path_id("0123abcd") == "0123abcd"
-    hashed = path_id("sk-live-secret/value")
-    assert hashed.startswith("~") and "secret" not in hashed and len(hashed) == 17
-    assert path_id("sk-live-secret/value") == hashed  # repeated probes can be told apart
+def test_an_id_not_yet_found_is_recorded_as_a_hash_an_investigator_can_match() -> None:
+    pasted = "sk-live-0123456789abcdef"  # shaped like one of our ids, and a secret
+    hashed = unverified_id(pasted)
+    assert "sk-live" not in hashed and len(hashed) == 17
+    assert hashed == "~" + hashlib.sha256(pasted.encode()).hexdigest()[:16]
