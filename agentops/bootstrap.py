@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from agentops import telemetry
 from agentops.agents.registry import AgentRegistry
 from agentops.audit import AuditTrail
+from agentops.audit_writer import AuditWriter
 from agentops.blobs import BlobStore
 from agentops.conversations import ConversationService
 from agentops.encryption import KeyRing, RecordSealer
@@ -71,7 +72,7 @@ class Services:
     runs: RunService
     batches: BatchService
     conversations: ConversationService
-    audit: AuditTrail
+    audit: AuditWriter
     budgets: Budgets
     connection: ModelConnection
     request_limiter: RequestLimiter
@@ -83,9 +84,12 @@ class Services:
         return await self.secrets.get(name)
 
     async def aclose(self) -> None:
-        await self.connection.aclose()
-        await self.store.close()
-        await self.secrets.aclose()
+        try:
+            await self.audit.aclose()  # queued audit entries, before the store closes
+        finally:
+            await self.connection.aclose()
+            await self.store.close()
+            await self.secrets.aclose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,14 +321,14 @@ def build_services(
     runner = AgentRunner(registry, connection)
     model = ModelService(gateway, runner, prices)
     agents = registry
-    audit = AuditTrail(store)
+    audit = AuditWriter(AuditTrail(store))
     sealer = RecordSealer(key_ring(settings, startup.data_encryption_keys))
     return Services(
         settings=settings,
         store=store,
         agents=agents,
         model=model,
-        runs=RunService(store, agents, _BudgetGate(budgets), audit, settings, sealer=sealer),
+        runs=RunService(store, agents, _BudgetGate(budgets), settings, sealer=sealer),
         batches=BatchService(
             store, agents, model, max_attempts=settings.max_attempts, sealer=sealer
         ),

@@ -1,4 +1,4 @@
-"""The HTTP edge's shared steps: who is calling, reading a body, and turning errors into problems.
+"""The HTTP edge's shared steps: reading a body, and turning errors into problems.
 
 Reading is defensive before the models see anything: the declared length is checked before the
 body is touched, JSON with duplicate keys, deep nesting or numbers past Python's digit limit is
@@ -15,7 +15,7 @@ import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
 from agentops.agents.registry import UnknownAgentError
-from agentops.auth import AuthenticationError, ForbiddenError, Principal, principal_from_headers
+from agentops.auth import AuthenticationError, ForbiddenError
 from agentops.bootstrap import Services
 from agentops.conversations import ThreadLimitError, UnknownThreadError
 from agentops.encryption import EncryptionUnavailableError
@@ -40,13 +40,6 @@ class Refusal(Exception):
     def __init__(self, response: func.HttpResponse) -> None:
         super().__init__(response.status_code)
         self.response = response
-
-
-def caller(req: func.HttpRequest, services: Services) -> Principal:
-    """The authenticated caller, counted against its request rate."""
-    principal = principal_from_headers(req.headers, trusted=services.settings.website_auth_enabled)
-    services.request_limiter.check(principal)
-    return principal
 
 
 def request_limits(services: Services) -> RequestLimits:

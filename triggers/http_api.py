@@ -1,7 +1,8 @@
 """The HTTP API: start batch runs, follow them, cancel them, list agents, ask one question.
 
 Thin: each route authenticates, validates, calls an agentops service from the composition root
-and shapes the answer. Every error is problem+json, and bad input changes nothing.
+and shapes the answer. Every error is problem+json, and bad input changes nothing. Every call
+of a data route, refusals included, leaves one audit entry (`triggers.access.audited`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from agentops.auth import ADMIN_ROLE
-from agentops.bootstrap import get_services
+from agentops.bootstrap import Services
+from agentops.runs.errors import RunConflictError
 from agentops.runs.requests import AskRequest, RunPage, RunPath, RunRequest
 from agentops.settings import get_settings
-from triggers.edge import CALLER_ERRORS, caller, problem_for, read_body
+from triggers.access import Access, audited, unverified_id
+from triggers.edge import CALLER_ERRORS, problem_for, read_body
 from triggers.openapi import openapi_document
 from triggers.problems import json_response, problem
 from triggers.responses import (
@@ -37,121 +40,158 @@ ORCHESTRATOR = "agent_batch"
 @bp.route(route="agents/{agent}/runs", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def start_run(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient
+    req: func.HttpRequest, client: df.DurableOrchestrationClient, context: func.Context
 ) -> func.HttpResponse:
-    services = await get_services()
     agent = req.route_params["agent"]
-    try:
-        principal = caller(req, services)
-        services.agents.get(agent)
-        request = read_body(req, RunRequest, services)
-        run = await services.runs.create(principal, agent, request)
-    except CALLER_ERRORS as error:
-        return problem_for(error)
 
-    try:
-        await client.start_new(ORCHESTRATOR, run.run_id, services.runs.spec_for(run))
-    except Exception as error:  # the durable backend refused: the run must not look started
-        logger.exception("could not start orchestration for run %s", run.run_id)
-        await services.runs.mark_failed(run.run_id, f"could not start: {type(error).__name__}")
-        return problem(503, "Service unavailable", "the run could not be started; retry later")
+    async def handle(services: Services, access: Access) -> func.HttpResponse:
+        try:
+            principal = access.identify(req, services)
+            services.agents.get(agent)
+            access.resource = f"agents/{agent}"
+            request = read_body(req, RunRequest, services)
+            access.details["queries"] = len(request.queries)
+            run = await services.runs.create(principal, agent, request)
+        except CALLER_ERRORS as error:
+            return problem_for(error)
+        access.resource = f"runs/{run.run_id}"
 
-    # URLs come from the configured host name, never from the request's Host header.
-    run_uri = f"{services.settings.base_url()}/api/runs/{run.run_id}"
-    management: dict[str, str] = {"statusQueryGetUri": run_uri}
-    if principal.has_role(ADMIN_ROLE):
-        # The Durable management URLs carry the durable system key, which opens every instance
-        # of every tenant: only operators get them. Without a request the SDK keeps the host's
-        # own base URL rather than the caller's.
-        management = client.create_http_management_payload(run.run_id)
-    body = RunAccepted.model_validate(
-        {
-            **management,
-            "id": run.run_id,
-            "runId": run.run_id,
-            "runStatusUri": run_uri,
-            "cancelPostUri": f"{run_uri}/cancel",
-        }
-    )
-    return json_response(body, status=202, headers={"Location": run_uri, "Retry-After": "10"})
+        try:
+            await client.start_new(ORCHESTRATOR, run.run_id, services.runs.spec_for(run))
+        except Exception as error:  # the durable backend refused: the run must not look started
+            logger.exception("could not start orchestration for run %s", run.run_id)
+            await services.runs.mark_failed(run.run_id, f"could not start: {type(error).__name__}")
+            return problem(503, "Service unavailable", "the run could not be started; retry later")
+
+        # URLs come from the configured host name, never from the request's Host header.
+        run_uri = f"{services.settings.base_url()}/api/runs/{run.run_id}"
+        management: dict[str, str] = {"statusQueryGetUri": run_uri}
+        if principal.has_role(ADMIN_ROLE):
+            # The Durable management URLs carry the durable system key, which opens every
+            # instance of every tenant: only operators get them. Without a request the SDK
+            # keeps the host's own base URL rather than the caller's.
+            management = client.create_http_management_payload(run.run_id)
+        body = RunAccepted.model_validate(
+            {
+                **management,
+                "id": run.run_id,
+                "runId": run.run_id,
+                "runStatusUri": run_uri,
+                "cancelPostUri": f"{run_uri}/cancel",
+            }
+        )
+        headers = {"Location": run_uri, "Retry-After": "10"}
+        return json_response(body, status=202, headers=headers)
+
+    return await audited(req, context, "run.submit", f"agents/{unverified_id(agent)}", handle)
 
 
 @bp.route(route="runs/{run_id}", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def get_run(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient
+    req: func.HttpRequest, client: df.DurableOrchestrationClient, context: func.Context
 ) -> func.HttpResponse:
-    services = await get_services()
-    try:
-        principal = caller(req, services)
-        run_id = RunPath.model_validate(dict(req.route_params)).run_id
-        page = RunPage.model_validate(dict(req.params))
-        status = await client.get_status(run_id)
-        snapshot = await services.runs.view(
-            principal,
-            run_id,
-            runtime_status=status.runtime_status.value if status.runtime_status else None,
-            custom_status=status.custom_status,
-            continuation=page.continuation,
-            limit=page.limit,
-        )
-    except CALLER_ERRORS as error:
-        return problem_for(error)
-    next_uri = None
-    if snapshot.next_after is not None:
-        next_uri = (
-            f"{services.settings.base_url()}/api/runs/{run_id}"
-            f"?limit={page.limit}&continuation={snapshot.next_after}"
-        )
-    return json_response(RunView.of(snapshot, next_uri))
+    # The first page reads the run; a continuation pages through its results.
+    action = "run.page" if req.params.get("continuation") else "run.read"
+
+    async def handle(services: Services, access: Access) -> func.HttpResponse:
+        try:
+            principal = access.identify(req, services)
+            run_id = RunPath.model_validate(dict(req.route_params)).run_id
+            page = RunPage.model_validate(dict(req.params))
+            status = await client.get_status(run_id)
+            snapshot = await services.runs.view(
+                principal,
+                run_id,
+                runtime_status=status.runtime_status.value if status.runtime_status else None,
+                custom_status=status.custom_status,
+                continuation=page.continuation,
+                limit=page.limit,
+            )
+        except CALLER_ERRORS as error:
+            return problem_for(error)
+        access.resource = f"runs/{run_id}"
+        access.details["items"] = len(snapshot.items)
+        next_uri = None
+        if snapshot.next_after is not None:
+            next_uri = (
+                f"{services.settings.base_url()}/api/runs/{run_id}"
+                f"?limit={page.limit}&continuation={snapshot.next_after}"
+            )
+        return json_response(RunView.of(snapshot, next_uri))
+
+    return await audited(req, context, action, _run_resource(req), handle)
 
 
 @bp.route(route="runs/{run_id}/cancel", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def cancel_run(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient
+    req: func.HttpRequest, client: df.DurableOrchestrationClient, context: func.Context
 ) -> func.HttpResponse:
-    services = await get_services()
-    try:
-        principal = caller(req, services)
-        run_id = RunPath.model_validate(dict(req.route_params)).run_id
-        instances = await services.runs.cancel(principal, run_id)
-    except CALLER_ERRORS as error:
-        return problem_for(error)
-    for instance_id in instances:
+    async def handle(services: Services, access: Access) -> func.HttpResponse:
         try:
-            await client.terminate(instance_id, "canceled")
-        except Exception:  # a chunk that never started or already ended has nothing to stop
-            logger.debug("terminate %s: nothing to stop", instance_id)
-    return json_response(Canceled(run_id=run_id, status="canceled"), status=202)
+            principal = access.identify(req, services)
+            run_id = RunPath.model_validate(dict(req.route_params)).run_id
+            instances = await services.runs.cancel(principal, run_id)
+        except CALLER_ERRORS as error:
+            if isinstance(error, RunConflictError):  # the caller's run, already finished
+                access.resource = f"runs/{run_id}"
+            return problem_for(error)
+        access.resource = f"runs/{run_id}"
+        for instance_id in instances:
+            try:
+                await client.terminate(instance_id, "canceled")
+            except Exception:  # a chunk that never started or already ended has nothing to stop
+                logger.debug("terminate %s: nothing to stop", instance_id)
+        return json_response(Canceled(run_id=run_id, status="canceled"), status=202)
+
+    return await audited(req, context, "run.cancel", _run_resource(req), handle)
 
 
 @bp.route(route="agents", methods=["GET"])
-async def list_agents(req: func.HttpRequest) -> func.HttpResponse:
-    services = await get_services()
-    try:
-        caller(req, services)
-    except CALLER_ERRORS as error:
-        return problem_for(error)
-    # The summary leaves out instructions: what an agent is told is not the caller's to read.
-    agents = [
-        AgentSummary.model_validate(agent, from_attributes=True) for agent in services.agents.list()
-    ]
-    return json_response(AgentList(agents=agents))
+async def list_agents(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    async def handle(services: Services, access: Access) -> func.HttpResponse:
+        try:
+            access.identify(req, services)
+        except CALLER_ERRORS as error:
+            return problem_for(error)
+        # The summary leaves out instructions: what an agent is told is not the caller's to read.
+        agents = [
+            AgentSummary.model_validate(agent, from_attributes=True)
+            for agent in services.agents.list()
+        ]
+        return json_response(AgentList(agents=agents))
+
+    return await audited(req, context, "agents.list", "agents", handle)
 
 
 @bp.route(route="agents/{agent}/run", methods=["POST"])
-async def ask_agent(req: func.HttpRequest) -> func.HttpResponse:
-    services = await get_services()
+async def ask_agent(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     agent = req.route_params["agent"]
-    try:
-        principal = caller(req, services)
-        services.agents.get(agent)
-        request = read_body(req, AskRequest, services)
-        answer = await services.conversations.ask(principal, agent, request)
-    except CALLER_ERRORS as error:
-        return problem_for(error)
-    return json_response(Answer.model_validate(answer))
+
+    async def handle(services: Services, access: Access) -> func.HttpResponse:
+        try:
+            principal = access.identify(req, services)
+            services.agents.get(agent)
+            access.resource = f"agents/{agent}"
+            request = read_body(req, AskRequest, services)
+            access.details["continued"] = request.thread_id is not None
+            if request.thread_id is not None:
+                access.resource = f"threads/{unverified_id(request.thread_id)}"
+            answer = await services.conversations.ask(principal, agent, request)
+        except CALLER_ERRORS as error:
+            return problem_for(error)
+        response = Answer.model_validate(answer)
+        access.resource = f"threads/{response.thread_id}"
+        access.details["agent"] = agent
+        return json_response(response)
+
+    # A question reads the thread it continues and writes both turns to it.
+    return await audited(req, context, "thread.write", f"agents/{unverified_id(agent)}", handle)
+
+
+def _run_resource(req: func.HttpRequest) -> str:
+    return f"runs/{unverified_id(req.route_params.get('run_id', ''))}"
 
 
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

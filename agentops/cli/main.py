@@ -4,9 +4,11 @@
     python -m agentops status RUN_ID
     python -m agentops results RUN_ID --output results.jsonl
     python -m agentops reencrypt
+    python -m agentops audit verify [--tenant T ...]
 
 The host and key come from --url/--key or AGENTOPS_URL/AGENTOPS_KEY (a function key).
-`reencrypt` works on the store itself, configured by the app settings in the environment.
+`reencrypt` and `audit verify` work on the store itself, configured by the app settings in the
+environment.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import httpx
 from tqdm import tqdm
 
 if TYPE_CHECKING:  # the store and its settings load only for the commands that use them
+    from agentops.audit import ChainCheck
     from agentops.encryption import KeyRing
     from agentops.encryption.reencrypt import ReencryptReport
     from agentops.settings import Settings
@@ -95,6 +98,19 @@ def _parser() -> argparse.ArgumentParser:
         help="move sensitive agents' stored texts to the active key of DATA_ENCRYPTION_KEYS",
     )
     reencrypt.set_defaults(handler=_reencrypt, on_store=True)
+
+    audit = commands.add_parser("audit", help="check the audit trail")
+    audit_commands = audit.add_subparsers(required=True, metavar="ACTION")
+    verify = audit_commands.add_parser(
+        "verify",
+        help="walk each tenant's hash chain; exit 1 naming the first changed or removed entry",
+    )
+    verify.add_argument(
+        "--tenant",
+        action="append",
+        help="a tenant to check (repeatable; default: every tenant with an audit trail)",
+    )
+    verify.set_defaults(handler=_audit_verify, on_store=True)
     return parser
 
 
@@ -300,3 +316,25 @@ async def _reencrypt_store(settings: Settings, ring: KeyRing) -> ReencryptReport
     sensitive = [agent.name for agent in registry.list() if agent.sensitive]
     async with open_store(settings) as store:
         return await Reencryption(store, RecordSealer(ring), sensitive_agents=sensitive).run()
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from agentops.settings import get_settings
+
+    checks = asyncio.run(_verify_chains(get_settings(), args.tenant))
+    if not checks:
+        print("no audit trail in this store", file=sys.stderr)
+    for check in checks:
+        print(check.describe())
+    return 0 if all(check.ok for check in checks) else 1
+
+
+async def _verify_chains(settings: Settings, tenants: list[str] | None) -> list[ChainCheck]:
+    from agentops.audit import AuditTrail, audit_tenants
+    from agentops.bootstrap import open_store
+
+    async with open_store(settings) as store:
+        if not tenants:
+            tenants = await audit_tenants(store.iter_collection("audit"))
+        trail = AuditTrail(store)
+        return [await trail.verify(tenant) for tenant in tenants]

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from agentops.audit import AuditTrail
 from agentops.auth import Principal
 from agentops.encryption.records import RecordSealer
 from agentops.model.rate_limiter import estimate_prompt_tokens
@@ -55,7 +54,6 @@ class RunService:
         store: RunStore,
         agents: AgentLookup,
         budgets: BudgetGate,
-        audit: AuditTrail,
         settings: Settings,
         *,
         sealer: RecordSealer,
@@ -64,7 +62,6 @@ class RunService:
         self._sealer = sealer
         self._agents = agents
         self._budgets = budgets
-        self._audit = audit
         self._settings = settings
 
     async def create(self, principal: Principal, agent: str, request: RunRequest) -> Run:
@@ -98,13 +95,6 @@ class RunService:
             queries = self._sealer.seal_queries(agent, run.tenant_id, run_id, queries)
         await self._store.create_run(run)
         await self._store.add_items(run.run_id, queries)
-        await self._audit.record(
-            principal,
-            action="run.create",
-            resource=f"runs/{run.run_id}",
-            outcome="accepted",
-            details={"agent": agent, "queries": run.total, "options": options},
-        )
         logger.info("run %s created: agent=%s items=%d", run.run_id, agent, run.total)
         return run
 
@@ -176,9 +166,6 @@ class RunService:
             raise RunConflictError(f"run {run_id} is already {run.status}")
         await self._store.update_run(
             run_id, status=RunStatus.CANCELED, finished_at=datetime.now(UTC)
-        )
-        await self._audit.record(
-            principal, action="run.cancel", resource=f"runs/{run_id}", outcome="accepted"
         )
         chunks = math.ceil(run.total / self._settings.chunk_size) if run.total else 0
         children = [chunk_instance_id(run_id, n) for n in range(chunks)] if chunks > 1 else []
