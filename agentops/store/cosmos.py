@@ -41,7 +41,6 @@ from azure.core.exceptions import AzureError
 from azure.cosmos import exceptions
 from azure.cosmos.aio import ContainerProxy, CosmosClient
 
-from agentops.model.types import Usage
 from agentops.store.checks import (
     check_amounts,
     check_index,
@@ -77,6 +76,7 @@ from agentops.store.records import (
     Run,
     Thread,
     ThreadOwner,
+    Usage,
     appended_thread,
     apply_run_changes,
     cache_doc,

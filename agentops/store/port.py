@@ -13,7 +13,6 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from agentops.model.types import Usage
 from agentops.store.records import (
     AuditEntry,
     Item,
@@ -26,6 +25,7 @@ from agentops.store.records import (
     Run,
     Thread,
     ThreadOwner,
+    Usage,
 )
 
 

@@ -27,7 +27,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from agentops.model.types import Usage
 from agentops.store.checks import (
     check_amounts,
     check_index,
@@ -63,6 +62,7 @@ from agentops.store.records import (
     Run,
     Thread,
     ThreadOwner,
+    Usage,
     appended_thread,
     apply_run_changes,
     cache_doc,
