@@ -17,7 +17,7 @@ from typing import Any
 
 from agentops.auth import Principal
 from agentops.store.errors import AuditConflictError
-from agentops.store.port import Store
+from agentops.store.ports import AuditStore
 from agentops.store.records import AuditEntry
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def entry_hash(entry: AuditEntry) -> str:
 
 
 class AuditTrail:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: AuditStore) -> None:
         self._store = store
 
     async def record(

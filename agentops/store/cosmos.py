@@ -471,13 +471,6 @@ class CosmosStore:
 
         return await self._replace_loop("items", str(index), run_id, change)
 
-    async def count_items(self, run_id: str) -> ItemCounts:
-        return (await self.item_totals(run_id)).counts
-
-    async def sum_usage(self, run_id: str) -> tuple[Usage, float]:
-        totals = await self.item_totals(run_id)
-        return totals.usage, totals.cost
-
     # -- threads ---------------------------------------------------------------------------
     @_remote
     async def get_thread(self, thread_id: str) -> Thread | None:

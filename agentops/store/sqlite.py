@@ -470,13 +470,6 @@ class SqliteStore:
 
         return await self._call(op)
 
-    async def count_items(self, run_id: str) -> ItemCounts:
-        return (await self.item_totals(run_id)).counts
-
-    async def sum_usage(self, run_id: str) -> tuple[Usage, float]:
-        totals = await self.item_totals(run_id)
-        return totals.usage, totals.cost
-
     # -- threads ---------------------------------------------------------------------------
     async def get_thread(self, thread_id: str) -> Thread | None:
         check_key("thread_id", thread_id)

@@ -127,7 +127,8 @@ async def test_add_items_is_idempotent_and_keeps_progress(store):
     assert await store.add_items("run-1", queries) == 250
     assert await store.complete_item("run-1", 7, answer("14"))
     assert await store.add_items("run-1", queries) == 0
-    assert await store.count_items("run-1") == ItemCounts(pending=249, completed=1, failed=0)
+    counts = (await store.item_totals("run-1")).counts
+    assert counts == ItemCounts(pending=249, completed=1, failed=0)
     (item,) = await store.get_items("run-1", [7])
     assert item.status is ItemStatus.COMPLETED and item.answer == "14"
 
@@ -136,7 +137,7 @@ async def test_add_items_concurrently_does_not_duplicate(store):
     queries = [f"q{i}" for i in range(300)]
     added = await asyncio.gather(*(store.add_items("run-1", queries) for _ in range(3)))
     assert sum(added) == 300
-    assert (await store.count_items("run-1")).pending == 300
+    assert ((await store.item_totals("run-1")).counts).pending == 300
 
 
 async def test_add_ten_thousand_items(store):
@@ -144,7 +145,7 @@ async def test_add_ten_thousand_items(store):
     started = time.perf_counter()
     assert await store.add_items("run-big", queries) == 10_000
     elapsed = time.perf_counter() - started
-    assert (await store.count_items("run-big")).pending == 10_000
+    assert ((await store.item_totals("run-big")).counts).pending == 10_000
     items = await store.get_items("run-big", [0, 9_999, 5_000, 10_000])
     assert [(i.index, i.query) for i in items] == [
         (0, "query number 0"),
@@ -180,8 +181,8 @@ async def test_complete_item_moves_once_under_concurrency(store, clock):
     assert item.attempts == 1
     # A re-executed activity gets False and the item is not billed twice.
     assert await store.complete_item("run-1", 0, answer("again", 999, 999, 9.0)) is False
-    usage, cost = await store.sum_usage("run-1")
-    assert usage == Usage(10, 5) and cost == pytest.approx(0.01)
+    totals = await store.item_totals("run-1")
+    assert totals.usage == Usage(10, 5) and totals.cost == pytest.approx(0.01)
 
 
 async def test_complete_item_failed_outcome_and_missing_item(store):
@@ -240,10 +241,10 @@ async def test_totals_are_a_single_partition_aggregate(store):
         "run-1", 2, ItemOutcome.failed(ItemError("bad_request", "400"), usage=Usage(3, 0))
     )
     await store.complete_item("run-2", 0, answer(prompt=1000, completion=1000, cost=100))
-    assert await store.count_items("run-1") == ItemCounts(pending=2, completed=2, failed=1)
-    usage, cost = await store.sum_usage("run-1")
-    assert usage == Usage(33, 12)
-    assert cost == pytest.approx(0.75)
+    assert (await store.item_totals("run-1")).counts == ItemCounts(pending=2, completed=2, failed=1)
+    totals = await store.item_totals("run-1")
+    assert totals.usage == Usage(33, 12)
+    assert totals.cost == pytest.approx(0.75)
     empty = await store.item_totals("no-such-run")
     assert empty.counts == ItemCounts() and empty.usage == Usage() and empty.cost == 0
 
@@ -508,7 +509,7 @@ async def test_iter_and_restore_round_trip(store_factory):
     assert await target.last_audit("acme") == audit(0)
     # Restoring twice is an upsert, not a duplicate.
     await target.restore_documents("items", before["items"])
-    assert (await target.count_items("run-1")).total == 3
+    assert ((await target.item_totals("run-1")).counts).total == 3
 
 
 async def test_unknown_collection_is_refused(store):

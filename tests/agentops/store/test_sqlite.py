@@ -63,7 +63,7 @@ async def test_two_processes_complete_each_item_once(tmp_path: Path):
         assert child.returncode == 0
         child_won = int(out.decode().strip())
         assert won + child_won == count
-        counts = await store.count_items("run-1")
+        counts = (await store.item_totals("run-1")).counts
         assert counts.completed == count and counts.pending == 0
         answers = {item.answer for item in (await store.list_items("run-1", limit=count))[0]}
         assert answers <= {"parent", "child"}
@@ -97,7 +97,7 @@ async def test_file_is_in_wal_mode_and_survives_reopening(tmp_path: Path):
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     async with SqliteStore(path) as store:
-        assert (await store.count_items("run-1")).pending == 1
+        assert ((await store.item_totals("run-1")).counts).pending == 1
 
 
 async def test_expired_cache_rows_are_purged(tmp_path: Path):
@@ -120,7 +120,7 @@ async def test_closed_store_refuses_work(tmp_path: Path):
     await store.close()
     await store.close()  # closing twice is harmless
     with pytest.raises(StoreError):
-        await store.count_items("run-1")
+        await store.item_totals("run-1")
 
 
 async def test_a_file_locked_beyond_the_timeout_is_a_retryable_error(tmp_path: Path):
