@@ -19,31 +19,17 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from agentops.store.errors import AuditConflictError
-from agentops.store.records import AuditEntry, Page
+from agentops.store.ports import AuditStore
+from agentops.store.records import AuditEntry
 
 logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED_TENANT = "unauthenticated"
 _MAX_RACES = 20
 _VERIFY_PAGE = 500
-
-
-class AuditStore(Protocol):
-    async def append_audit(self, entry: AuditEntry) -> bool: ...
-
-    async def last_audit(self, tenant_id: str) -> AuditEntry | None: ...
-
-    async def list_audit(
-        self,
-        tenant_id: str,
-        *,
-        since: datetime | None = None,
-        limit: int = 100,
-        continuation: str | None = None,
-    ) -> Page[AuditEntry]: ...
 
 
 def entry_hash(entry: AuditEntry) -> str:

@@ -49,7 +49,7 @@ from agentops.secrets import (
     require,
 )
 from agentops.settings import RateLimit, Settings, get_settings
-from agentops.store.port import Store
+from agentops.store.ports import Store
 
 if TYPE_CHECKING:  # the Agent Framework and OpenAI SDK load on first use, not at cold start
     from azure.core.credentials_async import AsyncTokenCredential

@@ -18,10 +18,11 @@ from typing import Any
 
 from agentops.auth import Principal
 from agentops.encryption.records import RecordSealer
-from agentops.model.budgets import UsageStore, next_utc_midnight
+from agentops.model.budgets import next_utc_midnight
 from agentops.model.types import ChatMessage
-from agentops.runs.ports import AgentLookup, ModelCaller, RunStore
+from agentops.runs.ports import AgentLookup, ModelCaller
 from agentops.runs.requests import AskRequest
+from agentops.store.ports import Store, UsageStore
 from agentops.store.records import Message, ThreadOwner
 
 HISTORY_ROLES = ("user", "assistant")
@@ -52,7 +53,7 @@ def thread_count_scope(principal: Principal) -> str:
 class ConversationService:
     def __init__(
         self,
-        store: RunStore,
+        store: Store,
         agents: AgentLookup,
         model: ModelCaller,
         *,

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agentops.store import CONTAINERS, ItemOutcome
-from agentops.store.port import Store
+from agentops.store.ports import Store
 
 REPO = Path(__file__).resolve().parents[1]
 EMULATOR_KEY = (

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from agentops.encryption.keyring import DecryptionError
 from agentops.encryption.records import RecordSealer, item_context, message_context
 from agentops.store.errors import ConcurrencyError
-from agentops.store.port import Store
+from agentops.store.ports import Store
 from agentops.store.records import ITEM_TEXT_FIELDS, Item, Run, Thread
 
 logger = logging.getLogger(__name__)

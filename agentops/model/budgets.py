@@ -18,19 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from typing import Protocol
 
 from agentops.model.types import BudgetExceededError, Usage
-
-
-class UsageStore(Protocol):
-    """Daily counters per scope, shared by every worker (the store's usage container)."""
-
-    async def add_usage(self, scope: str, day: date, tokens: int, cost: float) -> tuple[int, float]:
-        """Add atomically; return the day's totals after the addition."""
-        ...
-
-    async def get_usage(self, scope: str, day: date) -> tuple[int, float]: ...
+from agentops.store.ports import UsageStore
 
 
 @dataclass(frozen=True, slots=True)

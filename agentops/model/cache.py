@@ -26,7 +26,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -35,6 +35,7 @@ from opentelemetry import metrics
 from agentops.encryption.keyring import open_bytes, seal_bytes
 from agentops.model.pricing import PriceTable
 from agentops.model.types import ModelAnswer, ModelRequest, Usage
+from agentops.store.ports import CacheStore
 
 logger = logging.getLogger(__name__)
 _meter = metrics.get_meter("agentops.model")
@@ -44,14 +45,6 @@ _saved = _meter.create_counter(
 )
 
 _KEY_FORMAT = "v1"
-
-
-class CacheStore(Protocol):
-    """The shared level: the store's cache container (Cosmos TTL; expiry in SQLite)."""
-
-    async def cache_get(self, key: str) -> dict[str, Any] | None: ...
-
-    async def cache_put(self, key: str, value: dict[str, Any], ttl_s: int) -> None: ...
 
 
 @dataclass(slots=True)

@@ -9,21 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-        )
+# Token counts are stored with items and runs; the model path speaks the same type.
+from agentops.store.records import Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +42,8 @@ class ModelAnswer:
     model: str
     cached: bool = False
     model_calls: int = 1  # calls made to the endpoint for this answer (0 on a cache hit)
-    saved_usage: Usage = Usage()  # on a cache hit: what the original call used, now not spent
+    # On a cache hit: what the original call used, now not spent.
+    saved_usage: Usage = field(default_factory=Usage)
 
 
 class ModelError(Exception):

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from agentops.model.types import ChatMessage, ModelAnswer, ModelRequest
-from agentops.store.port import Store
+from agentops.store.ports import RunStore
 
-RunStore = Store
+__all__ = ["AgentLookup", "BudgetGate", "ModelCaller", "RunStore"]
 
 
 class AgentLookup(Protocol):

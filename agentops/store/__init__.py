@@ -1,4 +1,4 @@
-"""State store: the repository port, its records, and the SQLite and Cosmos DB adapters.
+"""State store: one port per stored thing, the records, and the SQLite and Cosmos DB adapters.
 
 The composition root picks an adapter from settings; import `SqliteStore` from
 `agentops.store.sqlite` and `CosmosStore` from `agentops.store.cosmos` there, so that the SQLite
@@ -7,7 +7,15 @@ path never imports the Azure SDK.
 
 from agentops.store.containers import COLLECTIONS, CONTAINERS, ContainerSpec
 from agentops.store.errors import AuditConflictError, ConcurrencyError, StoreError
-from agentops.store.port import Store
+from agentops.store.ports import (
+    AuditStore,
+    CacheStore,
+    CollectionStore,
+    RunStore,
+    Store,
+    ThreadStore,
+    UsageStore,
+)
 from agentops.store.records import (
     AuditEntry,
     Item,
@@ -22,6 +30,7 @@ from agentops.store.records import (
     RunStatus,
     Thread,
     ThreadOwner,
+    Usage,
 )
 
 __all__ = [
@@ -29,6 +38,9 @@ __all__ = [
     "CONTAINERS",
     "AuditConflictError",
     "AuditEntry",
+    "AuditStore",
+    "CacheStore",
+    "CollectionStore",
     "ConcurrencyError",
     "ContainerSpec",
     "Item",
@@ -41,8 +53,12 @@ __all__ = [
     "Page",
     "Run",
     "RunStatus",
+    "RunStore",
     "Store",
     "StoreError",
     "Thread",
     "ThreadOwner",
+    "ThreadStore",
+    "Usage",
+    "UsageStore",
 ]

@@ -1,4 +1,5 @@
-"""What the store keeps: runs, items, thread messages and audit entries, and their documents.
+"""What the store keeps: runs, items (with their token usage), thread messages and audit entries,
+and their documents.
 
 Records are frozen dataclasses with UTC datetimes. Each one converts to and from a JSON document
 (`to_doc`/`from_doc`); both adapters and the backups use the same document shape, so a backup
@@ -12,8 +13,25 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from agentops.model.types import Usage
 from agentops.store.errors import ConcurrencyError
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens a model call (or a sum of calls) used."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
 
 
 class RunStatus(StrEnum):

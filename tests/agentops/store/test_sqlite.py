@@ -13,6 +13,7 @@ from agentops.store import ItemOutcome, StoreError
 from agentops.store.errors import StoreUnavailableError
 from agentops.store.sqlite import SqliteStore
 from tests.agentops.store.conftest import REPO, FakeClock
+from tests.agentops.store.samples import ALICE, make_run, msgs
 
 CHILD = """
 import asyncio, sys
@@ -63,7 +64,7 @@ async def test_two_processes_complete_each_item_once(tmp_path: Path):
         assert child.returncode == 0
         child_won = int(out.decode().strip())
         assert won + child_won == count
-        counts = await store.count_items("run-1")
+        counts = (await store.item_totals("run-1")).counts
         assert counts.completed == count and counts.pending == 0
         answers = {item.answer for item in (await store.list_items("run-1", limit=count))[0]}
         assert answers <= {"parent", "child"}
@@ -97,7 +98,7 @@ async def test_file_is_in_wal_mode_and_survives_reopening(tmp_path: Path):
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     async with SqliteStore(path) as store:
-        assert (await store.count_items("run-1")).pending == 1
+        assert ((await store.item_totals("run-1")).counts).pending == 1
 
 
 async def test_expired_cache_rows_are_purged(tmp_path: Path):
@@ -120,7 +121,7 @@ async def test_closed_store_refuses_work(tmp_path: Path):
     await store.close()
     await store.close()  # closing twice is harmless
     with pytest.raises(StoreError):
-        await store.count_items("run-1")
+        await store.item_totals("run-1")
 
 
 async def test_a_file_locked_beyond_the_timeout_is_a_retryable_error(tmp_path: Path):
@@ -136,3 +137,18 @@ async def test_a_file_locked_beyond_the_timeout_is_a_retryable_error(tmp_path: P
         finally:
             other.close()
         assert await store.complete_item("run-1", 0, ItemOutcome.completed("a")) is True
+
+
+async def test_a_backup_scan_sees_a_run_updated_during_it_once(tmp_path: Path):
+    # Changed documents are updated in place: a replaced row would move to the end of the
+    # rowid order and be read a second time by the scan that had already passed it.
+    async with SqliteStore(tmp_path / "s.db") as store:
+        for n in range(600):  # more than one scan page
+            await store.create_run(make_run(f"run-{n:03d}"))
+        seen = []
+        async for doc in store.iter_collection("runs"):
+            if not seen:
+                await store.update_run(doc["run_id"], status="running")
+                await store.append_messages("t-1", ALICE, msgs("a"), max_messages=5)
+            seen.append(doc["run_id"])
+        assert len(seen) == len(set(seen)) == 600

@@ -1,0 +1,66 @@
+"""The audit trail in Cosmos DB: partition `/tenant_id`, id = zero-padded seq. Append-only
+creates (a taken id is a conflict, so a tenant's hash chain cannot fork), queries in seq order
+within one tenant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from azure.cosmos import exceptions
+
+from agentops.store.checks import decode_cursor, encode_cursor
+from agentops.store.cosmos.connection import CosmosConnection, remote
+from agentops.store.errors import AuditConflictError
+from agentops.store.records import AuditEntry, Page, dt_to_doc, seq_id
+
+
+class CosmosAuditStore:
+    def __init__(self, connection: CosmosConnection) -> None:
+        self._db = connection
+
+    @remote
+    async def append_audit(self, entry: AuditEntry) -> bool:
+        container = await self._db.container("audit")
+        try:
+            await container.create_item(entry.to_doc())
+            return True
+        except exceptions.CosmosResourceExistsError:
+            existing = await self._db.read("audit", seq_id(entry.seq), entry.tenant_id)
+            if existing is not None and existing.get("entry_id") == entry.id:
+                return False
+            raise AuditConflictError(entry.tenant_id, entry.seq) from None
+
+    @remote
+    async def last_audit(self, tenant_id: str) -> AuditEntry | None:
+        docs = await self._db.query(
+            "audit",
+            "SELECT TOP 1 * FROM c WHERE c.tenant_id = @tenant_id ORDER BY c.seq DESC",
+            tenant_id,
+            tenant_id=tenant_id,
+        )
+        return AuditEntry.from_doc(docs[0]) if docs else None
+
+    @remote
+    async def list_audit(
+        self,
+        tenant_id: str,
+        *,
+        since: datetime | None = None,
+        limit: int = 100,
+        continuation: str | None = None,
+    ) -> Page[AuditEntry]:
+        after = int(decode_cursor(continuation, 1)[0]) if continuation else -1
+        docs = await self._db.query(
+            "audit",
+            "SELECT TOP @n * FROM c WHERE c.tenant_id = @tenant_id AND c.seq > @after "
+            "AND c.at >= @since ORDER BY c.seq",
+            tenant_id,
+            n=limit + 1,
+            tenant_id=tenant_id,
+            after=after,
+            since=dt_to_doc(since) if since is not None else "",
+        )
+        entries = [AuditEntry.from_doc(doc) for doc in docs]
+        more = len(entries) > limit
+        entries = entries[:limit]
+        return Page(entries, encode_cursor(entries[-1].seq) if more else None)

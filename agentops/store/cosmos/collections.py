@@ -1,0 +1,46 @@
+"""Whole containers as documents, for backups and restores: read feeds and upserts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from azure.core.exceptions import AzureError
+
+from agentops.store.cosmos.connection import (
+    MAX_CONCURRENCY,
+    CosmosConnection,
+    remote,
+    strip,
+    translate,
+)
+
+
+class CosmosCollectionStore:
+    def __init__(self, connection: CosmosConnection) -> None:
+        self._db = connection
+
+    async def iter_collection(self, name: str) -> AsyncIterator[dict[str, Any]]:
+        container = await self._db.container(name)
+        try:
+            async for doc in container.read_all_items():
+                yield strip(doc)
+        except AzureError as exc:
+            raise translate(exc) from exc
+
+    @remote
+    async def restore_documents(self, name: str, docs: Iterable[dict[str, Any]]) -> int:
+        container = await self._db.container(name)
+        batch = [strip(doc) for doc in docs]
+        for doc in batch:
+            if not isinstance(doc.get("id"), str):
+                raise ValueError(f"a {name} document has no string id")
+        limiter = asyncio.Semaphore(MAX_CONCURRENCY)
+
+        async def upsert(doc: dict[str, Any]) -> None:
+            async with limiter:
+                await container.upsert_item(doc)
+
+        await asyncio.gather(*(upsert(doc) for doc in batch))
+        return len(batch)

@@ -1,0 +1,189 @@
+"""Runs and their items in Cosmos DB.
+
+- `runs`, partition `/run_id`, id = run_id. Point reads and replaces by run id on the request
+  path (`GET /api/runs/{id}`, the orchestration's status updates). `list_runs` is the one
+  cross-partition query (admin views; composite index tenant_id, created_at desc, id desc).
+- `items`, partition `/run_id`, id = str(index). A run's items share one logical partition: bulk
+  insert in transactional batches, point reads and conditional replaces per item (if-match etag:
+  an item moves from pending to a terminal state once), pages ordered by index, and the counts,
+  usage and cost of a run in one single-partition aggregate. Logical partitions hold 20 GB: a
+  run of 10,000 items of 32 KB queries fits with room for the answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from azure.cosmos import exceptions
+
+from agentops.store import changes
+from agentops.store.checks import decode_cursor, encode_cursor
+from agentops.store.cosmos.connection import MAX_CONCURRENCY, CosmosConnection, remote
+from agentops.store.records import (
+    Item,
+    ItemCounts,
+    ItemError,
+    ItemOutcome,
+    ItemTotals,
+    Page,
+    Run,
+    Usage,
+)
+
+_BATCH_SIZE = 100  # the service's limit of operations per transactional batch
+
+_ITEM_TOTALS_QUERY = (
+    "SELECT SUM(c.status = 'pending' ? 1 : 0) AS pending, "
+    "SUM(c.status = 'completed' ? 1 : 0) AS completed, "
+    "SUM(c.status = 'failed' ? 1 : 0) AS failed, "
+    "SUM(c.usage.prompt_tokens) AS prompt_tokens, "
+    "SUM(c.usage.completion_tokens) AS completion_tokens, "
+    "SUM(c.cost) AS cost, "
+    "SUM(c.cached ? 1 : 0) AS cached, "
+    "SUM(c.saved_cost) AS saved_cost "
+    "FROM c WHERE c.run_id = @run_id"
+)
+
+
+class CosmosRunStore:
+    def __init__(self, connection: CosmosConnection) -> None:
+        self._db = connection
+
+    @remote
+    async def create_run(self, run: Run) -> bool:
+        container = await self._db.container("runs")
+        try:
+            await container.create_item(run.to_doc())
+        except exceptions.CosmosResourceExistsError:
+            return False
+        return True
+
+    @remote
+    async def get_run(self, run_id: str) -> Run | None:
+        doc = await self._db.read("runs", run_id, run_id)
+        return None if doc is None else Run.from_doc(doc)
+
+    @remote
+    async def update_run(self, run_id: str, **changes_: Any) -> Run:
+        change = changes.run_update(run_id, changes_, self._db.now())
+        return await self._db.modify("runs", run_id, run_id, change)
+
+    @remote
+    async def list_runs(
+        self, tenant_id: str | None, *, limit: int = 50, continuation: str | None = None
+    ) -> Page[Run]:
+        where: list[str] = []
+        params: dict[str, Any] = {"n": limit + 1}
+        if tenant_id is not None:
+            where.append("c.tenant_id = @tenant_id")
+            params["tenant_id"] = tenant_id
+        if continuation:
+            created_at, run_id = decode_cursor(continuation, 2)
+            where.append("(c.created_at < @at OR (c.created_at = @at AND c.id < @id))")
+            params.update(at=created_at, id=run_id)
+        query = "SELECT TOP @n * FROM c"
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY c.created_at DESC, c.id DESC"
+        docs = await self._db.query("runs", query, None, **params)
+        more = len(docs) > limit
+        docs = docs[:limit]
+        token = encode_cursor(docs[-1]["created_at"], docs[-1]["run_id"]) if more else None
+        return Page([Run.from_doc(doc) for doc in docs], token)
+
+    @remote
+    async def add_items(self, run_id: str, queries: Sequence[str]) -> int:
+        container = await self._db.container("items")
+        # One single-partition scan of the ids makes a repeated call cost reads, not failed writes.
+        query = "SELECT VALUE c.index FROM c WHERE c.run_id = @run_id"
+        existing = set(await self._db.query("items", query, run_id, run_id=run_id))
+        docs = [Item(run_id, i, q).to_doc() for i, q in enumerate(queries) if i not in existing]
+        limiter = asyncio.Semaphore(MAX_CONCURRENCY)
+
+        async def create_one(doc: dict[str, Any]) -> int:
+            async with limiter:
+                try:
+                    await container.create_item(doc)
+                except exceptions.CosmosResourceExistsError:
+                    return 0
+                return 1
+
+        async def create_chunk(chunk: list[dict[str, Any]]) -> int:
+            async with limiter:
+                try:
+                    # All-or-nothing: a chunk either lands whole or, if any item exists
+                    # (a repeated call), falls back to one create per item below.
+                    await container.execute_item_batch(
+                        [("create", (doc,)) for doc in chunk], partition_key=run_id
+                    )
+                    return len(chunk)
+                except exceptions.CosmosBatchOperationError as exc:
+                    if exc.status_code != 409:
+                        raise
+            return sum(await asyncio.gather(*(create_one(doc) for doc in chunk)))
+
+        chunks = [docs[i : i + _BATCH_SIZE] for i in range(0, len(docs), _BATCH_SIZE)]
+        return sum(await asyncio.gather(*(create_chunk(chunk) for chunk in chunks)))
+
+    @remote
+    async def get_items(self, run_id: str, indexes: Iterable[int]) -> list[Item]:
+        docs = await self._db.query(
+            "items",
+            "SELECT * FROM c WHERE c.run_id = @run_id AND ARRAY_CONTAINS(@indexes, c.index)",
+            run_id,
+            run_id=run_id,
+            indexes=list(indexes),
+        )
+        return sorted((Item.from_doc(doc) for doc in docs), key=lambda item: item.index)
+
+    @remote
+    async def complete_item(self, run_id: str, index: int, outcome: ItemOutcome) -> bool:
+        change = changes.item_completion(run_id, index, outcome, self._db.now())
+        return await self._db.modify("items", str(index), run_id, change)
+
+    @remote
+    async def record_attempt(self, run_id: str, index: int, error: ItemError) -> int:
+        change = changes.item_attempt(run_id, index, error)
+        return await self._db.modify("items", str(index), run_id, change)
+
+    @remote
+    async def list_items(
+        self, run_id: str, *, after_index: int | None = None, limit: int = 100
+    ) -> tuple[list[Item], int | None]:
+        docs = await self._db.query(
+            "items",
+            "SELECT TOP @n * FROM c WHERE c.run_id = @run_id AND c.index > @after ORDER BY c.index",
+            run_id,
+            n=limit + 1,
+            run_id=run_id,
+            after=-1 if after_index is None else after_index,
+        )
+        items = [Item.from_doc(doc) for doc in docs]
+        more = len(items) > limit
+        items = items[:limit]
+        return items, (items[-1].index if more else None)
+
+    @remote
+    async def item_totals(self, run_id: str) -> ItemTotals:
+        rows = await self._db.query("items", _ITEM_TOTALS_QUERY, run_id, run_id=run_id)
+        row = rows[0] if rows else {}
+        return ItemTotals(
+            ItemCounts(
+                int(row.get("pending") or 0),
+                int(row.get("completed") or 0),
+                int(row.get("failed") or 0),
+            ),
+            Usage(int(row.get("prompt_tokens") or 0), int(row.get("completion_tokens") or 0)),
+            float(row.get("cost") or 0.0),
+            cached=int(row.get("cached") or 0),
+            saved_cost=float(row.get("saved_cost") or 0.0),
+        )
+
+    @remote
+    async def swap_item_text(
+        self, run_id: str, index: int, field: str, expected: str, new: str
+    ) -> bool:
+        change = changes.item_text_swap(run_id, index, field, expected, new)
+        return await self._db.modify("items", str(index), run_id, change)

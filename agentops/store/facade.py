@@ -1,0 +1,255 @@
+"""The whole store as one object: what the composition root opens, passes on and closes.
+
+`SqliteStore` and `CosmosStore` are this facade over their own per-port parts and connection.
+Every call is checked here, once for both adapters, before it reaches a part, so both refuse the
+same bad input before any I/O; the parts then only do I/O. Consumers keep calling the port's
+methods on whatever they were given (the facade or any object with that port's methods), which
+is why the facade delegates rather than making callers reach for `store.runs` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from agentops.store.checks import (
+    check_amounts,
+    check_index,
+    check_key,
+    check_limit,
+    check_messages,
+    check_owner,
+    check_queries,
+    check_text_field,
+    check_texts,
+    check_ttl,
+    day_id,
+)
+from agentops.store.containers import check_collection
+from agentops.store.ports import (
+    AuditStore,
+    CacheStore,
+    CollectionStore,
+    RunStore,
+    ThreadStore,
+    UsageStore,
+)
+from agentops.store.records import (
+    AuditEntry,
+    Item,
+    ItemError,
+    ItemOutcome,
+    ItemTotals,
+    Message,
+    Page,
+    Run,
+    Thread,
+    ThreadOwner,
+)
+
+
+class Connection(Protocol):
+    """What the parts of one adapter share: opened on entry, closed once with the store."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoreParts:
+    """One adapter's implementation of each port, over one shared connection.
+
+    Parts take checked arguments (see the facade); `messages` and `texts` arrive as tuples.
+    """
+
+    connection: Connection
+    runs: RunStore
+    threads: ThreadStore
+    usage: UsageStore
+    cache: CacheStore
+    audit: AuditStore
+    collections: CollectionStore
+
+
+class StoreFacade:
+    def __init__(self, parts: StoreParts) -> None:
+        self._parts = parts
+        self._runs = parts.runs
+        self._threads = parts.threads
+        self._usage = parts.usage
+        self._cache = parts.cache
+        self._audit = parts.audit
+        self._collections = parts.collections
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def __aenter__(self) -> Self:
+        await self._parts.connection.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._parts.connection.close()
+
+    # -- runs ------------------------------------------------------------------------------
+    async def create_run(self, run: Run) -> bool:
+        check_key("run_id", run.run_id)
+        check_key("tenant_id", run.tenant_id)
+        return await self._runs.create_run(run)
+
+    async def get_run(self, run_id: str) -> Run | None:
+        return await self._runs.get_run(check_key("run_id", run_id))
+
+    async def update_run(self, run_id: str, **changes: Any) -> Run:
+        return await self._runs.update_run(check_key("run_id", run_id), **changes)
+
+    async def list_runs(
+        self, tenant_id: str | None, *, limit: int = 50, continuation: str | None = None
+    ) -> Page[Run]:
+        if tenant_id is not None:
+            check_key("tenant_id", tenant_id)
+        check_limit(limit)
+        return await self._runs.list_runs(tenant_id, limit=limit, continuation=continuation)
+
+    # -- items -----------------------------------------------------------------------------
+    async def add_items(self, run_id: str, queries: Sequence[str]) -> int:
+        check_key("run_id", run_id)
+        return await self._runs.add_items(run_id, check_queries(queries))
+
+    async def get_items(self, run_id: str, indexes: Iterable[int]) -> list[Item]:
+        check_key("run_id", run_id)
+        wanted = sorted({check_index(i) for i in indexes})
+        return await self._runs.get_items(run_id, wanted) if wanted else []
+
+    async def complete_item(self, run_id: str, index: int, outcome: ItemOutcome) -> bool:
+        check_key("run_id", run_id)
+        check_index(index)
+        if not isinstance(outcome, ItemOutcome):
+            raise TypeError("outcome must be an ItemOutcome")
+        return await self._runs.complete_item(run_id, index, outcome)
+
+    async def record_attempt(self, run_id: str, index: int, error: ItemError) -> int:
+        check_key("run_id", run_id)
+        check_index(index)
+        if not isinstance(error, ItemError):
+            raise TypeError("error must be an ItemError")
+        return await self._runs.record_attempt(run_id, index, error)
+
+    async def list_items(
+        self, run_id: str, *, after_index: int | None = None, limit: int = 100
+    ) -> tuple[list[Item], int | None]:
+        check_key("run_id", run_id)
+        check_limit(limit)
+        if after_index is not None:
+            check_index(after_index)
+        return await self._runs.list_items(run_id, after_index=after_index, limit=limit)
+
+    async def item_totals(self, run_id: str) -> ItemTotals:
+        return await self._runs.item_totals(check_key("run_id", run_id))
+
+    async def swap_item_text(
+        self, run_id: str, index: int, field: str, expected: str, new: str
+    ) -> bool:
+        check_key("run_id", run_id)
+        check_index(index)
+        check_text_field(field, expected, new)
+        return await self._runs.swap_item_text(run_id, index, field, expected, new)
+
+    # -- threads ---------------------------------------------------------------------------
+    async def get_thread(self, thread_id: str) -> Thread | None:
+        return await self._threads.get_thread(check_key("thread_id", thread_id))
+
+    async def append_messages(
+        self,
+        thread_id: str,
+        owner: ThreadOwner,
+        messages: Sequence[Message],
+        max_messages: int,
+        *,
+        encrypted: bool = False,
+        expected_version: int | None = None,
+    ) -> Thread:
+        check_key("thread_id", thread_id)
+        check_owner(owner)
+        new = check_messages(messages, max_messages)
+        return await self._threads.append_messages(
+            thread_id,
+            owner,
+            new,
+            max_messages,
+            encrypted=encrypted,
+            expected_version=expected_version,
+        )
+
+    async def replace_message_texts(
+        self, thread_id: str, texts: Sequence[str], *, expected_version: int
+    ) -> Thread:
+        check_key("thread_id", thread_id)
+        return await self._threads.replace_message_texts(
+            thread_id, check_texts(texts), expected_version=expected_version
+        )
+
+    # -- cache -----------------------------------------------------------------------------
+    async def cache_get(self, key: str) -> dict[str, Any] | None:
+        return await self._cache.cache_get(check_key("cache key", key))
+
+    async def cache_put(self, key: str, value: dict[str, Any], ttl_s: int) -> None:
+        check_key("cache key", key)
+        check_ttl(ttl_s)
+        if not isinstance(value, dict):
+            raise TypeError("cache value must be a dict")
+        await self._cache.cache_put(key, value, ttl_s)
+
+    # -- usage counters --------------------------------------------------------------------
+    async def add_usage(self, scope: str, day: date, tokens: int, cost: float) -> tuple[int, float]:
+        check_key("scope", scope)
+        check_amounts(tokens, cost)
+        day_id(day)
+        return await self._usage.add_usage(scope, day, tokens, float(cost))
+
+    async def get_usage(self, scope: str, day: date) -> tuple[int, float]:
+        check_key("scope", scope)
+        day_id(day)
+        return await self._usage.get_usage(scope, day)
+
+    # -- audit -----------------------------------------------------------------------------
+    async def append_audit(self, entry: AuditEntry) -> bool:
+        check_key("tenant_id", entry.tenant_id)
+        check_key("audit entry id", entry.id)
+        return await self._audit.append_audit(entry)
+
+    async def last_audit(self, tenant_id: str) -> AuditEntry | None:
+        return await self._audit.last_audit(check_key("tenant_id", tenant_id))
+
+    async def list_audit(
+        self,
+        tenant_id: str,
+        *,
+        since: datetime | None = None,
+        limit: int = 100,
+        continuation: str | None = None,
+    ) -> Page[AuditEntry]:
+        check_key("tenant_id", tenant_id)
+        check_limit(limit)
+        return await self._audit.list_audit(
+            tenant_id, since=since, limit=limit, continuation=continuation
+        )
+
+    # -- collections (backup and restore) --------------------------------------------------
+    async def iter_collection(self, name: str) -> AsyncIterator[dict[str, Any]]:
+        check_collection(name)
+        async for doc in self._collections.iter_collection(name):
+            yield doc
+
+    async def restore_documents(self, name: str, docs: Iterable[dict[str, Any]]) -> int:
+        return await self._collections.restore_documents(check_collection(name), docs)

@@ -1,0 +1,66 @@
+"""The audit trail in SQLite: rows keyed by (tenant_id, seq), so a position is taken once."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+
+from agentops.store.checks import decode_cursor, encode_cursor
+from agentops.store.errors import AuditConflictError
+from agentops.store.records import AuditEntry, Page, dt_to_doc
+from agentops.store.sqlite.connection import SqliteConnection
+from agentops.store.sqlite.tables import INSERT_SQL, row
+
+
+class SqliteAuditStore:
+    def __init__(self, connection: SqliteConnection) -> None:
+        self._db = connection
+
+    async def append_audit(self, entry: AuditEntry) -> bool:
+        doc = entry.to_doc()
+
+        def op(conn: sqlite3.Connection) -> bool:
+            try:
+                conn.execute(INSERT_SQL["audit"], row("audit", doc))
+                return True
+            except sqlite3.IntegrityError:
+                found = conn.execute(
+                    "SELECT entry_id FROM audit WHERE tenant_id = ? AND seq = ?",
+                    (entry.tenant_id, entry.seq),
+                ).fetchone()
+                if found is not None and found[0] == entry.id:
+                    return False
+                raise AuditConflictError(entry.tenant_id, entry.seq) from None
+
+        return await self._db.call(op)
+
+    async def last_audit(self, tenant_id: str) -> AuditEntry | None:
+        found = await self._db.call(
+            lambda conn: conn.execute(
+                "SELECT doc FROM audit WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1", (tenant_id,)
+            ).fetchone()
+        )
+        return None if found is None else AuditEntry.from_doc(json.loads(found[0]))
+
+    async def list_audit(
+        self,
+        tenant_id: str,
+        *,
+        since: datetime | None = None,
+        limit: int = 100,
+        continuation: str | None = None,
+    ) -> Page[AuditEntry]:
+        after = int(decode_cursor(continuation, 1)[0]) if continuation else -1
+        since_key = dt_to_doc(since) if since is not None else ""
+        rows = await self._db.call(
+            lambda conn: conn.execute(
+                "SELECT doc FROM audit WHERE tenant_id = ? AND seq > ? AND at >= ? "
+                "ORDER BY seq LIMIT ?",
+                (tenant_id, after, since_key, limit + 1),
+            ).fetchall()
+        )
+        entries = [AuditEntry.from_doc(json.loads(r[0])) for r in rows]
+        more = len(entries) > limit
+        entries = entries[:limit]
+        return Page(entries, encode_cursor(entries[-1].seq) if more else None)

@@ -1,0 +1,119 @@
+"""The SQLite tables: each keeps the document (JSON, the same shape as in Cosmos DB and in
+backups) and the columns that conditions, aggregates and ordering need."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_tenant ON runs (tenant_id, created_at DESC, run_id DESC);
+CREATE INDEX IF NOT EXISTS runs_by_time ON runs (created_at DESC, run_id DESC);
+CREATE TABLE IF NOT EXISTS items (
+    run_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    cost REAL NOT NULL DEFAULT 0,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (run_id, idx)
+);
+CREATE TABLE IF NOT EXISTS threads (
+    thread_id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cache (
+    key TEXT PRIMARY KEY,
+    expires_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cache_by_expiry ON cache (expires_at);
+CREATE TABLE IF NOT EXISTS usage (
+    scope TEXT NOT NULL,
+    day TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    cost REAL NOT NULL,
+    PRIMARY KEY (scope, day)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    tenant_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    entry_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
+);
+"""
+
+# Each table's columns, in the order of `row`, and its primary key.
+_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "runs": (("run_id", "tenant_id", "created_at", "doc"), ("run_id",)),
+    "items": (
+        ("run_id", "idx", "status", "prompt_tokens", "completion_tokens", "cost", "doc"),
+        ("run_id", "idx"),
+    ),
+    "threads": (("thread_id", "doc"), ("thread_id",)),
+    "cache": (("key", "expires_at", "doc"), ("key",)),
+    "usage": (("scope", "day", "tokens", "cost"), ("scope", "day")),
+    "audit": (("tenant_id", "seq", "entry_id", "at", "doc"), ("tenant_id", "seq")),
+}
+
+
+def _insert(table: str, verb: str, tail: str = "") -> str:
+    columns = _COLUMNS[table][0]
+    marks = ", ".join("?" * len(columns))
+    return f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({marks}){tail}"
+
+
+def _on_conflict_update(table: str) -> str:
+    columns, key = _COLUMNS[table]
+    sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+
+
+# Restore: a document replaces whatever row holds its key.
+UPSERT_SQL = {table: _insert(table, "INSERT OR REPLACE") for table in _COLUMNS}
+# Idempotent creation: an existing row wins.
+INSERT_NEW_SQL = {table: _insert(table, "INSERT OR IGNORE") for table in _COLUMNS}
+# Strict creation: an existing row is an IntegrityError.
+INSERT_SQL = {table: _insert(table, "INSERT") for table in _COLUMNS}
+# A changed document: updated in place, so the row keeps its place in a backup scan.
+WRITE_SQL = {table: _insert(table, "INSERT", _on_conflict_update(table)) for table in _COLUMNS}
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def row(table: str, doc: dict[str, Any]) -> tuple[Any, ...]:
+    """How a document of each collection becomes a row (restore and normal writes share it)."""
+    match table:
+        case "runs":
+            return (doc["run_id"], doc["tenant_id"], doc["created_at"], dumps(doc))
+        case "items":
+            usage = doc.get("usage") or {}
+            return (
+                doc["run_id"],
+                int(doc["index"]),
+                doc["status"],
+                int(usage.get("prompt_tokens", 0)),
+                int(usage.get("completion_tokens", 0)),
+                float(doc.get("cost", 0.0)),
+                dumps(doc),
+            )
+        case "threads":
+            return (doc["thread_id"], dumps(doc))
+        case "cache":
+            return (doc["key"], doc["expires_at"], dumps(doc))
+        case "usage":
+            return (doc["scope"], doc["day"], int(doc["tokens"]), float(doc["cost"]))
+        case "audit":
+            return (doc["tenant_id"], int(doc["seq"]), doc["entry_id"], doc["at"], dumps(doc))
+    raise ValueError(f"unknown collection {table!r}")
