@@ -146,8 +146,9 @@ def test_a_quota_paces_calls_instead_of_collecting_429s(tmp_path: Path) -> None:
 
     assert view["counts"]["completed"] == 150
     assert stats["by_status"].get("429", 0) <= 3
-    # 50 requests a second after a burst of 50: about 2 s; throughput stays near the quota.
-    assert 1.5 <= elapsed <= 8
+    # 40 requests a second after a burst of 40: about 3 s; throughput stays near the quota (the
+    # upper bound leaves room for a loaded machine and two worker processes starting up).
+    assert 1.5 <= elapsed <= 12
 
 
 def test_a_repeated_batch_is_answered_from_cache(tmp_path: Path) -> None:
