@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 FORMAT = b"agentops-backup/v1"
 FRAME_BYTES = 1024 * 1024  # of compressed plaintext per frame
+INFLATE_BYTES = 256 * 1024  # of plaintext inflated at a time when reading
 NONCE_BYTES = 12
 _HEADER = struct.Struct(">BI")
 _MAX_SEALED = FRAME_BYTES + NONCE_BYTES + 16  # nonce and tag around a full frame
@@ -86,15 +87,22 @@ async def read_documents(
     """The documents of a part, opened frame by frame; PartFormatError on any fault."""
     gunzip = zlib.decompressobj(_GZIP)
     line_tail = b""
-    async for plaintext in _open_frames(chunks, aead, backup_id, part):
-        try:
-            data = line_tail + gunzip.decompress(plaintext)
-        except zlib.error as exc:
-            raise PartFormatError(f"{part}: not gzip: {exc}") from None
-        lines = data.split(b"\n")
-        line_tail = lines.pop()
-        for line in _parse(lines, part):
-            yield line
+    async for compressed in _open_frames(chunks, aead, backup_id, part):
+        # Inflated a bounded slice at a time: a frame of very repetitive documents inflates to
+        # a hundred times its size, which must not become a hundred times the memory.
+        pending = compressed
+        while True:
+            try:
+                out = gunzip.decompress(pending, INFLATE_BYTES)
+            except zlib.error as exc:
+                raise PartFormatError(f"{part}: not gzip: {exc}") from None
+            pending = gunzip.unconsumed_tail
+            lines = (line_tail + out).split(b"\n")
+            line_tail = lines.pop()
+            for doc in _parse(lines, part):
+                yield doc
+            if not pending and len(out) < INFLATE_BYTES:
+                break
     if not gunzip.eof or gunzip.unused_data or line_tail:
         raise PartFormatError(f"{part}: the gzip stream is incomplete")
 

@@ -154,3 +154,28 @@ def test_keys_are_checked_without_showing_them():
     with pytest.raises(ValueError, match="not JSON") as raised:
         BackupKeys.from_secret(SecretStr("c2VjcmV0"))
     assert "c2VjcmV0" not in str(raised.value)
+
+
+async def test_reading_inflates_a_bounded_slice_at_a_time(keys):
+    """Repetitive documents compress a hundredfold: a frame inflated whole would hold all of
+    them (20 MiB here) in memory at once."""
+    import tracemalloc
+
+    writer = FrameWriter(keys.aead("k1"), WORK.backup_id, "items-00000")
+    line = json.dumps({"id": "x", "query": "a" * 1000}).encode() + b"\n"
+    data = b"".join(writer.write(line) for _ in range(20_000)) + writer.close()
+    assert len(data) < 1024 * 1024  # one frame
+
+    async def source():
+        yield data
+
+    tracemalloc.start()
+    try:
+        count = 0
+        async for _ in read_documents(source(), keys.aead("k1"), WORK.backup_id, "items-00000"):
+            count += 1
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert count == 20_000
+    assert peak < 4 * 1024 * 1024
