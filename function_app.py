@@ -3,10 +3,13 @@
 import azure.durable_functions as df
 import azure.functions as func
 
+from activities.maintenance import bp as maintenance_activities
 from activities.run_agent_batch import bp as batch_activities
 from agentops.bootstrap import check_configuration
 from orchestrations.agent_batch import bp as batch_orchestration
+from orchestrations.maintenance import bp as maintenance_orchestration
 from triggers.http_api import bp as http_api
+from triggers.schedules import bp as schedules
 
 # An invalid agents.yaml or app setting fails indexing, so a broken deployment does not start.
 check_configuration()
@@ -15,3 +18,6 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(http_api)
 app.register_functions(batch_orchestration)
 app.register_functions(batch_activities)
+app.register_functions(schedules)
+app.register_functions(maintenance_orchestration)
+app.register_functions(maintenance_activities)

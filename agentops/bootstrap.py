@@ -24,6 +24,7 @@ from agentops import telemetry
 from agentops.agents.registry import AgentRegistry
 from agentops.audit import AuditTrail
 from agentops.audit_writer import AuditWriter
+from agentops.backup import BackupKeys, BackupService
 from agentops.blobs import BlobStore
 from agentops.conversations import ConversationService
 from agentops.encryption import KeyRing, RecordSealer
@@ -78,18 +79,30 @@ class Services:
     request_limiter: RequestLimiter
     secrets: SecretProvider
     sealer: RecordSealer
+    blobs: BlobStore
 
     async def secret(self, name: str) -> SecretStr | None:
         """A secret by the app's name (``BACKUP_ENCRYPTION_KEY``); None when it is not set."""
         return await self.secrets.get(name)
 
+    async def backups(self) -> BackupService:
+        """The backup service under the current BACKUP_ENCRYPTION_KEY (read through the secret
+        provider each time, so a rotated key is used without a restart)."""
+        keys = BackupKeys.from_secret(await self.secret("BACKUP_ENCRYPTION_KEY"))
+        return BackupService(
+            self.store, self.blobs, keys, part_bytes=self.settings.backup_part_bytes
+        )
+
     async def aclose(self) -> None:
         try:
             await self.audit.aclose()  # queued audit entries, before the store closes
         finally:
-            await self.connection.aclose()
-            await self.store.close()
-            await self.secrets.aclose()
+            try:
+                await self.connection.aclose()
+                await self.store.close()
+                await self.blobs.close()
+            finally:
+                await self.secrets.aclose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +362,7 @@ def build_services(
         ),
         secrets=secrets,
         sealer=sealer,
+        blobs=open_blobs(settings),
     )
 
 

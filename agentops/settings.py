@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     blob_account_url: str | None = Field(default=None, alias="BLOB_ACCOUNT_URL")
     blob_connection_string: SecretStr | None = Field(default=None, alias="BLOB_CONNECTION_STRING")
 
+    # Scheduled maintenance. Timers name their schedule as a binding expression
+    # (%BACKUP_SCHEDULE%) that the host resolves, so in Azure the app setting must exist (the
+    # deployment sets it to this default); the field holds the default and the test settings.
+    backup_schedule: str = Field(default="0 5 * * * *", alias="BACKUP_SCHEDULE")
+    # Compressed bytes after which a backup part is closed and the next one begun.
+    backup_part_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024 * 1024, alias="BACKUP_PART_BYTES"
+    )
+
     # Set by App Service when its Authentication (Easy Auth) is on: only then is the caller's
     # X-MS-CLIENT-PRINCIPAL header the platform's word rather than the caller's.
     website_auth_enabled: bool = Field(default=False, alias="WEBSITE_AUTH_ENABLED")

@@ -5,10 +5,11 @@
     python -m agentops results RUN_ID --output results.jsonl
     python -m agentops reencrypt
     python -m agentops audit verify [--tenant T ...]
+    python -m agentops backup list|create|verify ID|restore ID [--dry-run] [--tenant T]
 
 The host and key come from --url/--key or AGENTOPS_URL/AGENTOPS_KEY (a function key).
-`reencrypt` and `audit verify` work on the store itself, configured by the app settings in the
-environment.
+`reencrypt`, `audit verify` and `backup` work on the store (and blob store) themselves,
+configured by the app settings in the environment.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ import httpx
 from tqdm import tqdm
 
 if TYPE_CHECKING:  # the store and its settings load only for the commands that use them
+    from collections.abc import Awaitable, Callable
+
     from agentops.audit import ChainCheck
+    from agentops.backup import BackupService
     from agentops.encryption import KeyRing
     from agentops.encryption.reencrypt import ReencryptReport
     from agentops.settings import Settings
@@ -111,6 +115,25 @@ def _parser() -> argparse.ArgumentParser:
         help="a tenant to check (repeatable; default: every tenant with an audit trail)",
     )
     verify.set_defaults(handler=_audit_verify, on_store=True)
+
+    backup = commands.add_parser("backup", help="encrypted backups of the store, and restores")
+    backup_commands = backup.add_subparsers(required=True, metavar="ACTION")
+    listing = backup_commands.add_parser("list", help="complete backups, newest first")
+    listing.set_defaults(handler=_backup_list, on_store=True)
+    create = backup_commands.add_parser("create", help="back up every collection now")
+    create.set_defaults(handler=_backup_create, on_store=True)
+    check = backup_commands.add_parser(
+        "verify", help="read every part: checksums, decryption, counts; exit 1 naming faults"
+    )
+    check.add_argument("backup_id")
+    check.set_defaults(handler=_backup_verify, on_store=True)
+    restore = backup_commands.add_parser(
+        "restore", help="verify, then upsert the backup's documents into the store"
+    )
+    restore.add_argument("backup_id")
+    restore.add_argument("--dry-run", action="store_true", help="count, write nothing")
+    restore.add_argument("--tenant", help="restore only this tenant's documents")
+    restore.set_defaults(handler=_backup_restore, on_store=True)
     return parser
 
 
@@ -338,3 +361,93 @@ async def _verify_chains(settings: Settings, tenants: list[str] | None) -> list[
             tenants = await audit_tenants(store.iter_collection("audit"))
         trail = AuditTrail(store)
         return [await trail.verify(tenant) for tenant in tenants]
+
+
+def _backup_list(args: argparse.Namespace) -> int:
+    async def action(backups: BackupService) -> int:
+        for manifest in await backups.list():
+            summary = {
+                "backup_id": manifest.backup_id,
+                "kind": manifest.kind,
+                "created_at": manifest.created_at.isoformat(),
+                "counts": manifest.counts(),
+            }
+            print(json.dumps(summary))
+        return 0
+
+    return _on_backups(action)
+
+
+def _backup_create(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from agentops.backup.periods import manual_backup_work
+
+    async def action(backups: BackupService) -> int:
+        now = datetime.now(UTC)
+        manifest = await backups.create(manual_backup_work(now), now=now)
+        print(json.dumps({"backup_id": manifest.backup_id, "counts": manifest.counts()}))
+        return 0
+
+    return _on_backups(action)
+
+
+def _backup_verify(args: argparse.Namespace) -> int:
+    async def action(backups: BackupService) -> int:
+        report = await backups.verify(args.backup_id)
+        for problem in report.problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        print(json.dumps({"backup_id": report.backup_id, "ok": report.ok, "counts": report.counts}))
+        return 0 if report.ok else 1
+
+    return _on_backups(action)
+
+
+def _backup_restore(args: argparse.Namespace) -> int:
+    from agentops.backup import BackupInvalidError
+
+    async def action(backups: BackupService) -> int:
+        try:
+            report = await backups.restore(args.backup_id, tenant=args.tenant, dry_run=args.dry_run)
+        except BackupInvalidError as error:
+            for problem in error.problems:
+                print(f"problem: {problem}", file=sys.stderr)
+            print("nothing was restored", file=sys.stderr)
+            return 1
+        summary = {
+            "backup_id": report.backup_id,
+            "dry_run": report.dry_run,
+            "tenant": report.tenant,
+            "counts": report.counts,
+        }
+        print(json.dumps(summary))
+        return 0
+
+    return _on_backups(action)
+
+
+def _on_backups(action: Callable[[BackupService], Awaitable[int]]) -> int:
+    from agentops.backup import BackupNotFoundError
+
+    try:
+        return asyncio.run(_with_backups(action))
+    except (BackupNotFoundError, ValueError) as error:
+        raise CliError(str(error)) from None
+
+
+async def _with_backups(action: Callable[[BackupService], Awaitable[int]]) -> int:
+    """The same backup service the activities use, on the stores the app settings name."""
+    from agentops.backup import BackupKeys, BackupService
+    from agentops.bootstrap import open_blobs, open_secrets, open_store
+    from agentops.settings import get_settings
+
+    settings = get_settings()
+    secrets = open_secrets(settings)
+    try:
+        keys = BackupKeys.from_secret(await secrets.get("BACKUP_ENCRYPTION_KEY"))
+        cosmos_key = await secrets.get("COSMOS_KEY") if settings.store == "cosmos" else None
+        async with open_store(settings, cosmos_key) as store, open_blobs(settings) as blobs:
+            backups = BackupService(store, blobs, keys, part_bytes=settings.backup_part_bytes)
+            return await action(backups)
+    finally:
+        await secrets.aclose()

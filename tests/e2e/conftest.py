@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agentops.settings import Settings
 from devhost.testing import Devhost, start_devhost
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +22,10 @@ TERMINAL = {"completed", "failed", "canceled", "stopped"}
 # A fresh data encryption key per session: the sensitive agent (triage) is refused without one.
 DATA_KEYS = json.dumps(
     {"active": "e2e", "keys": {"e2e": base64.b64encode(os.urandom(32)).decode()}}
+)
+
+BACKUP_KEYS = json.dumps(
+    {"active": "b1", "keys": {"b1": base64.b64encode(os.urandom(32)).decode()}}
 )
 
 
@@ -57,6 +62,10 @@ def app_env(tmp: Path, **extra: str) -> dict[str, str]:
         "TENANT_REQUESTS_PER_MINUTE": "0",
         "USER_REQUESTS_PER_MINUTE": "0",
         "DATA_ENCRYPTION_KEYS": DATA_KEYS,
+        # Timer schedules are binding expressions the host resolves: the setting must exist.
+        "BACKUP_SCHEDULE": Settings.model_fields["backup_schedule"].default,
+        "BACKUP_ENCRYPTION_KEY": BACKUP_KEYS,
+        "BLOB_ROOT": str(tmp / "blobs"),
         **extra,
     }
 

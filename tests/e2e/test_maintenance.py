@@ -1,0 +1,131 @@
+"""Scheduled maintenance through devhost: the hourly backup timer, fired by hand, and the
+backup orchestration's history replayed through the Durable SDK's own executor."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agentops.backup import backup_work_for_hour
+from devhost.durable.history import scheduled_ids, scheduled_signature
+from devhost.durable.replay import run_episode
+from devhost.durable.store import DurableStore
+from devhost.testing import Devhost, start_devhost
+from tests.e2e.conftest import (
+    OPERATOR,
+    PROJECT_ROOT,
+    app_env,
+    app_functions,
+    start_run,
+    wait_run,
+)
+
+pytestmark = pytest.mark.slow
+HUB = "maintenance"
+
+
+def _backup_instances(host: Devhost) -> list[dict]:
+    response = httpx.get(
+        f"{host.base_url}/runtime/webhooks/durabletask/instances",
+        headers=host.master_headers,
+        timeout=10,
+    )
+    response.raise_for_status()
+    return [i for i in response.json() if i["instanceId"].startswith("backup-")]
+
+
+def _fire(host: Devhost) -> None:
+    fired = httpx.post(
+        f"{host.base_url}/admin/functions/hourly_backup",
+        headers=host.master_headers,
+        json={"input": None},
+        timeout=10,
+    )
+    assert fired.status_code == 202
+
+
+def _succeeded(host: Devhost) -> int:
+    return host.output.count("Executed 'hourly_backup' (Succeeded")
+
+
+def test_a_timer_fired_twice_for_one_hour_backs_up_once(tmp_path: Path) -> None:
+    data = tmp_path / "devhost"
+    with (
+        start_devhost(
+            PROJECT_ROOT,
+            env=app_env(tmp_path, TASKHUB_NAME=HUB),
+            simulator=True,
+            simulator_setting="MODEL_ENDPOINT",
+            data_dir=data,
+        ) as host,
+        httpx.Client(
+            base_url=host.base_url, headers={**host.function_headers, **OPERATOR}, timeout=30
+        ) as api,
+    ):
+        backup_id = _back_up_twice(host, api)
+    _replays_to_the_same_actions(data / "durable.sqlite3", backup_id)
+
+
+def _back_up_twice(app_host: Devhost, api: httpx.Client) -> str:
+    wait_run(api, start_run(api, "calculator", ["1+1", "2+2"])["runId"])
+    backup_id = backup_work_for_hour(datetime.now(UTC)).backup_id
+    before = _succeeded(app_host)
+    _fire(app_host)
+    deadline = time.monotonic() + 60
+    while not (
+        (found := _backup_instances(app_host))
+        and all(i["runtimeStatus"] == "Completed" for i in found)
+    ):
+        assert time.monotonic() < deadline, found
+        time.sleep(0.3)
+    first = found
+
+    _fire(app_host)  # the same hour again
+    while _succeeded(app_host) < before + 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    again = _backup_instances(app_host)
+    # One instance, not restarted: the second firing started nothing.
+    assert [i["instanceId"] for i in again] == [backup_id]
+    assert again == first
+    assert again[0]["output"]["counts"]["items"] >= 2
+    backups = Path(app_host.env["BLOB_ROOT"]) / "backups"
+    assert sorted(p.name for p in backups.iterdir()) == [backup_id]
+    assert (backups / backup_id / "manifest.json").is_file()
+    return backup_id
+
+
+def _replays_to_the_same_actions(database: Path, backup_id: str) -> None:
+    with sqlite3.connect(database) as connection:
+        input_text, output_text = connection.execute(
+            "SELECT input, output FROM instances WHERE hub = ? AND instance_id = ?",
+            (HUB, backup_id),
+        ).fetchone()
+    store = DurableStore(database, HUB)
+    store.open()
+    try:
+        history = store.read_history(backup_id)
+    finally:
+        asyncio.run(store.close())
+    handle = next(
+        f.get_user_function() for f in app_functions() if f.get_function_name() == "store_backup"
+    )
+    outcome = run_episode(
+        handle,
+        instance_id=backup_id,
+        parent_instance_id=None,
+        input_text=input_text,
+        history=history,
+        known_ids=scheduled_ids(history),
+        child_id_prefix=backup_id,
+    )
+    assert outcome.done and outcome.error is None and outcome.new_tasks == []
+    assert json.loads(outcome.output) == json.loads(output_text)
+    assert outcome.signature == scheduled_signature(history)
