@@ -261,6 +261,7 @@ def main() -> int:
                 "ITEM_CONCURRENCY": str(args.item_concurrency),
                 "MAX_IN_FLIGHT": str(args.max_in_flight),
                 "MODEL_TRANSPORT": args.transport,
+                "BACKUP_SCHEDULE": "0 5 * * * *",  # the app's timer needs it, as in Azure
                 **({"FUNCTIONS_WORKER_PROCESS_COUNT": str(args.workers)} if args.workers else {}),
                 **extra,
             }

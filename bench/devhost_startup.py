@@ -44,7 +44,13 @@ def measure_once(script_root: Path, *, simulator: bool) -> float:
     port = free_port()
     simulator_port = free_port() if simulator else 0
     data_dir = Path(tempfile.mkdtemp(prefix="devhost-bench-"))
-    env = devhost_environment({"EVERY_SECOND": "0 0 0 1 1 *", "TIMER_MARKER_DIR": str(data_dir)})
+    env = devhost_environment(
+        {
+            "EVERY_SECOND": "0 0 0 1 1 *",
+            "TIMER_MARKER_DIR": str(data_dir),
+            "BACKUP_SCHEDULE": "0 5 * * * *",  # the app's timer reads it, as in Azure
+        }
+    )
     env.setdefault("TASKHUB_NAME", "benchhub")
     command = devhost_command(
         script_root,

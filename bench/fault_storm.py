@@ -64,6 +64,7 @@ def main() -> None:
             "MAX_ATTEMPTS": "8",
             "RETRY_BASE_S": "1",
             "RETRY_MAX_S": "8",
+            "BACKUP_SCHEDULE": "0 5 * * * *",  # the app's timer needs it, as in Azure
             **dict(item.split("=", 1) for item in args.env),
         }
         with (
