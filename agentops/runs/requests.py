@@ -99,8 +99,7 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-def _count(low: int, high: int) -> Any:
-    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole_number)]
+WholeNumber = BeforeValidator(_whole_number)
 
 
 class RunOptions(BaseModel):
@@ -108,10 +107,10 @@ class RunOptions(BaseModel):
 
     model_config = _STRICT
 
-    batch_size: _count(1, 100) | None = None
-    max_in_flight: _count(1, 256) | None = None
-    item_concurrency: _count(1, 100) | None = None
-    max_attempts: _count(1, 20) | None = None
+    batch_size: Annotated[int, Field(ge=1, le=100), WholeNumber] | None = None
+    max_in_flight: Annotated[int, Field(ge=1, le=256), WholeNumber] | None = None
+    item_concurrency: Annotated[int, Field(ge=1, le=100), WholeNumber] | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=20), WholeNumber] | None = None
 
 
 class RunRequest(BaseModel):
