@@ -7,18 +7,12 @@ as long as backups made with them are kept, so rotating the key never strands a 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
-from collections.abc import Mapping
-
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import SecretStr
 
+from agentops.encryption.keyring import KeyRing
+
 KEY_SETTING = "BACKUP_ENCRYPTION_KEY"
-KEY_BYTES = 32
-_KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class BackupKeyError(LookupError):
@@ -26,44 +20,27 @@ class BackupKeyError(LookupError):
 
 
 class BackupKeys:
-    def __init__(self, active: str, keys: Mapping[str, bytes]) -> None:
-        for key_id, key in keys.items():
-            if not _KEY_ID.match(key_id):
-                raise ValueError(f"{KEY_SETTING}: key id {key_id!r} must match {_KEY_ID.pattern}")
-            if len(key) != KEY_BYTES:
-                raise ValueError(f"{KEY_SETTING}: key {key_id!r} must be {KEY_BYTES} bytes")
-        if active not in keys:
-            raise ValueError(f"{KEY_SETTING}: the active key {active!r} is not among the keys")
-        self.active = active
-        self._aeads = {key_id: AESGCM(key) for key_id, key in keys.items()}
+    """The data key ring's parsing and checks, under the backup key's own setting name."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
 
     @classmethod
     def from_secret(cls, value: SecretStr | None) -> BackupKeys:
         """Parse the setting; errors name the setting and key id, never a key."""
         if value is None:
             raise ValueError(f"{KEY_SETTING} is not set: backups are always encrypted")
-        try:
-            doc = json.loads(value.get_secret_value())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{KEY_SETTING} is not JSON: {exc.msg}") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("keys"), dict):
-            raise ValueError(f'{KEY_SETTING} must be {{"active": "<id>", "keys": {{"<id>": ...}}}}')
-        active = doc.get("active")
-        if not isinstance(active, str):
-            raise ValueError(f'{KEY_SETTING}: "active" must be a key id')
-        keys: dict[str, bytes] = {}
-        for key_id, encoded in doc["keys"].items():
-            try:
-                keys[str(key_id)] = base64.b64decode(str(encoded), validate=True)
-            except (binascii.Error, ValueError):
-                raise ValueError(f"{KEY_SETTING}: key {key_id!r} is not base64") from None
-        return cls(active, keys)
+        return cls(KeyRing.from_secret(value, setting=KEY_SETTING))
+
+    @property
+    def active(self) -> str:
+        return self._ring.active
 
     def aead(self, key_id: str) -> AESGCM:
         try:
-            return self._aeads[key_id]
+            return self._ring.aead(key_id)
         except KeyError:
             raise BackupKeyError(f"{KEY_SETTING} holds no key {key_id!r}") from None
 
     def __repr__(self) -> str:
-        return f"BackupKeys(active={self.active!r}, key_ids={sorted(self._aeads)!r})"
+        return f"BackupKeys(active={self.active!r}, key_ids={sorted(self._ring.key_ids)!r})"

@@ -63,19 +63,23 @@ def key_id_of(value: str) -> str:
 class KeyRing:
     """Data encryption keys by id, and the id new values are sealed with."""
 
-    def __init__(self, active: str, keys: Mapping[str, bytes]) -> None:
+    def __init__(
+        self, active: str, keys: Mapping[str, bytes], *, setting: str = KEY_SETTING
+    ) -> None:
+        # `setting` names where the ring came from in every message (never a key).
         for key_id, key in keys.items():
             if not _KEY_ID.match(key_id):
-                raise ValueError(f"{KEY_SETTING}: key id {key_id!r} must match {_KEY_ID.pattern}")
+                raise ValueError(f"{setting}: key id {key_id!r} must match {_KEY_ID.pattern}")
             if len(key) != KEY_BYTES:
-                raise ValueError(f"{KEY_SETTING}: key {key_id!r} must be {KEY_BYTES} bytes")
+                raise ValueError(f"{setting}: key {key_id!r} must be {KEY_BYTES} bytes")
         if active not in keys:
-            raise ValueError(f"{KEY_SETTING}: the active key {active!r} is not among the keys")
+            raise ValueError(f"{setting}: the active key {active!r} is not among the keys")
         self._active = active
+        self._setting = setting
         self._aeads = {key_id: AESGCM(key) for key_id, key in keys.items()}
 
     @classmethod
-    def from_secret(cls, value: SecretStr) -> KeyRing:
+    def from_secret(cls, value: SecretStr, *, setting: str = KEY_SETTING) -> KeyRing:
         """Parse ``{"active": "<id>", "keys": {"<id>": "<base64 of 32 bytes>", ...}}``.
 
         Errors name the setting and the key id, never a key.
@@ -83,19 +87,27 @@ class KeyRing:
         try:
             doc = json.loads(value.get_secret_value())
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{KEY_SETTING} is not JSON: {exc.msg}") from None
+            raise ValueError(f"{setting} is not JSON: {exc.msg}") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("keys"), dict):
-            raise ValueError(f'{KEY_SETTING} must be {{"active": "<id>", "keys": {{"<id>": ...}}}}')
+            raise ValueError(f'{setting} must be {{"active": "<id>", "keys": {{"<id>": ...}}}}')
         active = doc.get("active")
         if not isinstance(active, str):
-            raise ValueError(f'{KEY_SETTING}: "active" must be a key id')
+            raise ValueError(f'{setting}: "active" must be a key id')
         keys: dict[str, bytes] = {}
         for key_id, encoded in doc["keys"].items():
             try:
                 keys[key_id] = base64.b64decode(str(encoded), validate=True)
             except (binascii.Error, ValueError):
-                raise ValueError(f"{KEY_SETTING}: key {key_id!r} is not base64") from None
-        return cls(active, keys)
+                raise ValueError(f"{setting}: key {key_id!r} is not base64") from None
+        return cls(active, keys, setting=setting)
+
+    def aead(self, key_id: str) -> AESGCM:
+        """The cipher of one key, for callers with a format of their own (backup frames);
+        KeyError naming the setting when the ring does not hold it."""
+        try:
+            return self._aeads[key_id]
+        except KeyError:
+            raise KeyError(f"{self._setting} holds no key {key_id!r}") from None
 
     @property
     def active(self) -> str:
@@ -129,7 +141,7 @@ class KeyRing:
         aead = self._aeads.get(key_id)
         if aead is None:
             raise DecryptionError(
-                f"{where}: sealed with key {key_id!r}, which {KEY_SETTING} no longer holds "
+                f"{where}: sealed with key {key_id!r}, which {self._setting} no longer holds "
                 "(was it removed before re-encryption finished?)"
             )
         try:
