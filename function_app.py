@@ -8,7 +8,9 @@ from activities.run_agent_batch import bp as batch_activities
 from agentops.bootstrap import check_configuration
 from orchestrations.agent_batch import bp as batch_orchestration
 from orchestrations.maintenance import bp as maintenance_orchestration
+from triggers.backup_api import bp as backup_api
 from triggers.http_api import bp as http_api
+from triggers.report_api import bp as report_api
 from triggers.schedules import bp as schedules
 
 # An invalid agents.yaml or app setting fails indexing, so a broken deployment does not start.
@@ -16,6 +18,8 @@ check_configuration()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(http_api)
+app.register_functions(backup_api)
+app.register_functions(report_api)
 app.register_functions(batch_orchestration)
 app.register_functions(batch_activities)
 app.register_functions(schedules)

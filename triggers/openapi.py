@@ -77,6 +77,10 @@ _TO_RUN = {"run_id": "$response.body#/runId"}
 
 @cache
 def _paths() -> dict[str, Any]:
+    return {**_run_paths(), **_backup_paths(), **_report_paths()}
+
+
+def _run_paths() -> dict[str, Any]:
     return {
         "/api/agents": {
             "get": {
@@ -162,6 +166,16 @@ def _paths() -> dict[str, Any]:
             }
         },
     }
+
+
+def _backup_paths() -> dict[str, Any]:
+    """The admin routes over backups (`triggers.backup_api`)."""
+    return {}
+
+
+def _report_paths() -> dict[str, Any]:
+    """The routes over cost and compliance reports (`triggers.report_api`)."""
+    return {}
 
 
 def _linked(responses: dict[str, Any], status: str, **links: Any) -> dict[str, Any]:
