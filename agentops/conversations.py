@@ -23,13 +23,21 @@ from agentops.model.types import ChatMessage
 from agentops.runs.ports import AgentLookup, ModelCaller
 from agentops.runs.requests import AskRequest
 from agentops.store.ports import Store, UsageStore
-from agentops.store.records import Message, ThreadOwner
+from agentops.store.records import Message, Thread, ThreadOwner
 
 HISTORY_ROLES = ("user", "assistant")
 
 
 class UnknownThreadError(LookupError):
-    """No conversation of that id exists for the caller (user and agent)."""
+    """No conversation of that id exists for the caller (user and agent).
+
+    `owner_tenant` names the tenant that owns the id when it is another tenant's: recorded in
+    the audit trail, never told to the caller.
+    """
+
+    def __init__(self, message: str, *, owner_tenant: str | None = None) -> None:
+        super().__init__(message)
+        self.owner_tenant = owner_tenant
 
 
 class ThreadLimitError(RuntimeError):
@@ -84,7 +92,10 @@ class ConversationService:
             thread = await self._store.get_thread(ask.thread_id)
             # Another user's (or agent's, or tenant's) thread reads as missing, as runs do.
             if thread is None or thread.owner != owner:
-                raise UnknownThreadError("no conversation with this thread_id")
+                raise UnknownThreadError(
+                    "no conversation with this thread_id",
+                    owner_tenant=_other_tenant(thread, principal),
+                )
             thread = self._sealer.open_thread(thread)
             history = tuple(
                 ChatMessage(m.role, m.text) for m in thread.messages if m.role in HISTORY_ROLES
@@ -137,3 +148,9 @@ class ConversationService:
                 f"at most {self._threads_per_day} new conversations per user per day",
                 retry_after_s=float(max(1, wait)),
             )
+
+
+def _other_tenant(thread: Thread | None, principal: Principal) -> str | None:
+    if thread is None or thread.owner.tenant_id == principal.tenant:
+        return None
+    return thread.owner.tenant_id

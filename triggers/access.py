@@ -26,6 +26,7 @@ from agentops.audit import UNAUTHENTICATED_TENANT, AuditEvent
 from agentops.auth import ForbiddenError, Principal, principal_from_headers
 from agentops.bootstrap import Services, get_services
 from agentops.store.checks import check_key
+from triggers.edge import problem_for
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,14 @@ class Access:
         services.request_limiter.check(principal)
         return principal
 
+    def refuse(self, error: Exception) -> func.HttpResponse:
+        """The problem answer to a caller error. An id of another tenant's run or thread reads
+        as unknown to the caller; the entry records whose it is (`resource_tenant`)."""
+        owner = getattr(error, "owner_tenant", None)
+        if isinstance(owner, str) and owner:
+            self.details["resource_tenant"] = owner
+        return problem_for(error)
+
     def event(self, response: func.HttpResponse | None) -> AuditEvent:
         status = 500 if response is None else response.status_code
         details: dict[str, Any] = {
@@ -127,9 +136,9 @@ class Access:
             "session_id": self.session_id,
             **self.details,
         }
-        problem = _problem_kind(response)
-        if problem:
-            details["problem"] = problem
+        kind = _problem_kind(response)
+        if kind:
+            details["kind"] = kind
         principal = self.principal
         return AuditEvent(
             # Before the caller is known, the entry goes to the one fixed chain: never to a

@@ -18,7 +18,7 @@ from agentops.runs.errors import RunConflictError
 from agentops.runs.requests import AskRequest, RunPage, RunPath, RunRequest
 from agentops.settings import get_settings
 from triggers.access import Access, audited, unverified_id
-from triggers.edge import CALLER_ERRORS, problem_for, read_body
+from triggers.edge import CALLER_ERRORS, read_body
 from triggers.openapi import openapi_document
 from triggers.problems import json_response, problem
 from triggers.responses import (
@@ -49,11 +49,12 @@ async def start_run(
             principal = access.identify(req, services)
             services.agents.get(agent)
             access.resource = f"agents/{agent}"
+            access.details["agent"] = agent
             request = read_body(req, RunRequest, services)
             access.details["queries"] = len(request.queries)
             run = await services.runs.create(principal, agent, request)
         except CALLER_ERRORS as error:
-            return problem_for(error)
+            return access.refuse(error)
         access.resource = f"runs/{run.run_id}"
 
         try:
@@ -109,9 +110,10 @@ async def get_run(
                 limit=page.limit,
             )
         except CALLER_ERRORS as error:
-            return problem_for(error)
+            return access.refuse(error)
         access.resource = f"runs/{run_id}"
-        access.details["items"] = len(snapshot.items)
+        access.details["agent"] = snapshot.run.agent
+        access.details["records"] = len(snapshot.items)
         next_uri = None
         if snapshot.next_after is not None:
             next_uri = (
@@ -136,7 +138,7 @@ async def cancel_run(
         except CALLER_ERRORS as error:
             if isinstance(error, RunConflictError):  # the caller's run, already finished
                 access.resource = f"runs/{run_id}"
-            return problem_for(error)
+            return access.refuse(error)
         access.resource = f"runs/{run_id}"
         for instance_id in instances:
             try:
@@ -154,7 +156,7 @@ async def list_agents(req: func.HttpRequest, context: func.Context) -> func.Http
         try:
             access.identify(req, services)
         except CALLER_ERRORS as error:
-            return problem_for(error)
+            return access.refuse(error)
         # The summary leaves out instructions: what an agent is told is not the caller's to read.
         agents = [
             AgentSummary.model_validate(agent, from_attributes=True)
@@ -174,16 +176,16 @@ async def ask_agent(req: func.HttpRequest, context: func.Context) -> func.HttpRe
             principal = access.identify(req, services)
             services.agents.get(agent)
             access.resource = f"agents/{agent}"
+            access.details["agent"] = agent
             request = read_body(req, AskRequest, services)
             access.details["continued"] = request.thread_id is not None
             if request.thread_id is not None:
                 access.resource = f"threads/{unverified_id(request.thread_id)}"
             answer = await services.conversations.ask(principal, agent, request)
         except CALLER_ERRORS as error:
-            return problem_for(error)
+            return access.refuse(error)
         response = Answer.model_validate(answer)
         access.resource = f"threads/{response.thread_id}"
-        access.details["agent"] = agent
         return json_response(response)
 
     # A question reads the thread it continues and writes both turns to it.

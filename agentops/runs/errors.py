@@ -2,7 +2,15 @@
 
 
 class UnknownRunError(LookupError):
-    """No run of that id exists for the caller's tenant."""
+    """No run of that id exists for the caller's tenant.
+
+    `owner_tenant` names the tenant that does own the id, when one does: the audit trail records
+    the attempt on another tenant's data, the caller never learns it.
+    """
+
+    def __init__(self, message: str, *, owner_tenant: str | None = None) -> None:
+        super().__init__(message)
+        self.owner_tenant = owner_tenant
 
 
 class RunConflictError(RuntimeError):

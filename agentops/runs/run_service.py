@@ -123,10 +123,11 @@ class RunService:
     async def _owned_run(self, principal: Principal, run_id: str) -> Run:
         run = await self._store.get_run(run_id) if _plausible_id(run_id) else None
         # Another tenant's run reads as missing: its existence is not the caller's to learn.
-        if run is None or run.tenant_id != principal.tenant:
-            raise UnknownRunError(
-                "no run with this id"
-            )  # ids are not echoed: a pasted secret stays put
+        # Ids are not echoed: a pasted secret stays put.
+        if run is None:
+            raise UnknownRunError("no run with this id")
+        if run.tenant_id != principal.tenant:
+            raise UnknownRunError("no run with this id", owner_tenant=run.tenant_id)
         return run
 
     async def view(

@@ -17,6 +17,8 @@ import httpx
 import pytest
 
 from agentops.cli.main import main as cli
+from agentops.reports import access_event_from
+from agentops.store.records import AuditEntry
 from devhost.testing import start_devhost
 from tests.e2e.conftest import PROJECT_ROOT, app_env, principal_headers, wait_run
 from triggers.access import unverified_id
@@ -128,7 +130,8 @@ def test_each_route_leaves_one_entry(host: Host) -> None:
         status=200,
         resource=f"runs/{run_id}",
     )
-    assert entry["details"]["items"] == 1
+    assert entry["details"]["records"] == 1
+    assert entry["details"]["agent"] == "summarizer"
     continuation = read.json()["continuation"]
     _, entry = host.one(
         "GET", f"/api/runs/{run_id}", CONTOSO, params={"limit": 1, "continuation": continuation}
@@ -144,7 +147,7 @@ def test_each_route_leaves_one_entry(host: Host) -> None:
         status=409,
         resource=f"runs/{run_id}",
     )  # the run had finished
-    assert entry["details"]["problem"] == "run-finished"
+    assert entry["details"]["kind"] == "run-finished"
 
     _, entry = host.one("GET", "/api/agents", CONTOSO)
     check(
@@ -234,7 +237,28 @@ def test_refusals_of_a_known_caller_go_to_its_chain(host: Host) -> None:
         status=404,
         resource=f"runs/{unverified_id(run_id)}",  # another tenant's id: not recorded as is
     )
-    assert entry["details"]["problem"] == "unknown-run"
+    assert entry["details"]["kind"] == "unknown-run"
+    # The attempt on another tenant's run is named as such in the caller's chain, and the
+    # compliance report reads it as a cross-tenant attempt.
+    assert entry["details"]["resource_tenant"] == "contoso"
+    event = access_event_from(AuditEntry.from_doc(entry))
+    assert event.cross_tenant and event.refusal == "unknown-run" and event.status_code == 404
+
+    _, entry = host.one("GET", f"/api/runs/{'0' * 32}", FABRIKAM)
+    assert entry["details"]["kind"] == "unknown-run" and "resource_tenant" not in entry["details"]
+
+    thread_id = host.client.post(
+        "/api/agents/summarizer/run", json={"query": "hello"}, headers=CONTOSO
+    ).json()["threadId"]
+    response, entry = host.one(
+        "POST",
+        "/api/agents/summarizer/run",
+        FABRIKAM,
+        json={"query": "hello", "thread_id": thread_id},
+    )
+    assert response.status_code == 404
+    assert entry["details"]["resource_tenant"] == "contoso"
+    assert entry["details"]["agent"] == "summarizer"
 
     response, entry = host.one(
         "POST", "/api/agents/summarizer/runs", FABRIKAM, json={"queries": ["a", "b", "c", "d"]}
