@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -65,3 +67,13 @@ def test_ready_is_503_naming_an_unreachable_model_endpoint(host_without_model: D
     assert body["checks"]["model"] == "unreachable"
     assert body["checks"]["store"] == "ok"
     assert "127.0.0.1" not in ready.text  # no endpoint, key or error text in the answer
+
+
+def test_probes_leave_no_audit_entry(host_without_model: Devhost) -> None:
+    for _ in range(3):
+        httpx.get(host_without_model.url("/api/health/ready"), timeout=30)
+        httpx.get(host_without_model.url("/api/health/live"), timeout=10)
+    time.sleep(0.5)  # the audit writer appends in the background
+    with sqlite3.connect(host_without_model.env["SQLITE_PATH"]) as connection:
+        (entries,) = connection.execute("SELECT COUNT(*) FROM audit").fetchone()
+    assert entries == 0
