@@ -9,6 +9,7 @@ from agentops.bootstrap import check_configuration
 from orchestrations.agent_batch import bp as batch_orchestration
 from orchestrations.maintenance import bp as maintenance_orchestration
 from triggers.backup_api import bp as backup_api
+from triggers.health_api import bp as health_api
 from triggers.http_api import bp as http_api
 from triggers.report_api import bp as report_api
 from triggers.schedules import bp as schedules
@@ -20,6 +21,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(http_api)
 app.register_functions(backup_api)
 app.register_functions(report_api)
+app.register_functions(health_api)
 app.register_functions(batch_orchestration)
 app.register_functions(batch_activities)
 app.register_functions(schedules)

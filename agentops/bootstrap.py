@@ -28,6 +28,7 @@ from agentops.backup import BackupKeys, BackupService
 from agentops.blobs import BlobStore
 from agentops.conversations import ConversationService
 from agentops.encryption import KeyRing, RecordSealer
+from agentops.log_format import configure_logging
 from agentops.logging_safety import install_log_escaping
 from agentops.model.breaker import BreakerConfig, BreakerRegistry
 from agentops.model.budgets import BudgetLimit, Budgets
@@ -80,6 +81,7 @@ class Services:
     secrets: SecretProvider
     sealer: RecordSealer
     blobs: BlobStore
+    breakers: BreakerRegistry
 
     async def secret(self, name: str) -> SecretStr | None:
         """A secret by the app's name (``BACKUP_ENCRYPTION_KEY``); None when it is not set."""
@@ -219,6 +221,8 @@ def check_configuration() -> None:
     a broken deployment then fails at start-up, not on its first request."""
     install_log_escaping()  # before any request: nothing from outside may forge a log line
     settings = get_settings()
+    configure_logging(settings)
+    telemetry.check(settings)  # an OTEL_* value the app cannot honour fails here, named
     load_registry(settings.resolve(settings.agents_file))
     key_ring(settings)  # a malformed key setting fails here; none at all is refused per request
 
@@ -286,6 +290,7 @@ def build_services(
         )
     secrets = secrets if secrets is not None else open_secrets(settings)
     install_log_escaping()
+    configure_logging(settings)
     telemetry.configure(settings)
     store = open_store(settings, startup.cosmos_key)
     registry = load_registry(settings.resolve(settings.agents_file))
@@ -304,6 +309,13 @@ def build_services(
         agents={k: BudgetLimit(v.tokens, v.cost) for k, v in settings.agent_budgets.items()},
     )
     cache_key = startup.cache_encryption_key
+    breakers = BreakerRegistry(
+        BreakerConfig(
+            failure_threshold=settings.breaker_failure_threshold,
+            cool_down_s=settings.breaker_cooldown_s,
+            min_calls=settings.breaker_min_calls,
+        )
+    )
     gateway = ModelGateway(
         prices=prices,
         cache=ResponseCache(
@@ -319,13 +331,7 @@ def build_services(
                 for name, lim in settings.rate_limits.items()
             }
         ),
-        breakers=BreakerRegistry(
-            BreakerConfig(
-                failure_threshold=settings.breaker_failure_threshold,
-                cool_down_s=settings.breaker_cooldown_s,
-                min_calls=settings.breaker_min_calls,
-            )
-        ),
+        breakers=breakers,
         policy=policy,
     )
     from agentops.agents.runner import AgentRunner
@@ -363,6 +369,7 @@ def build_services(
         secrets=secrets,
         sealer=sealer,
         blobs=open_blobs(settings),
+        breakers=breakers,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from agentops.auth import Principal
 from agentops.encryption.records import RecordSealer
+from agentops.log_context import log_context
 from agentops.model.budgets import next_utc_midnight
 from agentops.model.types import ChatMessage
 from agentops.runs.ports import AgentLookup, ModelCaller
@@ -104,7 +105,8 @@ class ConversationService:
             await self._count_new_thread(principal)
         thread_id = ask.thread_id or uuid.uuid4().hex
         request = self._agents.request_for(agent, principal.tenant, ask.query, history)
-        answer = await self._model.call(request)
+        with log_context(agent=agent, tenant=principal.tenant):
+            answer = await self._model.call(request)
         now = self._now()
         messages = [Message("user", ask.query, now), Message("assistant", answer.text, now)]
         if sensitive:

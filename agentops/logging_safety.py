@@ -85,3 +85,21 @@ def install_log_escaping() -> None:
 
     factory.escapes_control_characters = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
+
+
+# Queries stay out of logs; LOG_QUERIES (debugging only) lets DEBUG lines show them, redacted.
+QUERY_LOG_LIMIT = 100
+_log_queries = False
+
+
+def set_query_logging(enabled: bool) -> None:
+    global _log_queries
+    _log_queries = enabled
+
+
+def loggable_query(text: str) -> str:
+    """What a log line may show of a query: by default its length only; with query logging on,
+    the text masked (e-mail addresses, long numbers), on one line and cut to 100 characters."""
+    if not _log_queries:
+        return f"[{len(text)} characters]"
+    return redact(text, QUERY_LOG_LIMIT)

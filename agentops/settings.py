@@ -156,13 +156,22 @@ class Settings(BaseSettings):
     # Encryption at rest of sensitive agents' texts: {"active": "<id>", "keys": {"<id>": "<b64>"}}.
     data_encryption_keys: SecretStr | None = Field(default=None, alias="DATA_ENCRYPTION_KEYS")
 
-    # Telemetry: Application Insights in Azure, OTLP or nothing locally.
+    # Telemetry: Application Insights in Azure; OTLP, the console or nothing elsewhere. The
+    # OpenTelemetry variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME...) are read by
+    # agentops.telemetry and the SDK as the specification defines them, not here.
     applicationinsights_connection_string: SecretStr | None = Field(
         default=None, alias="APPLICATIONINSIGHTS_CONNECTION_STRING"
     )
-    otel_exporter_otlp_endpoint: str | None = Field(
-        default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT"
-    )
+    # Agent Framework's own spans and GenAI metrics while telemetry exports (its own name).
+    agent_framework_instrumentation: bool = Field(default=True, alias="ENABLE_INSTRUMENTATION")
+    # Log lines: text for people, or one JSON object per line for log collectors.
+    log_format: Literal["text", "json"] = Field(default="text", alias="LOG_FORMAT")
+    # Debugging only: DEBUG lines may show each query, redacted and cut to 100 characters.
+    log_queries: bool = Field(default=False, alias="LOG_QUERIES")
+
+    # Readiness probe: how long each check may take, and how long an answer is reused.
+    health_check_timeout_s: float = Field(default=2.0, gt=0, le=30, alias="HEALTH_CHECK_TIMEOUT_S")
+    health_cache_s: float = Field(default=2.0, ge=0, le=60, alias="HEALTH_CACHE_S")
 
     @field_validator("rate_limits", "tenant_budgets", "agent_budgets", "prices", mode="before")
     @classmethod

@@ -130,6 +130,7 @@ def _run_window(
                     for item in group.items
                     if item.attempt >= spec.max_attempts or item.deferrals >= MAX_DEFERRALS
                 ],
+                instance_id=context.instance_id,
             )
             task = context.call_activity_with_retry(
                 run_agent_batch, ACTIVITY_CRASH_RETRY, work.model_dump()

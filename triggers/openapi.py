@@ -77,7 +77,7 @@ _TO_RUN = {"run_id": "$response.body#/runId"}
 
 @cache
 def _paths() -> dict[str, Any]:
-    return {**_run_paths(), **_backup_paths(), **_report_paths()}
+    return {**_run_paths(), **_backup_paths(), **_report_paths(), **_health_paths()}
 
 
 def _run_paths() -> dict[str, Any]:
@@ -176,6 +176,40 @@ def _backup_paths() -> dict[str, Any]:
 def _report_paths() -> dict[str, Any]:
     """The routes over cost and compliance reports (`triggers.report_api`)."""
     return {}
+
+
+def _health_paths() -> dict[str, Any]:
+    """The anonymous health probes (`triggers.health_api`); schemas inline, as they are flat."""
+    from triggers.health_api import Liveness, Readiness
+
+    def body(model: type[BaseModel]) -> dict[str, Any]:
+        schema = model.model_json_schema(by_alias=True, mode="serialization")
+        return {"application/json": {"schema": schema}}
+
+    return {
+        "/api/health/live": {
+            "get": {
+                "operationId": "health_live",
+                "summary": "Liveness: the worker answers",
+                "security": [],
+                "responses": {"200": {"description": "Alive", "content": body(Liveness)}},
+            }
+        },
+        "/api/health/ready": {
+            "get": {
+                "operationId": "health_ready",
+                "summary": "Readiness: store, blob storage, secrets and model endpoint reachable",
+                "security": [],
+                "responses": {
+                    "200": {"description": "Ready", "content": body(Readiness)},
+                    "503": {
+                        "description": "Not ready: `failed` names the checks",
+                        "content": body(Readiness),
+                    },
+                },
+            }
+        },
+    }
 
 
 def _linked(responses: dict[str, Any], status: str, **links: Any) -> dict[str, Any]:

@@ -219,6 +219,10 @@ class BreakerRegistry:
         self._hook = on_transition
         self._breakers: dict[str, CircuitBreaker] = {}
 
+    def states(self) -> dict[str, BreakerState]:
+        """Each deployment's breaker state, for those that have had a call."""
+        return {name: breaker.state for name, breaker in list(self._breakers.items())}
+
     def get(self, deployment: str) -> CircuitBreaker:
         breaker = self._breakers.get(deployment)
         if breaker is None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agentops.encryption.records import RecordSealer
-from agentops.logging_safety import redact
+from agentops.logging_safety import loggable_query, redact
 from agentops.model.gateway import model_calls_of
 from agentops.model.types import (
     BudgetExceededError,
@@ -107,6 +107,7 @@ class BatchService:
             return _ItemResult("failed")
         if run.encrypted:  # the query is opened in memory only, for the model call
             item = self._sealer.open_item(run.tenant_id, item)
+        logger.debug("run %s item %d: query %s", work.run_id, index, loggable_query(item.query))
         request: ModelRequest = self._agents.request_for(work.agent, work.tenant, item.query)
         try:
             answer: ModelAnswer = await self._model.call(

@@ -50,6 +50,8 @@ class BatchWork(_Payload):
     concurrency: int | None = Field(default=None, ge=1)  # items in flight; None: all
     attempt: int = Field(default=1, ge=1)
     last_chance: list[int] = Field(default_factory=list)
+    # The orchestration instance that dispatched it (the run, or one of its chunks), for logs.
+    instance_id: str | None = None
 
 
 class BatchReport(_Payload):

@@ -11,6 +11,7 @@ from typing import Any
 
 from agentops.auth import Principal
 from agentops.encryption.records import RecordSealer
+from agentops.log_context import log_context
 from agentops.model.rate_limiter import estimate_prompt_tokens
 from agentops.runs.contracts import RunSpec, chunk_instance_id
 from agentops.runs.errors import InvalidContinuationError, RunConflictError, UnknownRunError
@@ -93,9 +94,10 @@ class RunService:
         queries = request.queries
         if sensitive:
             queries = self._sealer.seal_queries(agent, run.tenant_id, run_id, queries)
-        await self._store.create_run(run)
-        await self._store.add_items(run.run_id, queries)
-        logger.info("run %s created: agent=%s items=%d", run.run_id, agent, run.total)
+        with log_context(run_id=run_id, agent=agent, tenant=principal.tenant):
+            await self._store.create_run(run)
+            await self._store.add_items(run.run_id, queries)
+            logger.info("run %s created: agent=%s items=%d", run.run_id, agent, run.total)
         return run
 
     def spec_for(self, run: Run) -> dict[str, Any]:

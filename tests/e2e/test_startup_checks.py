@@ -42,3 +42,14 @@ def test_an_invalid_app_setting_stops_start_up_naming_it(tmp_path: Path) -> None
     ):
         pass
     assert "BATCH_SIZE" in str(failed.value)
+
+
+def test_a_telemetry_variable_the_app_cannot_honour_stops_start_up_naming_it(
+    tmp_path: Path,
+) -> None:
+    env = app_env(
+        tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9", OTEL_TRACES_EXPORTER="zipkin"
+    )
+    with pytest.raises(DevhostStartError) as failed, start_devhost(PROJECT_ROOT, env=env):
+        pass
+    assert "OTEL_TRACES_EXPORTER" in str(failed.value) and "zipkin" in str(failed.value)
