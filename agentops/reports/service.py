@@ -32,8 +32,9 @@ from agentops.reports.inputs import (
     access_event_from,
     item_usage_from,
 )
-from agentops.reports.periods import ReportWork
+from agentops.reports.periods import ReportWork, period_key
 from agentops.reports.price_book import PriceBook
+from agentops.store.checks import encode_cursor
 from agentops.store.ports import Store
 from agentops.store.records import AuditEntry, Item, Page, ReportRecord, Run
 
@@ -109,9 +110,13 @@ class ReportService:
         return await self._store.get_report(report_id)
 
     async def list(
-        self, kind: str | None, *, limit: int = 50, continuation: str | None = None
+        self, kind: str | None, *, limit: int = 50, after: str | None = None
     ) -> Page[ReportRecord]:
-        return await self._store.list_reports(kind, limit=limit, continuation=continuation)
+        """Newest first, from just after the report `after` (the last id of the page before);
+        the page's continuation is the id of its last report when more follow."""
+        token = None if after is None else encode_cursor(period_key(after), after)
+        page = await self._store.list_reports(kind, limit=limit, continuation=token)
+        return Page(page.items, page.items[-1].id if page.continuation else None)
 
     async def content(self, record: ReportRecord, fmt: ReportFormat) -> bytes:
         """The stored report in one format; BlobNotFoundError if its blob has gone."""
