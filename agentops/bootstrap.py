@@ -97,13 +97,13 @@ class Services:
 
     def reports(self) -> ReportService:
         """The report service over the store, the blob store and the agents of this process."""
-        settings = self.settings
-        plan = FlexPlan(
-            instance_memory_mb=settings.flex_instance_memory_mb,
-            always_ready_instances=settings.flex_always_ready_instances,
-            batch_size=settings.batch_size,
+        return ReportService(
+            self.store,
+            self.blobs,
+            self.agents,
+            prices=price_book(),
+            plan=report_plan(self.settings),
         )
-        return ReportService(self.store, self.blobs, self.agents, prices=price_book(), plan=plan)
 
     async def aclose(self) -> None:
         try:
@@ -217,6 +217,15 @@ def open_model_connection(
         api_key=key,
         timeout_s=settings.model_timeout_s,
         transport=settings.model_transport,
+    )
+
+
+def report_plan(settings: Settings) -> FlexPlan:
+    """The app's Flex Consumption plan as the cost report's compute estimate needs it."""
+    return FlexPlan(
+        instance_memory_mb=settings.flex_instance_memory_mb,
+        always_ready_instances=settings.flex_always_ready_instances,
+        batch_size=settings.batch_size,
     )
 
 
