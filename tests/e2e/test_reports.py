@@ -104,6 +104,7 @@ def test_report_timers_and_routes(tmp_path: Path) -> None:
             f"{i}.{ext}" for i in (cost_id, compliance_id) for ext in ("json", "html")
         )
         _routes(api, cost_id, compliance_id)
+        _audited(tmp_path / "agentops.db", cost_id)
     _replays_to_the_same_actions(data / "durable.sqlite3", cost_id)
 
 
@@ -145,6 +146,29 @@ def _routes(api: httpx.Client, cost_id: str, compliance_id: str) -> None:
     unknown = api.get("/api/reports/cost-19990101")
     assert unknown.status_code == 404
     assert unknown.json()["type"].endswith("/unknown-report")
+
+
+def _audited(database: Path, cost_id: str) -> None:
+    """Each report call left its entry, with the number of reports it handed back."""
+    deadline = time.monotonic() + 10
+    while True:
+        with sqlite3.connect(database) as connection:
+            rows = connection.execute("SELECT doc FROM audit ORDER BY tenant_id, seq").fetchall()
+        entries = [json.loads(row[0]) for row in rows]
+        reads = [e for e in entries if e["action"] == "report.read" and e["outcome"] == "allowed"]
+        lists = [e for e in entries if e["action"] == "report.list" and e["outcome"] == "allowed"]
+        if (len(reads) >= 2 and len(lists) >= 4) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert [e["details"]["records"] for e in lists[:4]] == [2, 1, 1, 1]
+    assert {e["resource"] for e in reads} >= {f"reports/{cost_id}"}
+    assert all(e["details"]["records"] == 1 for e in reads)
+    refused = [
+        e for e in entries if e["action"].startswith("report.") and e["outcome"] != "allowed"
+    ]
+    assert refused and all("records" not in e["details"] for e in refused)
+    # An id that names no report is recorded as a hash, never as the caller wrote it.
+    assert not any("cost-19990101" in e["resource"] for e in entries)
 
 
 def _replays_to_the_same_actions(database: Path, instance_id: str) -> None:
