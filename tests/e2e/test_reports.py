@@ -129,6 +129,7 @@ def _routes(api: httpx.Client, cost_id: str, compliance_id: str) -> None:
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "<table" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'none'"), page.headers
 
     refused = api.get("/api/reports", headers=USER)
     assert refused.status_code == 403
