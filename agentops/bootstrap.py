@@ -38,6 +38,8 @@ from agentops.model.pricing import Price, PriceTable
 from agentops.model.rate_limiter import RateLimiter, RateLimits
 from agentops.model.retry import RetryPolicy
 from agentops.model.types import ModelAnswer, ModelRequest
+from agentops.reports.price_book import PriceBook, load_price_book
+from agentops.reports.service import FlexPlan, ReportService
 from agentops.request_limits import RequestLimiter
 from agentops.runs.batch_service import BatchService
 from agentops.runs.run_service import RunService
@@ -93,6 +95,16 @@ class Services:
         keys = BackupKeys.from_secret(await self.secret("BACKUP_ENCRYPTION_KEY"))
         return BackupService(
             self.store, self.blobs, keys, part_bytes=self.settings.backup_part_bytes
+        )
+
+    def reports(self) -> ReportService:
+        """The report service over the store, the blob store and the agents of this process."""
+        return ReportService(
+            self.store,
+            self.blobs,
+            self.agents,
+            prices=price_book(),
+            plan=report_plan(self.settings),
         )
 
     async def aclose(self) -> None:
@@ -208,6 +220,21 @@ def open_model_connection(
         timeout_s=settings.model_timeout_s,
         transport=settings.model_transport,
     )
+
+
+def report_plan(settings: Settings) -> FlexPlan:
+    """The app's Flex Consumption plan as the cost report's compute estimate needs it."""
+    return FlexPlan(
+        instance_memory_mb=settings.flex_instance_memory_mb,
+        always_ready_instances=settings.flex_always_ready_instances,
+        batch_size=settings.batch_size,
+    )
+
+
+@lru_cache(maxsize=1)
+def price_book() -> PriceBook:
+    """The versioned price table of the cost report (agentops/reports/prices.yaml)."""
+    return load_price_book()
 
 
 @lru_cache(maxsize=4)

@@ -17,6 +17,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FLEX_INSTANCE_SIZES_MB = frozenset({512, 2048, 4096})
 
 
 class RateLimit(BaseModel):
@@ -72,6 +73,17 @@ class Settings(BaseSettings):
     # (%BACKUP_SCHEDULE%) that the host resolves, so in Azure the app setting must exist (the
     # deployment sets it to this default); the field holds the default and the test settings.
     backup_schedule: str = Field(default="0 5 * * * *", alias="BACKUP_SCHEDULE")
+    # Daily reports, each covering the previous UTC day (%COST_REPORT_SCHEDULE% and so on).
+    cost_report_schedule: str = Field(default="0 15 0 * * *", alias="COST_REPORT_SCHEDULE")
+    compliance_report_schedule: str = Field(
+        default="0 30 0 * * *", alias="COMPLIANCE_REPORT_SCHEDULE"
+    )
+    # The Flex Consumption plan the app runs on, for the cost report's compute estimate: the
+    # instance memory size (MB) and the always-ready instances configured on the app.
+    flex_instance_memory_mb: int = Field(default=2048, alias="FLEX_INSTANCE_MEMORY_MB")
+    flex_always_ready_instances: int = Field(
+        default=0, ge=0, le=1000, alias="FLEX_ALWAYS_READY_INSTANCES"
+    )
     # Compressed bytes after which a backup part is closed and the next one begun.
     backup_part_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024 * 1024, alias="BACKUP_PART_BYTES"
@@ -179,6 +191,13 @@ class Settings(BaseSettings):
         # App settings are strings; an empty one means "none configured".
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("flex_instance_memory_mb")
+    @classmethod
+    def _flex_instance_size(cls, value: int) -> int:
+        if value not in FLEX_INSTANCE_SIZES_MB:
+            raise ValueError(f"one of the plan's instance sizes: {sorted(FLEX_INSTANCE_SIZES_MB)}")
         return value
 
     @field_validator("public_base_url")

@@ -262,6 +262,8 @@ def main() -> int:
                 "MAX_IN_FLIGHT": str(args.max_in_flight),
                 "MODEL_TRANSPORT": args.transport,
                 "BACKUP_SCHEDULE": "0 5 * * * *",  # the app's timer needs it, as in Azure
+                "COST_REPORT_SCHEDULE": "0 15 0 * * *",
+                "COMPLIANCE_REPORT_SCHEDULE": "0 30 0 * * *",
                 **({"FUNCTIONS_WORKER_PROCESS_COUNT": str(args.workers)} if args.workers else {}),
                 **extra,
             }

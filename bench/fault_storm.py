@@ -65,6 +65,8 @@ def main() -> None:
             "RETRY_BASE_S": "1",
             "RETRY_MAX_S": "8",
             "BACKUP_SCHEDULE": "0 5 * * * *",  # the app's timer needs it, as in Azure
+            "COST_REPORT_SCHEDULE": "0 15 0 * * *",
+            "COMPLIANCE_REPORT_SCHEDULE": "0 30 0 * * *",
             **dict(item.split("=", 1) for item in args.env),
         }
         with (

@@ -13,6 +13,8 @@ port=${DEVHOST_PORT:-7071}
 export TASKHUB_NAME=${TASKHUB_NAME:-agentopslocal}
 # Timer schedules are app settings, as in Azure (local.settings.json may set them instead).
 export BACKUP_SCHEDULE=${BACKUP_SCHEDULE:-"0 5 * * * *"}
+export COST_REPORT_SCHEDULE=${COST_REPORT_SCHEDULE:-"0 15 0 * * *"}
+export COMPLIANCE_REPORT_SCHEDULE=${COMPLIANCE_REPORT_SCHEDULE:-"0 30 0 * * *"}
 # Activities in two worker processes, as Azure runs Python apps (one GIL per process).
 export FUNCTIONS_WORKER_PROCESS_COUNT=${FUNCTIONS_WORKER_PROCESS_COUNT:-2}
 export AGENTOPS_URL="http://127.0.0.1:$port"

@@ -14,7 +14,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from agentops.reports.requests import ReportListQuery, ReportPath, ReportQuery
 from agentops.runs.requests import AskRequest, RunPage, RunPath, RunRequest
+from triggers.report_responses import REPORT_RESPONSE_MODELS
 from triggers.responses import RESPONSE_MODELS
 
 _REF = "#/components/schemas/{model}"
@@ -26,6 +28,7 @@ def _schemas() -> dict[str, Any]:
         (RunRequest, "validation"),
         (AskRequest, "validation"),
         *((model, "serialization") for model in RESPONSE_MODELS),
+        *((model, "serialization") for model in REPORT_RESPONSE_MODELS),
     ]
     _, document = models_json_schema(models, by_alias=True, ref_template=_REF)
     return document["$defs"]
@@ -175,7 +178,41 @@ def _backup_paths() -> dict[str, Any]:
 
 def _report_paths() -> dict[str, Any]:
     """The routes over cost and compliance reports (`triggers.report_api`)."""
-    return {}
+    admin_only = "The principal names no tenant, or lacks the admin role (reports span tenants)"
+    html = {"text/html": {"schema": {"type": "string"}}}
+    read = _responses(
+        ("200", "The report: JSON by default, an HTML page with format=html", "ReportView"),
+        s400="Bad report id or query parameter",
+        s404="Unknown report",
+    )
+    read["200"]["content"] |= html
+    read["403"] = _problem(admin_only)
+    listing = _responses(
+        ("200", "Reports, newest first", "ReportList"),
+        s400="Unknown kind or parameter, bad limit or continuation",
+    )
+    listing["403"] = _problem(admin_only)
+    return {
+        "/api/reports": {
+            "get": {
+                "operationId": "list_reports",
+                "summary": "Stored cost and compliance reports, newest first (admin)",
+                "parameters": _parameters(ReportListQuery, "query"),
+                "responses": listing,
+            }
+        },
+        "/api/reports/{report_id}": {
+            "get": {
+                "operationId": "get_report",
+                "summary": "One report as JSON, or as an HTML page with charts (admin)",
+                "parameters": [
+                    *_parameters(ReportPath, "path"),
+                    *_parameters(ReportQuery, "query"),
+                ],
+                "responses": read,
+            }
+        },
+    }
 
 
 def _health_paths() -> dict[str, Any]:

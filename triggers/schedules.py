@@ -3,9 +3,10 @@ orchestration of the period it falls in, under an instance id derived from that 
 only if no instance by that id exists in any state. A timer fired twice, a past-due firing after
 a restart and two instances firing at once therefore do the work once.
 
-Schedules are NCRONTAB app settings resolved by the host (`%BACKUP_SCHEDULE%`): the setting
-must exist where the app runs (local.settings.json locally, the deployment's app settings in
-Azure); its default is `Settings.backup_schedule`.
+Schedules are NCRONTAB app settings resolved by the host (`%BACKUP_SCHEDULE%`,
+`%COST_REPORT_SCHEDULE%`, `%COMPLIANCE_REPORT_SCHEDULE%`): each setting must exist where the app
+runs (local.settings.json locally, the deployment's app settings in Azure); the defaults are the
+fields of `Settings`. The daily reports cover the UTC day before the one the timer fires in.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from agentops.backup import backup_work_for_hour
+from agentops.reports.periods import ReportKind, report_work_for_previous_day
 from orchestrations.maintenance import BACKUP_ORCHESTRATOR
+from orchestrations.reports import REPORT_ORCHESTRATOR
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,25 @@ bp = df.Blueprint()
 async def hourly_backup(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     work = backup_work_for_hour(datetime.now(UTC))
     await start_once(client, BACKUP_ORCHESTRATOR, work.backup_id, work.model_dump(mode="json"))
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%COST_REPORT_SCHEDULE%", use_monitor=True)
+@bp.durable_client_input(client_name="client")
+async def cost_report(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    await _start_report(client, "cost")
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%COMPLIANCE_REPORT_SCHEDULE%", use_monitor=True)
+@bp.durable_client_input(client_name="client")
+async def compliance_report(
+    timer: func.TimerRequest, client: df.DurableOrchestrationClient
+) -> None:
+    await _start_report(client, "compliance")
+
+
+async def _start_report(client: df.DurableOrchestrationClient, kind: ReportKind) -> None:
+    work = report_work_for_previous_day(kind, datetime.now(UTC))
+    await start_once(client, REPORT_ORCHESTRATOR, work.report_id, work.model_dump(mode="json"))
 
 
 async def start_once(

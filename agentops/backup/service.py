@@ -297,7 +297,7 @@ class BackupService:
 
 def _belongs(collection: str, doc: dict[str, Any], tenant: str, run_ids: set[str]) -> bool:
     """Whether a document is the tenant's. Items carry their run's id, not the tenant, and
-    runs are restored first; the response cache is shared across tenants and left out."""
+    runs are restored first; the response cache and the reports span tenants and are left out."""
     if collection == "runs":
         if doc.get("tenant_id") == tenant:
             run_ids.add(str(doc.get("run_id")))
@@ -307,6 +307,6 @@ def _belongs(collection: str, doc: dict[str, Any], tenant: str, run_ids: set[str
         return doc.get("run_id") in run_ids
     if collection == "usage":
         return doc.get("scope") == f"tenant:{tenant}"
-    if collection == "cache":
+    if collection in ("cache", "reports"):
         return False
     return doc.get("tenant_id") == tenant

@@ -6,9 +6,12 @@
     python -m agentops reencrypt
     python -m agentops audit verify [--tenant T ...]
     python -m agentops backup list|create|verify ID|restore ID [--dry-run] [--tenant T]
+    python -m agentops report create cost|compliance [--day YYYY-MM-DD]
+    python -m agentops report list [--kind cost|compliance]
+    python -m agentops report show ID [--html FILE]
 
 The host and key come from --url/--key or AGENTOPS_URL/AGENTOPS_KEY (a function key).
-`reencrypt`, `audit verify` and `backup` work on the store (and blob store) themselves,
+`reencrypt`, `audit verify`, `backup` and `report` work on the store (and blob store) themselves,
 configured by the app settings in the environment.
 """
 
@@ -29,11 +32,13 @@ from tqdm import tqdm
 
 if TYPE_CHECKING:  # the store and its settings load only for the commands that use them
     from collections.abc import Awaitable, Callable
+    from datetime import date
 
     from agentops.audit import ChainCheck
     from agentops.backup import BackupService
     from agentops.encryption import KeyRing
     from agentops.encryption.reencrypt import ReencryptReport
+    from agentops.reports.service import ReportService
     from agentops.settings import Settings
 
 DEFAULT_URL = "http://127.0.0.1:7071"
@@ -134,6 +139,24 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("--dry-run", action="store_true", help="count, write nothing")
     restore.add_argument("--tenant", help="restore only this tenant's documents")
     restore.set_defaults(handler=_backup_restore, on_store=True)
+
+    report = commands.add_parser("report", help="daily cost and compliance reports")
+    report_commands = report.add_subparsers(required=True, metavar="ACTION")
+    make = report_commands.add_parser(
+        "create", help="build and store a day's report (kept if it already exists)"
+    )
+    make.add_argument("kind", choices=("cost", "compliance"))
+    make.add_argument(
+        "--day", type=_utc_day, help="the UTC day, YYYY-MM-DD (default: yesterday, UTC)"
+    )
+    make.set_defaults(handler=_report_create, on_store=True)
+    reports = report_commands.add_parser("list", help="stored reports, newest first, as JSONL")
+    reports.add_argument("--kind", choices=("cost", "compliance"))
+    reports.set_defaults(handler=_report_list, on_store=True)
+    show = report_commands.add_parser("show", help="print a report's JSON")
+    show.add_argument("report_id", help="a report id, such as cost-20261201")
+    show.add_argument("--html", type=Path, metavar="FILE", help="also write its HTML page here")
+    show.set_defaults(handler=_report_show, on_store=True)
     return parser
 
 
@@ -449,5 +472,108 @@ async def _with_backups(action: Callable[[BackupService], Awaitable[int]]) -> in
         async with open_store(settings, cosmos_key) as store, open_blobs(settings) as blobs:
             backups = BackupService(store, blobs, keys, part_bytes=settings.backup_part_bytes)
             return await action(backups)
+    finally:
+        await secrets.aclose()
+
+
+def _utc_day(value: str) -> date:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a day; use YYYY-MM-DD") from None
+
+
+def _report_create(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from agentops.reports.periods import ReportWork
+
+    day = args.day or datetime.now(UTC).date() - timedelta(days=1)
+
+    async def action(reports: ReportService) -> int:
+        record = await reports.build(ReportWork(kind=args.kind, day=day))
+        print(json.dumps({"report_id": record.id, "headline": record.headline}))
+        return 0
+
+    return _on_reports(action)
+
+
+def _report_list(args: argparse.Namespace) -> int:
+    async def action(reports: ReportService) -> int:
+        after = None
+        while True:
+            page = await reports.list(args.kind, limit=100, after=after)
+            for record in page.items:
+                summary = {
+                    "report_id": record.id,
+                    "kind": record.kind,
+                    "period_start": record.period_start.isoformat(),
+                    "created_at": record.created_at.isoformat(),
+                    "headline": record.headline,
+                }
+                print(json.dumps(summary))
+            after = page.continuation
+            if after is None:
+                return 0
+
+    return _on_reports(action)
+
+
+def _report_show(args: argparse.Namespace) -> int:
+    from agentops.reports.periods import is_report_id
+
+    if not is_report_id(args.report_id):
+        raise CliError(f"{args.report_id!r} is not a report id (such as cost-20261201)")
+
+    async def action(reports: ReportService) -> int:
+        record = await reports.get(args.report_id)
+        if record is None:
+            raise CliError(f"no report {args.report_id}; see: python -m agentops report list")
+        print((await reports.content(record, "json")).decode())
+        if args.html is not None:
+            args.html.write_bytes(await reports.content(record, "html"))
+            print(f"wrote {args.html}", file=sys.stderr)
+        return 0
+
+    return _on_reports(action)
+
+
+def _on_reports(action: Callable[[ReportService], Awaitable[int]]) -> int:
+    from agentops.blobs import BlobNotFoundError
+
+    try:
+        return asyncio.run(_with_reports(action))
+    except (BlobNotFoundError, ValueError) as error:
+        raise CliError(str(error)) from None
+
+
+async def _with_reports(action: Callable[[ReportService], Awaitable[int]]) -> int:
+    """The same report service the activities use, on the stores the app settings name."""
+    from agentops.bootstrap import (
+        load_registry,
+        open_blobs,
+        open_secrets,
+        open_store,
+        price_book,
+        report_plan,
+    )
+    from agentops.reports.service import ReportService
+    from agentops.settings import get_settings
+
+    settings = get_settings()
+    secrets = open_secrets(settings)
+    try:
+        cosmos_key = await secrets.get("COSMOS_KEY") if settings.store == "cosmos" else None
+        async with open_store(settings, cosmos_key) as store, open_blobs(settings) as blobs:
+            reports = ReportService(
+                store,
+                blobs,
+                load_registry(settings.resolve(settings.agents_file)),
+                prices=price_book(),
+                plan=report_plan(settings),
+            )
+            return await action(reports)
     finally:
         await secrets.aclose()

@@ -100,6 +100,16 @@ def check_amounts(tokens: int, cost: float) -> None:
         raise ValueError("cost must be a finite number >= 0")
 
 
+def check_period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """A half-open time range [start, end) of aware datetimes that ends after it starts."""
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"{name} must be a timezone-aware datetime")
+    if end <= start:
+        raise ValueError("a period must end after it starts")
+    return start, end
+
+
 def day_id(day: date) -> str:
     if isinstance(day, datetime) or not isinstance(day, date):
         raise TypeError("day must be a datetime.date (the UTC day)")

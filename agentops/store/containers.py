@@ -42,13 +42,34 @@ RUNS = ContainerSpec(
         (("/created_at", "descending"), ("/id", "descending")),
     ),
 )
-ITEMS = ContainerSpec("items", "/run_id")
+ITEMS = ContainerSpec(
+    "items",
+    "/run_id",
+    # The cost report reads the items completed in a period across runs, in time order.
+    composite_indexes=(
+        (("/completed_at", "ascending"), ("/run_id", "ascending"), ("/index", "ascending")),
+    ),
+)
 THREADS = ContainerSpec("threads", "/thread_id")
 CACHE = ContainerSpec("cache", "/key", default_ttl=-1)
 USAGE = ContainerSpec("usage", "/scope")
-AUDIT = ContainerSpec("audit", "/tenant_id")
+AUDIT = ContainerSpec(
+    "audit",
+    "/tenant_id",
+    # The compliance report reads a period's entries across tenants, in time order.
+    composite_indexes=((("/at", "ascending"), ("/tenant_id", "ascending"), ("/seq", "ascending")),),
+)
+# Reports span tenants; a handful per kind and day, listed by kind, newest first.
+REPORTS = ContainerSpec(
+    "reports",
+    "/kind",
+    composite_indexes=(
+        (("/kind", "ascending"), ("/period_start", "descending"), ("/id", "descending")),
+        (("/period_start", "descending"), ("/id", "descending")),
+    ),
+)
 
-CONTAINERS: tuple[ContainerSpec, ...] = (RUNS, ITEMS, THREADS, CACHE, USAGE, AUDIT)
+CONTAINERS: tuple[ContainerSpec, ...] = (RUNS, ITEMS, THREADS, CACHE, USAGE, AUDIT, REPORTS)
 COLLECTIONS: tuple[str, ...] = tuple(spec.name for spec in CONTAINERS)
 
 

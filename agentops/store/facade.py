@@ -22,6 +22,7 @@ from agentops.store.checks import (
     check_limit,
     check_messages,
     check_owner,
+    check_period,
     check_queries,
     check_text_field,
     check_texts,
@@ -33,6 +34,7 @@ from agentops.store.ports import (
     AuditStore,
     CacheStore,
     CollectionStore,
+    ReportStore,
     RunStore,
     ThreadStore,
     UsageStore,
@@ -45,6 +47,7 @@ from agentops.store.records import (
     ItemTotals,
     Message,
     Page,
+    ReportRecord,
     Run,
     Thread,
     ThreadOwner,
@@ -73,6 +76,7 @@ class StoreParts:
     cache: CacheStore
     audit: AuditStore
     collections: CollectionStore
+    reports: ReportStore
 
 
 class StoreFacade:
@@ -84,6 +88,7 @@ class StoreFacade:
         self._cache = parts.cache
         self._audit = parts.audit
         self._collections = parts.collections
+        self._reports = parts.reports
 
     # -- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -165,6 +170,20 @@ class StoreFacade:
         check_text_field(field, expected, new)
         return await self._runs.swap_item_text(run_id, index, field, expected, new)
 
+    async def list_completed_items(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = 500,
+        continuation: str | None = None,
+    ) -> Page[Item]:
+        start, end = check_period(start, end)
+        check_limit(limit)
+        return await self._runs.list_completed_items(
+            start, end, limit=limit, continuation=continuation
+        )
+
     # -- threads ---------------------------------------------------------------------------
     async def get_thread(self, thread_id: str) -> Thread | None:
         return await self._threads.get_thread(check_key("thread_id", thread_id))
@@ -244,6 +263,43 @@ class StoreFacade:
         return await self._audit.list_audit(
             tenant_id, since=since, limit=limit, continuation=continuation
         )
+
+    async def list_audit_between(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = 500,
+        continuation: str | None = None,
+    ) -> Page[AuditEntry]:
+        start, end = check_period(start, end)
+        check_limit(limit)
+        return await self._audit.list_audit_between(
+            start, end, limit=limit, continuation=continuation
+        )
+
+    async def list_audit_tenants(self) -> list[str]:
+        return await self._audit.list_audit_tenants()
+
+    # -- reports ---------------------------------------------------------------------------
+    async def put_report(self, report: ReportRecord) -> None:
+        if not isinstance(report, ReportRecord):
+            raise TypeError("report must be a ReportRecord")
+        check_key("report id", report.id)
+        check_key("report kind", report.kind)
+        check_period(report.period_start, report.period_end)
+        await self._reports.put_report(report)
+
+    async def get_report(self, report_id: str) -> ReportRecord | None:
+        return await self._reports.get_report(check_key("report id", report_id))
+
+    async def list_reports(
+        self, kind: str | None, *, limit: int = 50, continuation: str | None = None
+    ) -> Page[ReportRecord]:
+        if kind is not None:
+            check_key("report kind", kind)
+        check_limit(limit)
+        return await self._reports.list_reports(kind, limit=limit, continuation=continuation)
 
     # -- collections (backup and restore) --------------------------------------------------
     async def iter_collection(self, name: str) -> AsyncIterator[dict[str, Any]]:

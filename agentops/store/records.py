@@ -513,3 +513,43 @@ def cache_doc(key: str, value: dict[str, Any], expires_at: datetime, ttl_s: int)
 
 def usage_doc(scope: str, day: str, tokens: int, cost: float) -> dict[str, Any]:
     return {"id": day, "scope": scope, "day": day, "tokens": tokens, "cost": cost}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRecord:
+    """A cost or compliance report that was built and stored: what listings show, and where
+    its full JSON and HTML are (blob names in the `reports` blob container)."""
+
+    id: str
+    kind: str  # "cost" | "compliance"
+    period_start: datetime
+    period_end: datetime
+    created_at: datetime
+    headline: dict[str, Any] = field(default_factory=dict)  # a few figures: totals, flags
+    blobs: dict[str, str] = field(default_factory=dict)  # format ("json", "html") -> blob name
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "period_start": dt_to_doc(self.period_start),
+            "period_end": dt_to_doc(self.period_end),
+            "created_at": dt_to_doc(self.created_at),
+            "headline": self.headline,
+            "blobs": self.blobs,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> ReportRecord:
+        start, end = dt_from_doc(doc["period_start"]), dt_from_doc(doc["period_end"])
+        created_at = dt_from_doc(doc["created_at"])
+        assert start is not None and end is not None and created_at is not None
+        return cls(
+            id=doc["id"],
+            kind=doc["kind"],
+            period_start=start,
+            period_end=end,
+            created_at=created_at,
+            headline=dict(doc.get("headline") or {}),
+            blobs={str(k): str(v) for k, v in (doc.get("blobs") or {}).items()},
+        )

@@ -64,6 +64,8 @@ def app_env(tmp: Path, **extra: str) -> dict[str, str]:
         "DATA_ENCRYPTION_KEYS": DATA_KEYS,
         # Timer schedules are binding expressions the host resolves: the setting must exist.
         "BACKUP_SCHEDULE": Settings.model_fields["backup_schedule"].default,
+        "COST_REPORT_SCHEDULE": Settings.model_fields["cost_report_schedule"].default,
+        "COMPLIANCE_REPORT_SCHEDULE": Settings.model_fields["compliance_report_schedule"].default,
         "BACKUP_ENCRYPTION_KEY": BACKUP_KEYS,
         "BLOB_ROOT": str(tmp / "blobs"),
         **extra,

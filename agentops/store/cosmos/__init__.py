@@ -17,6 +17,7 @@ from agentops.store.cosmos.audit import CosmosAuditStore
 from agentops.store.cosmos.cache import CosmosCacheStore
 from agentops.store.cosmos.collections import CosmosCollectionStore
 from agentops.store.cosmos.connection import CosmosConnection
+from agentops.store.cosmos.reports import CosmosReportStore
 from agentops.store.cosmos.runs import CosmosRunStore
 from agentops.store.cosmos.threads import CosmosThreadStore
 from agentops.store.cosmos.usage import CosmosUsageStore
@@ -60,6 +61,7 @@ class CosmosStore(StoreFacade):
                 cache=CosmosCacheStore(connection),
                 audit=CosmosAuditStore(connection),
                 collections=CosmosCollectionStore(connection),
+                reports=CosmosReportStore(connection),
             )
         )
 

@@ -6,7 +6,9 @@
 - `items`, partition `/run_id`, id = str(index). A run's items share one logical partition: bulk
   insert in transactional batches, point reads and conditional replaces per item (if-match etag:
   an item moves from pending to a terminal state once), pages ordered by index, and the counts,
-  usage and cost of a run in one single-partition aggregate. Logical partitions hold 20 GB: a
+  usage and cost of a run in one single-partition aggregate. The cost report's scan of the items
+  completed in a period is cross-partition, its time range in the WHERE clause (composite index
+  completed_at, run_id, index). Logical partitions hold 20 GB: a
   run of 10,000 items of 32 KB queries fits with room for the answers.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from azure.cosmos import exceptions
@@ -30,6 +33,7 @@ from agentops.store.records import (
     Page,
     Run,
     Usage,
+    dt_to_doc,
 )
 
 _BATCH_SIZE = 100  # the service's limit of operations per transactional batch
@@ -187,3 +191,34 @@ class CosmosRunStore:
     ) -> bool:
         change = changes.item_text_swap(run_id, index, field, expected, new)
         return await self._db.modify("items", str(index), run_id, change)
+
+    @remote
+    async def list_completed_items(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = 500,
+        continuation: str | None = None,
+    ) -> Page[Item]:
+        where = ["c.completed_at >= @start", "c.completed_at < @end"]
+        params: dict[str, Any] = {"n": limit + 1, "start": dt_to_doc(start), "end": dt_to_doc(end)}
+        if continuation:
+            at, run_id, index = decode_cursor(continuation, 3)
+            where.append(
+                "(c.completed_at > @at OR (c.completed_at = @at AND "
+                "(c.run_id > @run_id OR (c.run_id = @run_id AND c.index > @index))))"
+            )
+            params.update(at=str(at), run_id=str(run_id), index=int(index))
+        query = (
+            f"SELECT TOP @n * FROM c WHERE {' AND '.join(where)} "
+            "ORDER BY c.completed_at, c.run_id, c.index"
+        )
+        items = [Item.from_doc(doc) for doc in await self._db.query("items", query, None, **params)]
+        more = len(items) > limit
+        items = items[:limit]
+        if not more:
+            return Page(items, None)
+        last = items[-1]
+        token = encode_cursor(dt_to_doc(last.completed_at) or "", last.run_id, last.index)
+        return Page(items, token)

@@ -14,12 +14,22 @@ from typing import Protocol, Self
 from agentops.store.ports.audit import AuditStore
 from agentops.store.ports.cache import CacheStore
 from agentops.store.ports.collections import CollectionStore
+from agentops.store.ports.reports import ReportStore
 from agentops.store.ports.runs import RunStore
 from agentops.store.ports.threads import ThreadStore
 from agentops.store.ports.usage import UsageStore
 
 
-class Store(RunStore, ThreadStore, UsageStore, CacheStore, AuditStore, CollectionStore, Protocol):
+class Store(
+    RunStore,
+    ThreadStore,
+    UsageStore,
+    CacheStore,
+    AuditStore,
+    CollectionStore,
+    ReportStore,
+    Protocol,
+):
     async def close(self) -> None: ...
 
     async def __aenter__(self) -> Self: ...
@@ -36,6 +46,7 @@ __all__ = [
     "AuditStore",
     "CacheStore",
     "CollectionStore",
+    "ReportStore",
     "RunStore",
     "Store",
     "ThreadStore",

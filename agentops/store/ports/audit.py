@@ -28,3 +28,19 @@ class AuditStore(Protocol):
     ) -> Page[AuditEntry]:
         """In chain order (seq ascending), entries at or after `since`."""
         ...
+
+    async def list_audit_between(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = 500,
+        continuation: str | None = None,
+    ) -> Page[AuditEntry]:
+        """Every tenant's entries made in [start, end), in time order. Cross-partition: for
+        the compliance report."""
+        ...
+
+    async def list_audit_tenants(self) -> list[str]:
+        """The tenants that have an audit chain, sorted."""
+        ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from agentops.store.records import Item, ItemError, ItemOutcome, ItemTotals, Page, Run
@@ -69,4 +70,16 @@ class RunStore(Protocol):
         re-encryption, which must never overwrite an item completed meanwhile.
         Raises KeyError if the item does not exist.
         """
+        ...
+
+    async def list_completed_items(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = 500,
+        continuation: str | None = None,
+    ) -> Page[Item]:
+        """Items that reached a terminal state in [start, end), across runs, in completion
+        order. Cross-partition: for the cost report, not for the request path."""
         ...

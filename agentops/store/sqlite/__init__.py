@@ -1,7 +1,7 @@
 """The store in one SQLite file: the local default.
 
 `SqliteStore` opens one connection (connection.py) and one part per port over it (runs.py,
-threads.py, usage.py, cache.py, audit.py, collections.py); tables.py holds the schema.
+threads.py, usage.py, cache.py, audit.py, collections.py, reports.py); tables.py holds the schema.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from agentops.store.sqlite.audit import SqliteAuditStore
 from agentops.store.sqlite.cache import SqliteCacheStore
 from agentops.store.sqlite.collections import SqliteCollectionStore
 from agentops.store.sqlite.connection import SqliteConnection
+from agentops.store.sqlite.reports import SqliteReportStore
 from agentops.store.sqlite.runs import SqliteRunStore
 from agentops.store.sqlite.threads import SqliteThreadStore
 from agentops.store.sqlite.usage import SqliteUsageStore
@@ -44,6 +45,7 @@ class SqliteStore(StoreFacade):
                 cache=SqliteCacheStore(connection),
                 audit=SqliteAuditStore(connection),
                 collections=SqliteCollectionStore(connection),
+                reports=SqliteReportStore(connection),
             )
         )
 

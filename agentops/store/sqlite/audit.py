@@ -8,7 +8,7 @@ from datetime import datetime
 
 from agentops.store.checks import decode_cursor, encode_cursor
 from agentops.store.errors import AuditConflictError
-from agentops.store.records import AuditEntry, Page, dt_to_doc
+from agentops.store.records import AuditEntry, Page, dt_to_doc, utc
 from agentops.store.sqlite.connection import SqliteConnection
 from agentops.store.sqlite.tables import INSERT_SQL, row
 
@@ -64,3 +64,35 @@ class SqliteAuditStore:
         more = len(entries) > limit
         entries = entries[:limit]
         return Page(entries, encode_cursor(entries[-1].seq) if more else None)
+
+    async def list_audit_between(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = 500,
+        continuation: str | None = None,
+    ) -> Page[AuditEntry]:
+        sql = "SELECT doc FROM audit WHERE at >= ? AND at < ?"
+        params: list[str | int] = [dt_to_doc(utc(start)) or "", dt_to_doc(utc(end)) or ""]
+        if continuation:
+            at, tenant_id, seq = decode_cursor(continuation, 3)
+            sql += " AND (at > ? OR (at = ? AND (tenant_id > ? OR (tenant_id = ? AND seq > ?))))"
+            params += [str(at), str(at), str(tenant_id), str(tenant_id), int(seq)]
+        sql += " ORDER BY at, tenant_id, seq LIMIT ?"
+        params.append(limit + 1)
+        rows = await self._db.call(lambda conn: conn.execute(sql, params).fetchall())
+        entries = [AuditEntry.from_doc(json.loads(found[0])) for found in rows]
+        more = len(entries) > limit
+        entries = entries[:limit]
+        if not more:
+            return Page(entries, None)
+        last = entries[-1]
+        return Page(entries, encode_cursor(dt_to_doc(last.at) or "", last.tenant_id, last.seq))
+
+    async def list_audit_tenants(self) -> list[str]:
+        # DISTINCT over the primary key's first column: an index scan, not a table scan.
+        rows = await self._db.call(
+            lambda conn: conn.execute("SELECT DISTINCT tenant_id FROM audit ORDER BY 1").fetchall()
+        )
+        return [found[0] for found in rows]

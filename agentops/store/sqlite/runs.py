@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from agentops.store import changes
@@ -18,11 +19,14 @@ from agentops.store.records import (
     Page,
     Run,
     Usage,
+    dt_to_doc,
 )
 from agentops.store.sqlite.connection import SqliteConnection
 from agentops.store.sqlite.tables import INSERT_NEW_SQL, row
 
 _ITEM = "run_id = ? AND idx = ?"
+# The expression of the items_by_completion index, spelled the same so that SQLite uses it.
+_COMPLETED_AT = "json_extract(doc, '$.completed_at')"
 
 
 class SqliteRunStore:
@@ -147,3 +151,32 @@ class SqliteRunStore:
     ) -> bool:
         change = changes.item_text_swap(run_id, index, field, expected, new)
         return await self._db.modify("items", _ITEM, (run_id, index), change)
+
+    async def list_completed_items(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = 500,
+        continuation: str | None = None,
+    ) -> Page[Item]:
+        sql = f"SELECT doc FROM items WHERE {_COMPLETED_AT} >= ? AND {_COMPLETED_AT} < ?"
+        params: list[Any] = [dt_to_doc(start), dt_to_doc(end)]
+        if continuation:
+            at, run_id, index = decode_cursor(continuation, 3)
+            sql += (
+                f" AND ({_COMPLETED_AT} > ? OR ({_COMPLETED_AT} = ? AND "
+                "(run_id > ? OR (run_id = ? AND idx > ?))))"
+            )
+            params += [str(at), str(at), str(run_id), str(run_id), int(index)]
+        sql += f" ORDER BY {_COMPLETED_AT}, run_id, idx LIMIT ?"
+        params.append(limit + 1)
+        rows = await self._db.call(lambda conn: conn.execute(sql, params).fetchall())
+        items = [Item.from_doc(json.loads(found[0])) for found in rows]
+        more = len(items) > limit
+        items = items[:limit]
+        if not more:
+            return Page(items, None)
+        last = items[-1]
+        token = encode_cursor(dt_to_doc(last.completed_at) or "", last.run_id, last.index)
+        return Page(items, token)

@@ -25,6 +25,10 @@ CREATE TABLE IF NOT EXISTS items (
     doc TEXT NOT NULL,
     PRIMARY KEY (run_id, idx)
 );
+-- The cost report's scan: items completed in a period, in time order (an expression index, so
+-- existing files need no new column).
+CREATE INDEX IF NOT EXISTS items_by_completion
+    ON items (json_extract(doc, '$.completed_at'), run_id, idx);
 CREATE TABLE IF NOT EXISTS threads (
     thread_id TEXT PRIMARY KEY,
     doc TEXT NOT NULL
@@ -50,6 +54,15 @@ CREATE TABLE IF NOT EXISTS audit (
     doc TEXT NOT NULL,
     PRIMARY KEY (tenant_id, seq)
 );
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at, tenant_id, seq);
+CREATE TABLE IF NOT EXISTS reports (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    period_start TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_by_kind ON reports (kind, period_start DESC, id DESC);
+CREATE INDEX IF NOT EXISTS reports_by_period ON reports (period_start DESC, id DESC);
 """
 
 # Each table's columns, in the order of `row`, and its primary key.
@@ -63,6 +76,7 @@ _COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "cache": (("key", "expires_at", "doc"), ("key",)),
     "usage": (("scope", "day", "tokens", "cost"), ("scope", "day")),
     "audit": (("tenant_id", "seq", "entry_id", "at", "doc"), ("tenant_id", "seq")),
+    "reports": (("id", "kind", "period_start", "doc"), ("id",)),
 }
 
 
@@ -116,4 +130,6 @@ def row(table: str, doc: dict[str, Any]) -> tuple[Any, ...]:
             return (doc["scope"], doc["day"], int(doc["tokens"]), float(doc["cost"]))
         case "audit":
             return (doc["tenant_id"], int(doc["seq"]), doc["entry_id"], doc["at"], dumps(doc))
+        case "reports":
+            return (doc["id"], doc["kind"], doc["period_start"], dumps(doc))
     raise ValueError(f"unknown collection {table!r}")

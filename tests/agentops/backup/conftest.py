@@ -16,7 +16,7 @@ from agentops.backup import BackupKeys, BackupService, BackupWork
 from agentops.blobs.local import LocalBlobStore
 from agentops.store import COLLECTIONS
 from agentops.store.sqlite import SqliteStore
-from tests.agentops.store.samples import ALICE, answer, audit, make_run, msgs
+from tests.agentops.store.samples import ALICE, answer, audit, make_run, msgs, report
 
 NOW = datetime(2026, 12, 2, 16, 5, tzinfo=UTC)
 WORK = BackupWork(
@@ -51,6 +51,7 @@ async def fill(store: SqliteStore, *, items: int) -> None:
             await store.append_audit(audit(seq, tenant))
         await store.add_usage(f"tenant:{tenant}", date(2026, 12, 1), 15, 0.01)
     await store.add_usage("agent:calc", date(2026, 12, 1), 30, 0.02)
+    await store.put_report(report(0))
     for k in range(10):
         await store.cache_put(f"k{k}", {"v": k}, ttl_s=3600)
 

@@ -52,6 +52,7 @@ async def test_one_tenant_restores_alone(stores, blobs, keys):
     assert {d["run_id"] for d in after["items"]} == {"run-1"}
     assert [d["scope"] for d in after["usage"]] == ["tenant:globex"]
     assert after["cache"] == []
+    assert after["reports"] == []  # reports span tenants: not one tenant's to restore
     assert report.counts["items"] == 1000
 
 

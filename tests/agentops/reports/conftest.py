@@ -7,6 +7,16 @@ import pytest
 from agentops.reports import ComputeActivity, ItemUsage, load_price_book
 from tests.agentops.reports.sample import DAY, GIB, at
 
+# The store contract's fixtures: the report service's tests run on both adapters.
+from tests.agentops.store.conftest import (  # noqa: F401
+    _no_proxy_for_loopback,
+    backend,
+    clock,
+    cosmos_server,
+    store,
+    store_factory,
+)
+
 
 @pytest.fixture(scope="session")
 def prices():

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from agentops.store import AuditEntry, ItemOutcome, Message, Run, ThreadOwner, Usage
+from agentops.store import (
+    AuditEntry,
+    ItemOutcome,
+    Message,
+    ReportRecord,
+    Run,
+    ThreadOwner,
+    Usage,
+)
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 ALICE = ThreadOwner("acme", "alice@acme", "calc")
@@ -46,4 +54,17 @@ def audit(seq: int, tenant: str = "acme", at: datetime | None = None, **kw) -> A
         details={"queries": seq},
         prev_hash=None if seq == 0 else f"h{seq - 1}",
         hash=f"h{seq}",
+    )
+
+
+def report(day: int, kind: str = "cost", **headline) -> ReportRecord:
+    start = T0 + timedelta(days=day)
+    return ReportRecord(
+        id=f"{kind}-{start:%Y%m%d}",
+        kind=kind,
+        period_start=start,
+        period_end=start + timedelta(days=1),
+        created_at=start + timedelta(days=1, minutes=15),
+        headline=headline or {"items": day},
+        blobs={"json": f"{kind}-{start:%Y%m%d}.json", "html": f"{kind}-{start:%Y%m%d}.html"},
     )

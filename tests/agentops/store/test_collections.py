@@ -11,7 +11,7 @@ import pytest
 from agentops.store import (
     COLLECTIONS,
 )
-from tests.agentops.store.samples import ALICE, answer, audit, make_run, msgs
+from tests.agentops.store.samples import ALICE, answer, audit, make_run, msgs, report
 
 
 async def fill(store) -> None:
@@ -22,6 +22,7 @@ async def fill(store) -> None:
     await store.cache_put("k1", {"v": 1}, ttl_s=3600)
     await store.add_usage("tenant:acme", date(2026, 11, 26), 15, 0.01)
     await store.append_audit(audit(0))
+    await store.put_report(report(0))
 
 
 async def snapshot(store) -> dict[str, list[dict]]:
@@ -43,6 +44,7 @@ async def test_iter_and_restore_round_trip(store_factory):
         "cache": 1,
         "usage": 1,
         "audit": 1,
+        "reports": 1,
     }
     target = await store_factory()
     for name, docs in before.items():
@@ -54,6 +56,7 @@ async def test_iter_and_restore_round_trip(store_factory):
     assert await target.complete_item("run-1", 0, answer()) is True
     assert await target.cache_get("k1") == {"v": 1}
     assert await target.last_audit("acme") == audit(0)
+    assert await target.get_report(report(0).id) == report(0)
     # Restoring twice is an upsert, not a duplicate.
     await target.restore_documents("items", before["items"])
     assert ((await target.item_totals("run-1")).counts).total == 3
