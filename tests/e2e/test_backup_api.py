@@ -14,11 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
+from devhost.durable.history import scheduled_ids, scheduled_signature
+from devhost.durable.replay import run_episode
 from devhost.testing import Devhost, start_devhost
 from tests.e2e.conftest import (
     OPERATOR,
     PROJECT_ROOT,
     app_env,
+    app_functions,
     principal_headers,
     start_run,
     wait_run,
@@ -30,14 +33,19 @@ pytestmark = pytest.mark.slow
 CONTOSO = principal_headers("contoso", "user-1", "runs.write")
 FABRIKAM = principal_headers("fabrikam", "user-2", "runs.write")
 NOT_ADMIN = principal_headers("local", "someone", "runs.write")
+HUB = "backupapi"
 
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devhost]:
     tmp = tmp_path_factory.mktemp("backups")
-    env = app_env(tmp, TASKHUB_NAME="backupapi", MAX_REQUEST_BYTES=str(64 * 1024))
+    env = app_env(tmp, TASKHUB_NAME=HUB, MAX_REQUEST_BYTES=str(64 * 1024))
     with start_devhost(
-        PROJECT_ROOT, env=env, simulator=True, simulator_setting="MODEL_ENDPOINT"
+        PROJECT_ROOT,
+        env=env,
+        simulator=True,
+        simulator_setting="MODEL_ENDPOINT",
+        data_dir=tmp / "devhost",
     ) as devhost:
         yield devhost
 
@@ -385,3 +393,67 @@ def test_every_backup_call_is_in_the_audit_trail(api: httpx.Client, host: Devhos
 
 def _traced() -> dict[str, str]:
     return {"x-ms-request-id": uuid.uuid4().hex}
+
+
+def test_a_backup_whose_orchestration_failed_is_failed_not_unknown(
+    api: httpx.Client, host: Devhost
+) -> None:
+    backup_id = "backup-broken1"
+    started = httpx.post(
+        host.url(f"/runtime/webhooks/durabletask/orchestrators/store_backup/{backup_id}"),
+        headers=host.master_headers,
+        json={"backup_id": "not a backup id"},  # the orchestrator refuses its input
+        timeout=10,
+    )
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 30
+    while (view := api.get(f"/api/backups/{backup_id}").json())["status"] == "running":
+        assert time.monotonic() < deadline, view
+        time.sleep(0.1)
+    assert view == {"id": backup_id, "status": "failed"}
+    assert api.post(f"/api/backups/{backup_id}/verify").status_code == 404
+    assert backup_id not in [b["id"] for b in api.get("/api/backups").json()["backups"]]
+
+
+def test_restores_replay_to_the_same_actions_and_outcome(api: httpx.Client, host: Devhost) -> None:
+    _restore(api, _latest(api), dry_run=True)
+    database = Path(host.env["BLOB_ROOT"]).parent / "devhost" / "durable.sqlite3"
+    with sqlite3.connect(database) as connection:
+        instances = connection.execute(
+            "SELECT instance_id, status, input, output FROM instances"
+            " WHERE hub = ? AND name = 'store_restore'",
+            (HUB,),
+        ).fetchall()
+        histories = {
+            instance_id: [
+                json.loads(row[0])
+                for row in connection.execute(
+                    "SELECT event FROM history WHERE hub = ? AND instance_id = ? ORDER BY seq",
+                    (HUB, instance_id),
+                )
+            ]
+            for instance_id, *_ in instances
+        }
+    handle = next(
+        f.get_user_function() for f in app_functions() if f.get_function_name() == "store_restore"
+    )
+    outcomes = set()
+    for instance_id, status, input_text, output_text in instances:
+        history = histories[instance_id]
+        outcome = run_episode(
+            handle,
+            instance_id=instance_id,
+            parent_instance_id=None,
+            input_text=input_text,
+            history=history,
+            known_ids=scheduled_ids(history),
+            child_id_prefix=instance_id,
+        )
+        assert outcome.new_tasks == [] and outcome.signature == scheduled_signature(history)
+        if status == "Completed":
+            assert outcome.done and json.loads(outcome.output) == json.loads(output_text)
+        else:
+            assert status == "Failed" and outcome.error and "was not restored" in outcome.error
+            assert json.loads(outcome.custom_status)["problems"]
+        outcomes.add(status)
+    assert outcomes == {"Completed", "Failed"}  # the tampered backup's restore failed
