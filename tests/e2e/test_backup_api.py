@@ -457,3 +457,27 @@ def test_restores_replay_to_the_same_actions_and_outcome(api: httpx.Client, host
             assert json.loads(outcome.custom_status)["problems"]
         outcomes.add(status)
     assert outcomes == {"Completed", "Failed"}  # the tampered backup's restore failed
+
+
+def test_a_damaged_manifest_is_a_result_to_verify_and_refused_elsewhere(
+    api: httpx.Client, host: Devhost
+) -> None:
+    backup_id = _back_up(api)
+    manifest = Path(host.env["BLOB_ROOT"]) / "backups" / backup_id / "manifest.json"
+    original = manifest.read_bytes()
+    header = original.split(b"\n", 1)[0]  # the local blob adapter's metadata line
+    manifest.write_bytes(header + b'\n{"backup_id": "' + backup_id.encode() + b'", "parts": 7}')
+    try:
+        verified = api.post(f"/api/backups/{backup_id}/verify")
+        assert verified.status_code == 200, verified.text
+        assert verified.json()["ok"] is False and verified.json()["problems"]
+        for response in (
+            api.get(f"/api/backups/{backup_id}"),
+            api.post(f"/api/backups/{backup_id}/restore", json={"dry_run": True}),
+            api.get("/api/backups"),
+        ):
+            assert response.status_code == 422, response.text
+            assert response.json()["type"].endswith("/backup-unreadable")
+    finally:
+        manifest.write_bytes(original)
+    assert api.get(f"/api/backups/{backup_id}").json()["status"] == "completed"
