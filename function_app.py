@@ -5,11 +5,13 @@ import azure.functions as func
 
 from activities.maintenance import bp as maintenance_activities
 from activities.reports import bp as report_activities
+from activities.restore import bp as restore_activities
 from activities.run_agent_batch import bp as batch_activities
 from agentops.bootstrap import check_configuration
 from orchestrations.agent_batch import bp as batch_orchestration
 from orchestrations.maintenance import bp as maintenance_orchestration
 from orchestrations.reports import bp as report_orchestration
+from orchestrations.restore import bp as restore_orchestration
 from triggers.backup_api import bp as backup_api
 from triggers.health_api import bp as health_api
 from triggers.http_api import bp as http_api
@@ -31,3 +33,5 @@ app.register_functions(maintenance_orchestration)
 app.register_functions(maintenance_activities)
 app.register_functions(report_orchestration)
 app.register_functions(report_activities)
+app.register_functions(restore_orchestration)
+app.register_functions(restore_activities)

@@ -14,8 +14,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from agentops.backup.requests import BackupPage, BackupPath, RestorePath, RestoreRequest
 from agentops.reports.requests import ReportListQuery, ReportPath, ReportQuery
 from agentops.runs.requests import AskRequest, RunPage, RunPath, RunRequest
+from triggers.backup_responses import BACKUP_RESPONSE_MODELS
 from triggers.report_responses import REPORT_RESPONSE_MODELS
 from triggers.responses import RESPONSE_MODELS
 
@@ -28,6 +30,8 @@ def _schemas() -> dict[str, Any]:
         (RunRequest, "validation"),
         (AskRequest, "validation"),
         *((model, "serialization") for model in RESPONSE_MODELS),
+        (RestoreRequest, "validation"),
+        *((model, "serialization") for model in BACKUP_RESPONSE_MODELS),
         *((model, "serialization") for model in REPORT_RESPONSE_MODELS),
     ]
     _, document = models_json_schema(models, by_alias=True, ref_template=_REF)
@@ -173,7 +177,113 @@ def _run_paths() -> dict[str, Any]:
 
 def _backup_paths() -> dict[str, Any]:
     """The admin routes over backups (`triggers.backup_api`)."""
-    return {}
+    admin = {"s403": "The principal names no tenant, or does not hold the admin role"}
+    unavailable = {"s503": "No usable backup encryption key is configured"}
+    backup_id = _parameters(BackupPath, "path")
+    to_backup = {"backup_id": "$response.body#/id"}
+    to_restore = {
+        "backup_id": "$response.body#/backupId",
+        "restore_id": "$response.body#/restoreId",
+    }
+    return {
+        "/api/backups": {
+            "get": {
+                "operationId": "list_backups",
+                "summary": "Complete backups, newest first, a page at a time (admin)",
+                "parameters": _parameters(BackupPage, "query"),
+                "responses": _responses(
+                    ("200", "A page of backups", "BackupList"),
+                    **admin,
+                    **unavailable,
+                    s400="Bad limit or continuation",
+                    s422="A backup's manifest cannot be read",
+                ),
+            },
+            "post": {
+                "operationId": "create_backup",
+                "summary": "Start a full backup now (admin); requests within a second start one",
+                "responses": _linked(
+                    _responses(
+                        ("202", "Backup started", "BackupAccepted"),
+                        **admin,
+                        s503="No usable backup encryption key, or the backup could not be "
+                        "started; retry later",
+                    ),
+                    "202",
+                    GetBackup={"operationId": "get_backup", "parameters": to_backup},
+                    VerifyBackup={"operationId": "verify_backup", "parameters": to_backup},
+                    RestoreBackup={"operationId": "start_restore", "parameters": to_backup},
+                ),
+            },
+        },
+        "/api/backups/{backup_id}": {
+            "get": {
+                "operationId": "get_backup",
+                "summary": "A backup's manifest, or that it is still being written (admin)",
+                "parameters": backup_id,
+                "responses": _responses(
+                    ("200", "The backup (status running, completed or failed)", "BackupView"),
+                    **admin,
+                    **unavailable,
+                    s400="Bad backup id",
+                    s404="Unknown backup",
+                    s422="The backup's manifest cannot be read",
+                ),
+            }
+        },
+        "/api/backups/{backup_id}/verify": {
+            "post": {
+                "operationId": "verify_backup",
+                "summary": "Read every part of a backup and check it against the manifest (admin)",
+                "parameters": backup_id,
+                "responses": _responses(
+                    ("200", "The verification's result, passed or not", "VerifyView"),
+                    **admin,
+                    **unavailable,
+                    s400="Bad backup id",
+                    s404="Unknown backup",
+                    s409="The backup is still being written",
+                ),
+            }
+        },
+        "/api/backups/{backup_id}/restore": {
+            "post": {
+                "operationId": "start_restore",
+                "summary": "Verify a backup, then restore it (or count, in a dry run) (admin)",
+                "parameters": backup_id,
+                "requestBody": {"required": True, "content": _json("RestoreRequest")},
+                "responses": _linked(
+                    _responses(
+                        ("202", "Restore started", "RestoreAccepted"),
+                        **admin,
+                        s400="Bad backup id, body not JSON, wrong types, unknown fields",
+                        s404="Unknown backup",
+                        s409="The backup is still being written, or a restore of it is running",
+                        s413="Body too large",
+                        s422="The backup's manifest cannot be read",
+                        s503="No usable backup encryption key, or the restore could not be "
+                        "started; retry later",
+                    ),
+                    "202",
+                    GetRestore={"operationId": "get_restore", "parameters": to_restore},
+                ),
+            }
+        },
+        "/api/backups/{backup_id}/restores/{restore_id}": {
+            "get": {
+                "operationId": "get_restore",
+                "summary": "A restore: running, completed with its counts, or failed with its "
+                "problems (admin)",
+                "parameters": _parameters(RestorePath, "path"),
+                "responses": _responses(
+                    ("200", "The restore", "RestoreView"),
+                    **admin,
+                    s400="Bad backup or restore id",
+                    s404="Unknown restore",
+                ),
+            }
+        },
+    }
 
 
 def _report_paths() -> dict[str, Any]:
