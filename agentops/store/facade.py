@@ -246,9 +246,13 @@ class StoreFacade:
         )
 
     # -- collections (backup and restore) --------------------------------------------------
-    async def iter_collection(self, name: str) -> AsyncIterator[dict[str, Any]]:
+    async def iter_collection(
+        self, name: str, *, since: datetime | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         check_collection(name)
-        async for doc in self._collections.iter_collection(name):
+        if since is not None and since.tzinfo is None:
+            raise ValueError("since must be timezone-aware")
+        async for doc in self._collections.iter_collection(name, since=since):
             yield doc
 
     async def restore_documents(self, name: str, docs: Iterable[dict[str, Any]]) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
 from typing import Any
 
 from azure.core.exceptions import AzureError
@@ -21,10 +23,21 @@ class CosmosCollectionStore:
     def __init__(self, connection: CosmosConnection) -> None:
         self._db = connection
 
-    async def iter_collection(self, name: str) -> AsyncIterator[dict[str, Any]]:
+    async def iter_collection(
+        self, name: str, *, since: datetime | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         container = await self._db.container(name)
+        if since is None:
+            pages = container.read_all_items()
+        else:
+            # `_ts` is in whole seconds, rounded down: a document written within the second
+            # of `since` counts as at or after it.
+            pages = container.query_items(
+                "SELECT * FROM c WHERE c._ts >= @since",
+                parameters=[{"name": "@since", "value": math.floor(since.timestamp())}],
+            )
         try:
-            async for doc in container.read_all_items():
+            async for doc in pages:
                 yield strip(doc)
         except AzureError as exc:
             raise translate(exc) from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
 from typing import Any
 
 from agentops.store.records import usage_doc
@@ -18,28 +19,37 @@ class SqliteCollectionStore:
     def __init__(self, connection: SqliteConnection) -> None:
         self._db = connection
 
-    async def iter_collection(self, name: str) -> AsyncIterator[dict[str, Any]]:
+    async def iter_collection(
+        self, name: str, *, since: datetime | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         select = (
             "SELECT rowid, scope, day, tokens, cost FROM usage"
             if name == "usage"
             else f"SELECT rowid, doc FROM {name}"
         )
-        after = 0
+        if since is None:
+            # Every row, in rowid pages: a row rewritten in place keeps its place in the scan.
+            pages = f"{select} WHERE rowid > ? ORDER BY rowid LIMIT ?"
+            after: tuple[int, ...] = (0,)
+        else:
+            # Paged by (modified_at, rowid) along the index: a row written during the scan moves
+            # behind the cursor and is read again rather than missed.
+            select = select.replace("SELECT rowid,", "SELECT rowid, modified_at,")
+            pages = (
+                f"{select} WHERE (modified_at, rowid) > (?, ?) ORDER BY modified_at, rowid LIMIT ?"
+            )
+            after = (_epoch_ms(since), -(2**63))  # every rowid at `since` itself
         while True:
             rows = await self._db.call(
-                lambda conn, after=after: conn.execute(
-                    f"{select} WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, _SCAN_PAGE)
-                ).fetchall()
+                lambda conn, after=after: conn.execute(pages, (*after, _SCAN_PAGE)).fetchall()
             )
             for found in rows:
-                yield (
-                    usage_doc(found[1], found[2], found[3], found[4])
-                    if name == "usage"
-                    else json.loads(found[1])
-                )
+                values = found[1:] if since is None else found[2:]
+                yield usage_doc(*values) if name == "usage" else json.loads(values[0])
             if len(rows) < _SCAN_PAGE:
                 return
-            after = rows[-1][0]
+            last = rows[-1]
+            after = (last[0],) if since is None else (last[1], last[0])
 
     async def restore_documents(self, name: str, docs: Iterable[dict[str, Any]]) -> int:
         documents = list(docs)
@@ -54,3 +64,7 @@ class SqliteCollectionStore:
             return len(rows)
 
         return await self._db.call(op)
+
+
+def _epoch_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)

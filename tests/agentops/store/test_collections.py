@@ -4,7 +4,9 @@ Every test runs on SQLite and on the Cosmos DB adapter (see conftest)."""
 
 from __future__ import annotations
 
-from datetime import date
+import asyncio
+import json
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -64,3 +66,51 @@ async def test_unknown_collection_is_refused(store):
         await store.restore_documents("secrets", [{"id": "x"}])
     with pytest.raises(ValueError, match="unknown collection"):
         [doc async for doc in store.iter_collection("secrets")]
+
+
+async def _next_second() -> datetime:
+    """Sleep into a fresh whole second (Cosmos DB's `_ts` resolution), then return the time."""
+    now = datetime.now(UTC)
+    await asyncio.sleep(1.05 - now.microsecond / 1e6)
+    return datetime.now(UTC)
+
+
+async def test_since_selects_what_was_written_at_or_after_it(store):
+    await fill(store)
+    since = await _next_second()
+    # A new document in each of several collections, and rewrites of existing ones.
+    await store.create_run(make_run("run-2", total=1))
+    await store.add_items("run-2", ["d"])
+    await store.complete_item("run-1", 0, answer("changed"))
+    await store.add_usage("tenant:acme", date(2026, 11, 26), 5, 0.01)
+    await store.append_audit(audit(1))
+    await store.cache_put("k2", {"v": 2}, ttl_s=3600)
+    changed = {
+        name: sorted(
+            [json.dumps(d, sort_keys=True) async for d in store.iter_collection(name, since=since)]
+        )
+        for name in COLLECTIONS
+    }
+    everything = await snapshot(store)
+    assert {name: len(docs) for name, docs in changed.items()} == {
+        "runs": 1,
+        "items": 2,
+        "threads": 0,
+        "cache": 1,
+        "usage": 1,
+        "audit": 1,
+    }
+    for name, docs in changed.items():  # the same documents as a full scan shows
+        full = {json.dumps(doc, sort_keys=True) for doc in everything[name]}
+        assert set(docs) <= full
+    items = [json.loads(doc) for doc in changed["items"]]
+    assert sorted((doc["run_id"], doc["index"]) for doc in items) == [("run-1", 0), ("run-2", 0)]
+    # A bound after every write selects nothing; no bound at all selects everything.
+    later = await _next_second()
+    assert [doc async for doc in store.iter_collection("items", since=later)] == []
+    assert len([doc async for doc in store.iter_collection("items")]) == 4
+
+
+async def test_since_must_be_timezone_aware(store):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        [doc async for doc in store.iter_collection("runs", since=datetime(2026, 1, 1))]
