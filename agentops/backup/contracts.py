@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agentops.backup.manifest import PartInfo
+from agentops.backup.manifest import BackupKind, PartInfo, Watermark
 from agentops.store.containers import check_collection
 
 _BACKUP_ID = re.compile(r"^backup-[0-9A-Za-z-]{1,64}$")
@@ -29,11 +29,42 @@ class BackupWork(BaseModel):
     _check_id = field_validator("backup_id")(check_backup_id)
 
 
+class BackupPlan(BaseModel):
+    """What a backup will be, decided by an activity from the manifests already written (so a
+    replayed orchestrator reads the decision from its history rather than making it again)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backup_id: str
+    kind: BackupKind
+    base: str | None = None
+    watermark: Watermark
+    collections: tuple[str, ...] = Field(min_length=1)  # the store's, when planned
+
+    _check_id = field_validator("backup_id")(check_backup_id)
+
+    @field_validator("collections")
+    @classmethod
+    def _known(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            check_collection(name)
+        return names
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BackupPlan:
+        if (self.kind == "incremental") != (self.base is not None):
+            raise ValueError("an incremental backup, and only one, has a base")
+        if (self.kind == "incremental") != (self.watermark.since is not None):
+            raise ValueError("an incremental backup, and only one, starts from a since")
+        return self
+
+
 class CollectionWork(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     backup_id: str
     collection: str
+    since: datetime | None = None  # an incremental backup's lower bound
 
     _check_id = field_validator("backup_id")(check_backup_id)
     _check_collection = field_validator("collection")(check_collection)
@@ -45,3 +76,10 @@ class ManifestWork(BaseModel):
     work: BackupWork
     created_at: datetime
     parts: tuple[PartInfo, ...]
+    plan: BackupPlan | None = None
+
+
+class PruneWork(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    now: datetime

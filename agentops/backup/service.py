@@ -1,9 +1,18 @@
-"""Backups of the store to the blob store, their verification and their restore.
+"""Backups of the store to the blob store, their verification, restore and retention.
 
-One `BackupService` serves the durable activities (one collection per activity, then the
-manifest) and the CLI (the same steps in one process). Everything streams: documents go from the
-store through gzip and AES-GCM frames into blobs, and back, with memory bounded by a frame and a
-restore batch, whatever the size of the store.
+One `BackupService` serves the durable activities (a plan, one collection per activity, the
+manifest, then pruning) and the CLI (the same steps in one process). Everything streams:
+documents go from the store through gzip and AES-GCM frames into blobs, and back, with memory
+bounded by a frame and a restore batch, whatever the size of the store.
+
+Incremental backups hold the documents written since their base (`planning`); a restore applies
+the whole chain, full backup first, each link verified before anything is written.
+
+Deletions: the store deletes documents only when cache entries expire (SQLite deletes expired
+rows, Cosmos DB's TTL removes them). An incremental backup cannot see a deletion, so a restored
+chain brings back cache entries that expired after its full backup was taken. They carry their
+`expires_at`, which every cache read compares with the clock: they are misses, and SQLite purges
+them again, Cosmos DB after their `ttl` from the restore. Nothing else is ever deleted.
 """
 
 from __future__ import annotations
@@ -11,12 +20,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agentops.backup.contracts import BackupWork, check_backup_id
+from pydantic import ValidationError
+
+from agentops.backup import planning, retention
+from agentops.backup.contracts import BackupPlan, BackupWork, check_backup_id
 from agentops.backup.frames import FrameWriter, PartFormatError, read_documents
 from agentops.backup.keys import BackupKeyError, BackupKeys
 from agentops.backup.manifest import (
@@ -53,8 +65,9 @@ class BackupInvalidError(ValueError):
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
     backup_id: str
-    counts: dict[str, int]
+    counts: dict[str, int]  # documents over the whole chain
     problems: list[str]
+    chain: tuple[str, ...] = ()  # the backups a restore applies, the full one first
 
     @property
     def ok(self) -> bool:
@@ -67,6 +80,15 @@ class RestoreReport:
     dry_run: bool
     tenant: str | None
     counts: dict[str, int] = field(default_factory=dict)  # documents written (or to write)
+    chain: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    dry_run: bool
+    deleted: list[str]  # complete backups, newest first
+    incomplete: list[str]  # folders without a manifest, older than the retention
+    kept: list[str]
 
 
 class BackupService:
@@ -77,31 +99,62 @@ class BackupService:
         keys: BackupKeys,
         *,
         part_bytes: int = DEFAULT_PART_BYTES,
+        full_every: int = 24,
+        retention_days: int = 30,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if part_bytes < 1:
             raise ValueError("part_bytes is at least 1")
+        if full_every < 1 or retention_days < 1:
+            raise ValueError("full_every and retention_days are at least 1")
         self._store = store
         self._blobs = blobs
         self._keys = keys
         self._part_bytes = part_bytes
+        self._full_every = full_every
+        self._retention_days = retention_days
+        # The store's modification clock (SQLite's and Cosmos DB's are the wall clock): the
+        # watermarks come from it, while `created_at` is the caller's time.
+        self._clock = clock
 
     # -- backup ---------------------------------------------------------------------------
     async def create(self, work: BackupWork, *, now: datetime) -> Manifest:
-        """A whole backup in this process: every collection, then the manifest."""
+        """A whole backup in this process: the plan, every collection, then the manifest."""
+        plan = await self.plan(work)
         parts: list[PartInfo] = []
-        for collection in COLLECTIONS:
-            parts += await self.backup_collection(work.backup_id, collection)
-        return await self.write_manifest(work, parts, created_at=now)
+        for collection in plan.collections:
+            parts += await self.backup_collection(
+                work.backup_id, collection, since=plan.watermark.since
+            )
+        return await self.write_manifest(work, parts, created_at=now, plan=plan)
 
-    async def backup_collection(self, backup_id: str, collection: str) -> list[PartInfo]:
-        """Write one collection's parts. Parts are overwritten until the manifest exists (a
-        retried activity rewrites them); after that the backup is sealed and left alone."""
+    async def plan(self, work: BackupWork) -> BackupPlan:
+        """Full or incremental, from the complete backups so far (see `planning`); the upper
+        watermark is the store's clock now, before any document is read. A backup that is
+        already complete keeps its plan."""
+        existing = await self._find_manifest(work.backup_id)
+        if existing is not None:
+            return planning.plan_of(existing)
+        return planning.next_plan(
+            work,
+            await self.list(),
+            until=self._clock(),
+            full_every=self._full_every,
+            collections=COLLECTIONS,
+        )
+
+    async def backup_collection(
+        self, backup_id: str, collection: str, *, since: datetime | None = None
+    ) -> list[PartInfo]:
+        """Write one collection's parts: every document, or those written at or after `since`.
+        Parts are overwritten until the manifest exists (a retried activity rewrites them);
+        after that the backup is sealed and left alone."""
         check_backup_id(backup_id)
         check_collection(collection)
         existing = await self._find_manifest(backup_id)
         if existing is not None:
             return [p for p in existing.parts if p.collection == collection]
-        docs = aiter(self._store.iter_collection(collection))
+        docs = aiter(self._store.iter_collection(collection, since=since))
         head: list[dict[str, Any]] = []
         first = await anext(docs, None)
         if first is not None:
@@ -167,14 +220,27 @@ class BackupService:
         )
 
     async def write_manifest(
-        self, work: BackupWork, parts: list[PartInfo], *, created_at: datetime
+        self,
+        work: BackupWork,
+        parts: list[PartInfo],
+        *,
+        created_at: datetime,
+        plan: BackupPlan | None = None,
     ) -> Manifest:
-        """Seal the backup. Idempotent: an existing manifest wins and is returned."""
-        missing = set(COLLECTIONS) - {p.collection for p in parts}
+        """Seal the backup. Idempotent: an existing manifest wins and is returned. Without a
+        plan the backup is full with no watermark: it restores, but no incremental builds on it
+        (what it covers is unknown)."""
+        if plan is not None and plan.backup_id != work.backup_id:
+            raise ValueError(f"the plan is for {plan.backup_id}, not {work.backup_id}")
+        expected = set(COLLECTIONS if plan is None else plan.collections)
+        missing = expected - {p.collection for p in parts}
         if missing:
             raise ValueError(f"a backup needs every collection; missing {sorted(missing)}")
         manifest = Manifest(
             backup_id=work.backup_id,
+            kind="full" if plan is None else plan.kind,
+            base=None if plan is None else plan.base,
+            watermark=None if plan is None else plan.watermark,
             period_start=work.period_start,
             period_end=work.period_end,
             created_at=created_at,
@@ -193,12 +259,16 @@ class BackupService:
 
     # -- reading --------------------------------------------------------------------------
     async def list(self) -> list[Manifest]:
-        """Complete backups, newest first."""
-        found = [
-            await self.manifest(info.name.split("/", 1)[0])
-            async for info in self._blobs.list_blobs(CONTAINER)
-            if info.name.endswith("/" + MANIFEST_NAME)
-        ]
+        """Complete backups, newest first. A manifest that does not parse is logged and left
+        out (verify names it), so one damaged backup does not hide the others."""
+        found: list[Manifest] = []
+        async for info in self._blobs.list_blobs(CONTAINER):
+            if not info.name.endswith("/" + MANIFEST_NAME):
+                continue
+            try:
+                found.append(await self.manifest(info.name.split("/", 1)[0]))
+            except (BackupInvalidError, ValueError) as exc:
+                logger.warning("backup listing skips %s: %s", info.name, exc)
         return sorted(found, key=lambda m: (m.created_at, m.backup_id), reverse=True)
 
     async def manifest(self, backup_id: str) -> Manifest:
@@ -212,13 +282,59 @@ class BackupService:
             raw = await self._blobs.get(CONTAINER, manifest_blob(backup_id))
         except BlobNotFoundError:
             return None
-        return Manifest.model_validate_json(raw)
+        try:
+            manifest = Manifest.model_validate_json(raw)
+        except ValidationError as exc:
+            raise BackupInvalidError(
+                backup_id, [f"{MANIFEST_NAME} is not a valid manifest ({exc.error_count()} errors)"]
+            ) from None
+        if manifest.backup_id != backup_id:
+            raise BackupInvalidError(
+                backup_id, [f"{MANIFEST_NAME} names another backup, {manifest.backup_id!r}"]
+            )
+        return manifest
+
+    async def _chain(self, manifest: Manifest) -> tuple[list[Manifest], list[str]]:
+        """The chain that ends at `manifest`, full backup first, and what is wrong with its
+        links (a missing or damaged base, a gap between watermarks, a loop)."""
+        chain = [manifest]
+        while (base_id := chain[0].base) is not None:
+            child = chain[0]
+            if len(chain) >= planning.MAX_CHAIN or base_id in {m.backup_id for m in chain}:
+                return chain, [f"{child.backup_id}: the chain of bases loops or is too long"]
+            try:
+                base = await self._find_manifest(check_backup_id(base_id))
+            except BackupInvalidError as exc:
+                return chain, [f"base {base_id}: {problem}" for problem in exc.problems]
+            except ValueError as exc:
+                return chain, [f"{child.backup_id}: base {exc}"]
+            if base is None:
+                return chain, [f"base {base_id} of {child.backup_id} is missing (no manifest)"]
+            assert child.watermark is not None and child.watermark.since is not None
+            if base.watermark is None or base.watermark.until < child.watermark.since:
+                return chain, [
+                    f"base {base_id} of {child.backup_id} does not reach the start of "
+                    f"{child.backup_id}'s watermark: documents between them are in neither"
+                ]
+            chain.insert(0, base)
+        return chain, []
 
     async def verify(self, backup_id: str) -> VerifyReport:
-        """Read every part: its size and SHA-256, every frame's decryption, its count."""
+        """Resolve the chain (an incremental's bases back to a full backup), then read every
+        part of every link: its size and SHA-256, every frame's decryption, its count. Faults
+        in a base name that base."""
         manifest = await self.manifest(backup_id)
-        problems: list[str] = []
+        chain, problems = await self._chain(manifest)
         counts: dict[str, int] = {}
+        for link in chain:
+            prefix = "" if link is manifest else f"base {link.backup_id}: "
+            for problem in await self._verify_parts(link, counts):
+                problems.append(prefix + problem)
+        ids = tuple(link.backup_id for link in chain)
+        return VerifyReport(manifest.backup_id, counts, problems, ids)
+
+    async def _verify_parts(self, manifest: Manifest, counts: dict[str, int]) -> list[str]:
+        problems: list[str] = []
         for part in manifest.parts:
             if part.collection not in COLLECTIONS:
                 problems.append(f"{part.name}: unknown collection {part.collection!r}")
@@ -233,7 +349,7 @@ class BackupService:
             counts[part.collection] = counts.get(part.collection, 0) + found
         for collection in sorted(set(COLLECTIONS) - {p.collection for p in manifest.parts}):
             problems.append(f"no part for collection {collection!r}")
-        return VerifyReport(manifest.backup_id, counts, problems)
+        return problems
 
     async def _check_part(self, backup_id: str, part: PartInfo) -> int:
         digest = hashlib.sha256()
@@ -257,20 +373,44 @@ class BackupService:
     async def restore(
         self, backup_id: str, *, tenant: str | None = None, dry_run: bool = False
     ) -> RestoreReport:
-        """Verify, then upsert every document (or one tenant's) into the store. Nothing is
-        written from a backup that fails verification. Restoring twice gives the same state."""
+        """Verify the whole chain, then upsert every document (or one tenant's) into the
+        store, link by link from the full backup, so that later versions of a document win.
+        Nothing is written from a chain any link of which fails verification. Restoring twice
+        gives the same state. `counts` are documents applied, a rewritten one once per link."""
         if tenant is not None and not tenant:
             raise ValueError("tenant must not be empty")
         report = await self.verify(backup_id)
         if not report.ok:
             raise BackupInvalidError(report.backup_id, report.problems)
-        manifest = await self.manifest(backup_id)
-        result = RestoreReport(manifest.backup_id, dry_run, tenant, dict.fromkeys(COLLECTIONS, 0))
-        run_ids: set[str] = set()  # the tenant's runs, which select its items
+        chain = [await self.manifest(link) for link in report.chain]
+        result = RestoreReport(
+            report.backup_id, dry_run, tenant, dict.fromkeys(COLLECTIONS, 0), report.chain
+        )
+        run_ids: set[str] = set()  # the tenant's runs, which select its items, over the chain
+        for manifest in chain:
+            await self._apply(manifest, tenant, dry_run, run_ids, result)
+        logger.info(
+            "restored backup %s%s over %d backups: %s",
+            report.backup_id,
+            " (dry run)" if dry_run else "",
+            len(chain),
+            result.counts,
+        )
+        return result
+
+    async def _apply(
+        self,
+        manifest: Manifest,
+        tenant: str | None,
+        dry_run: bool,
+        run_ids: set[str],
+        result: RestoreReport,
+    ) -> None:
         order = sorted(manifest.parts, key=lambda p: (COLLECTIONS.index(p.collection), p.name))
         for part in order:
             chunks = self._blobs.stream(CONTAINER, part_blob(manifest.backup_id, part.name))
-            docs = read_documents(chunks, self._keys.aead(part.key_id), backup_id, part.name)
+            aead = self._keys.aead(part.key_id)
+            docs = read_documents(chunks, aead, manifest.backup_id, part.name)
             batch: list[dict[str, Any]] = []
             async for doc in docs:
                 if tenant is not None and not _belongs(part.collection, doc, tenant, run_ids):
@@ -281,13 +421,60 @@ class BackupService:
                     batch = []
             if batch:
                 result.counts[part.collection] += await self._write(part, batch, dry_run)
-        logger.info(
-            "restored backup %s%s: %s",
-            manifest.backup_id,
-            " (dry run)" if dry_run else "",
-            result.counts,
+
+    # -- retention ------------------------------------------------------------------------
+    async def prune(self, *, now: datetime, dry_run: bool = False) -> PruneReport:
+        """Delete the backups that retention lets go (see `retention`): for each, the manifest
+        first (from then on it is incomplete and no longer listed), then its parts. Folders
+        without a manifest whose newest blob is older than the retention (a failed backup, a
+        prune cut short) are deleted too; younger ones may be a backup in progress."""
+        manifests = await self.list()
+        doomed = retention.expired(manifests, now=now, days=self._retention_days)
+        gone = {m.backup_id for m in doomed}
+        cutoff = now - timedelta(days=self._retention_days)
+        newest: dict[str, datetime] = {}
+        async for info in self._blobs.list_blobs(CONTAINER):
+            folder = info.name.split("/", 1)[0]
+            newest[folder] = max(newest.get(folder, info.last_modified), info.last_modified)
+        complete = {m.backup_id for m in manifests}
+        incomplete = sorted(
+            folder
+            for folder, at in newest.items()
+            if folder not in complete
+            and at < cutoff
+            # One with a manifest that does not parse is left for an operator to look at.
+            and not await self._has_manifest(folder)
         )
-        return result
+        if not dry_run:
+            for manifest in doomed:
+                await self._blobs.delete(
+                    CONTAINER, manifest_blob(manifest.backup_id), missing_ok=True
+                )
+                await self._delete_folder(manifest.backup_id)
+            for folder in incomplete:
+                await self._delete_folder(folder)
+        kept = [m.backup_id for m in manifests if m.backup_id not in gone]
+        report = PruneReport(dry_run, [m.backup_id for m in doomed], incomplete, kept)
+        logger.info(
+            "backup retention%s: deleted %s and incomplete %s, kept %d",
+            " (dry run)" if dry_run else "",
+            report.deleted,
+            report.incomplete,
+            len(kept),
+        )
+        return report
+
+    async def _has_manifest(self, folder: str) -> bool:
+        try:
+            await self._blobs.head(CONTAINER, manifest_blob(folder))
+        except BlobNotFoundError:
+            return False
+        return True
+
+    async def _delete_folder(self, folder: str) -> None:
+        names = [info.name async for info in self._blobs.list_blobs(CONTAINER, f"{folder}/")]
+        for name in names:
+            await self._blobs.delete(CONTAINER, name, missing_ok=True)
 
     async def _write(self, part: PartInfo, batch: list[dict[str, Any]], dry_run: bool) -> int:
         if dry_run:
