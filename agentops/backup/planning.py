@@ -44,6 +44,7 @@ def next_plan(
     until: datetime,
     full_every: int,
     collections: Sequence[str],
+    margin: timedelta = SINCE_MARGIN,
 ) -> BackupPlan:
     """The plan of `work`, given the complete backups before it (any order) and the store's
     time now (`until`)."""
@@ -63,7 +64,7 @@ def next_plan(
         if link.watermark is None or not set(collections) <= covered:
             return full
     assert newest.watermark is not None
-    since = min(newest.watermark.until - SINCE_MARGIN, until)
+    since = min(newest.watermark.until - margin, until)
     return BackupPlan(
         backup_id=work.backup_id,
         kind="incremental",

@@ -102,6 +102,7 @@ class BackupService:
         full_every: int = 24,
         retention_days: int = 30,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        since_margin: timedelta = planning.SINCE_MARGIN,
     ) -> None:
         if part_bytes < 1:
             raise ValueError("part_bytes is at least 1")
@@ -116,6 +117,7 @@ class BackupService:
         # The store's modification clock (SQLite's and Cosmos DB's are the wall clock): the
         # watermarks come from it, while `created_at` is the caller's time.
         self._clock = clock
+        self._since_margin = since_margin
 
     # -- backup ---------------------------------------------------------------------------
     async def create(self, work: BackupWork, *, now: datetime) -> Manifest:
@@ -141,6 +143,7 @@ class BackupService:
             until=self._clock(),
             full_every=self._full_every,
             collections=COLLECTIONS,
+            margin=self._since_margin,
         )
 
     async def backup_collection(
