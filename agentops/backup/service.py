@@ -440,14 +440,12 @@ class BackupService:
             folder = info.name.split("/", 1)[0]
             newest[folder] = max(newest.get(folder, info.last_modified), info.last_modified)
         complete = {m.backup_id for m in manifests}
-        incomplete = sorted(
-            folder
-            for folder, at in newest.items()
-            if folder not in complete
-            and at < cutoff
+        incomplete: list[str] = []
+        for folder, at in sorted(newest.items()):
             # One with a manifest that does not parse is left for an operator to look at.
-            and not await self._has_manifest(folder)
-        )
+            if folder in complete or at >= cutoff or await self._has_manifest(folder):
+                continue
+            incomplete.append(folder)
         if not dry_run:
             for manifest in doomed:
                 await self._blobs.delete(
