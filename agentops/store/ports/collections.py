@@ -17,11 +17,24 @@ from typing import Any, Protocol
 
 
 class CollectionStore(Protocol):
+    async def collection_ranges(
+        self, name: str, *, since: datetime | None = None, target_docs: int
+    ) -> list[dict[str, Any]]:
+        """Range tokens (JSON objects, opaque to callers) that split the collection so that
+        each document is in exactly one: Cosmos DB's feed ranges, SQLite's rowid ranges of
+        about `target_docs` documents (of those written at or after `since`, when given)."""
+        ...
+
     def iter_collection(
-        self, name: str, *, since: datetime | None = None
+        self,
+        name: str,
+        *,
+        since: datetime | None = None,
+        key_range: dict[str, Any] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every document of a collection, as stored (no system properties); with `since`,
-        only those written at or after it."""
+        only those written at or after it; with `key_range` (from `collection_ranges`), only
+        those in that range."""
         ...
 
     async def restore_documents(self, name: str, docs: Iterable[dict[str, Any]]) -> int:

@@ -79,7 +79,7 @@ _COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 
 # Milliseconds since the epoch by SQLite's clock; one value per statement.
-NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+NOW_MS = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)"
 
 
 def _insert(table: str, verb: str, tail: str = "") -> str:
