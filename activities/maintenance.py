@@ -15,8 +15,9 @@ bp = df.Blueprint()
 
 @bp.activity_trigger(input_name="work")
 async def plan_backup(work: dict[str, Any]) -> dict[str, Any]:
-    """Full or incremental, the watermark and the collections: decided here, from the manifests
-    and the clock, so that the orchestrator replays the recorded decision."""
+    """Full or incremental, the watermark, the collections and their ranges: decided here,
+    from the manifests, the store and the clock, so that the orchestrator replays the recorded
+    decision."""
     job = BackupWork.model_validate(work)
     backups = await (await get_services()).backups()
     return (await backups.plan(job)).model_dump(mode="json")
@@ -24,11 +25,17 @@ async def plan_backup(work: dict[str, Any]) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="work")
 async def backup_collection(work: dict[str, Any]) -> list[dict[str, Any]]:
-    """One collection's parts; rerun after a crash, it rewrites them (the manifest is not yet
-    written), and after the manifest it returns what the manifest holds."""
+    """One collection's (or one range's) parts; rerun after a crash, it rewrites them (the
+    manifest is not yet written), and after the manifest it returns what the manifest holds."""
     job = CollectionWork.model_validate(work)
     backups = await (await get_services()).backups()
-    parts = await backups.backup_collection(job.backup_id, job.collection, since=job.since)
+    parts = await backups.backup_collection(
+        job.backup_id,
+        job.collection,
+        since=job.since,
+        key_range=job.key_range,
+        range_index=job.range_index,
+    )
     return [part.model_dump(mode="json") for part in parts]
 
 

@@ -444,6 +444,7 @@ def backup_service(
         part_bytes=settings.backup_part_bytes,
         full_every=settings.backup_full_every,
         retention_days=settings.backup_retention_days,
+        range_docs=settings.backup_range_docs,
     )
 
 

@@ -1,9 +1,10 @@
-"""The backup orchestration: a plan, one activity per collection in parallel, the manifest,
-then retention.
+"""The backup orchestration: a plan, one activity per (collection, range) in parallel, the
+manifest, then retention.
 
-Deterministic: whether the backup is full or incremental, its watermark and the collections
-come from the plan activity (recorded in the history, so a replay, or a deployment that adds a
-collection mid-run, does not change the actions); the time is `context.current_utc_datetime`.
+Deterministic: whether the backup is full or incremental, its watermark, the collections and
+their ranges come from the plan activity (recorded in the history, so a replay, or a deployment
+that adds a collection mid-run, does not change the actions); the time is
+`context.current_utc_datetime`.
 The manifest is written only when every collection's parts are, so a failed backup leaves no
 manifest and is never taken for a complete one. Retention runs last, after the new backup is
 complete, so it never prunes what the new one builds on before it exists.
@@ -25,10 +26,10 @@ from activities.maintenance import (
 from agentops.backup import (
     BackupPlan,
     BackupWork,
-    CollectionWork,
     ManifestWork,
     PartInfo,
     PruneWork,
+    collection_work,
 )
 
 bp = df.Blueprint()
@@ -50,13 +51,9 @@ def store_backup(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     plan = BackupPlan.model_validate(planned)
     tasks = [
         context.call_activity_with_retry(
-            backup_collection,
-            ACTIVITY_CRASH_RETRY,
-            CollectionWork(
-                backup_id=work.backup_id, collection=name, since=plan.watermark.since
-            ).model_dump(mode="json"),
+            backup_collection, ACTIVITY_CRASH_RETRY, job.model_dump(mode="json")
         )
-        for name in plan.collections
+        for job in collection_work(plan)
     ]
     results: list[list[dict[str, Any]]] = yield context.task_all(tasks)
     parts = [PartInfo.model_validate(part) for found in results for part in found]

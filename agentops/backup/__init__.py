@@ -5,7 +5,9 @@ from agentops.backup.contracts import (
     BackupWork,
     CollectionWork,
     ManifestWork,
+    PlannedRange,
     PruneWork,
+    collection_work,
 )
 from agentops.backup.keys import BackupKeyError, BackupKeys
 from agentops.backup.manifest import CONTAINER, Manifest, PartInfo, Watermark
@@ -32,10 +34,12 @@ __all__ = [
     "Manifest",
     "ManifestWork",
     "PartInfo",
+    "PlannedRange",
     "PruneReport",
     "PruneWork",
     "RestoreReport",
     "VerifyReport",
     "Watermark",
     "backup_work_for_hour",
+    "collection_work",
 ]

@@ -23,6 +23,7 @@ class PartInfo(BaseModel):
 
     name: str  # blob name within the backup's folder
     collection: str
+    range_index: int | None = None  # of the collection's planned ranges; None: the whole of it
     count: int = Field(ge=0)
     bytes: int = Field(ge=0)  # as stored
     sha256: str  # hex, of the stored bytes

@@ -28,7 +28,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from agentops.backup import planning, retention
-from agentops.backup.contracts import BackupPlan, BackupWork, check_backup_id
+from agentops.backup.contracts import (
+    BackupPlan,
+    BackupWork,
+    PlannedRange,
+    check_backup_id,
+    collection_work,
+)
 from agentops.backup.frames import FrameWriter, PartFormatError, read_documents
 from agentops.backup.keys import BackupKeyError, BackupKeys
 from agentops.backup.manifest import (
@@ -46,6 +52,7 @@ from agentops.store.ports import CollectionStore
 logger = logging.getLogger(__name__)
 
 DEFAULT_PART_BYTES = 64 * 1024 * 1024  # compressed bytes after which a part is closed
+DEFAULT_RANGE_DOCS = 100_000  # documents per range where the store splits by count (SQLite)
 RESTORE_BATCH = 500
 _CONTENT_TYPE = "application/vnd.agentops.backup-part"
 
@@ -103,9 +110,10 @@ class BackupService:
         retention_days: int = 30,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         since_margin: timedelta = planning.SINCE_MARGIN,
+        range_docs: int = DEFAULT_RANGE_DOCS,
     ) -> None:
-        if part_bytes < 1:
-            raise ValueError("part_bytes is at least 1")
+        if part_bytes < 1 or range_docs < 1:
+            raise ValueError("part_bytes and range_docs are at least 1")
         if full_every < 1 or retention_days < 1:
             raise ValueError("full_every and retention_days are at least 1")
         self._store = store
@@ -118,15 +126,20 @@ class BackupService:
         # watermarks come from it, while `created_at` is the caller's time.
         self._clock = clock
         self._since_margin = since_margin
+        self._range_docs = range_docs
 
     # -- backup ---------------------------------------------------------------------------
     async def create(self, work: BackupWork, *, now: datetime) -> Manifest:
-        """A whole backup in this process: the plan, every collection, then the manifest."""
+        """A whole backup in this process: the plan, every range, then the manifest."""
         plan = await self.plan(work)
         parts: list[PartInfo] = []
-        for collection in plan.collections:
+        for job in collection_work(plan):
             parts += await self.backup_collection(
-                work.backup_id, collection, since=plan.watermark.since
+                job.backup_id,
+                job.collection,
+                since=job.since,
+                key_range=job.key_range,
+                range_index=job.range_index,
             )
         return await self.write_manifest(work, parts, created_at=now, plan=plan)
 
@@ -137,7 +150,7 @@ class BackupService:
         existing = await self._find_manifest(work.backup_id)
         if existing is not None:
             return planning.plan_of(existing)
-        return planning.next_plan(
+        plan = planning.next_plan(
             work,
             await self.list(),
             until=self._clock(),
@@ -145,26 +158,51 @@ class BackupService:
             collections=COLLECTIONS,
             margin=self._since_margin,
         )
+        ranges: list[PlannedRange] = []
+        for collection in plan.collections:
+            tokens = await self._store.collection_ranges(
+                collection, since=plan.watermark.since, target_docs=self._range_docs
+            )
+            ranges += [
+                PlannedRange(collection=collection, index=index, key_range=token)
+                for index, token in enumerate(tokens)
+            ]
+        return plan.model_copy(update={"ranges": tuple(ranges)})
 
     async def backup_collection(
-        self, backup_id: str, collection: str, *, since: datetime | None = None
+        self,
+        backup_id: str,
+        collection: str,
+        *,
+        since: datetime | None = None,
+        key_range: dict[str, Any] | None = None,
+        range_index: int | None = None,
     ) -> list[PartInfo]:
-        """Write one collection's parts: every document, or those written at or after `since`.
-        Parts are overwritten until the manifest exists (a retried activity rewrites them);
-        after that the backup is sealed and left alone."""
+        """Write the parts of one collection, or of one of its ranges: every document, or
+        those written at or after `since`. Parts are overwritten until the manifest exists (a
+        retried activity rewrites them); after that the backup is sealed and left alone."""
         check_backup_id(backup_id)
         check_collection(collection)
+        if (key_range is None) != (range_index is None):
+            raise ValueError("a range comes with its index, and an index with its range")
         existing = await self._find_manifest(backup_id)
         if existing is not None:
-            return [p for p in existing.parts if p.collection == collection]
-        docs = aiter(self._store.iter_collection(collection, since=since))
+            return [
+                p
+                for p in existing.parts
+                if p.collection == collection
+                and (range_index is None or p.range_index == range_index)
+            ]
+        docs = aiter(self._store.iter_collection(collection, since=since, key_range=key_range))
         head: list[dict[str, Any]] = []
         first = await anext(docs, None)
         if first is not None:
             head.append(first)
         parts: list[PartInfo] = []
         while True:
-            part = await self._write_part(backup_id, collection, len(parts), head, docs)
+            part = await self._write_part(
+                backup_id, collection, range_index, len(parts), head, docs
+            )
             parts.append(part)
             if not head:  # the source is exhausted
                 return parts
@@ -173,13 +211,15 @@ class BackupService:
         self,
         backup_id: str,
         collection: str,
+        range_index: int | None,
         seq: int,
         head: list[dict[str, Any]],
         docs: AsyncIterator[dict[str, Any]],
     ) -> PartInfo:
         """One part from `head` (the next document, if any) and `docs`; leaves in `head` the
         first document of the next part, or nothing when the source is exhausted."""
-        name = f"{collection}-{seq:05d}.jsonl.gz.aes"
+        ranged = "" if range_index is None else f"r{range_index:04d}-"
+        name = f"{collection}-{ranged}{seq:05d}.jsonl.gz.aes"
         key_id = self._keys.active
         writer = FrameWriter(self._keys.aead(key_id), backup_id, name)
         digest = hashlib.sha256()
@@ -216,6 +256,7 @@ class BackupService:
         return PartInfo(
             name=name,
             collection=collection,
+            range_index=range_index,
             count=count,
             bytes=stored,
             sha256=digest.hexdigest(),

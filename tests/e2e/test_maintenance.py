@@ -61,7 +61,8 @@ def test_a_timer_fired_twice_for_one_hour_backs_up_once(tmp_path: Path) -> None:
     with (
         start_devhost(
             PROJECT_ROOT,
-            env=app_env(tmp_path, TASKHUB_NAME=HUB),
+            # One document per range: every collection fans out over several activities.
+            env=app_env(tmp_path, TASKHUB_NAME=HUB, BACKUP_RANGE_DOCS="1"),
             simulator=True,
             simulator_setting="MODEL_ENDPOINT",
             data_dir=data,
@@ -125,7 +126,9 @@ def _back_up_twice(app_host: Devhost, api: httpx.Client) -> str:
     assert again[0]["output"]["counts"]["items"] >= 2
     backups = Path(app_host.env["BLOB_ROOT"]) / "backups"
     assert sorted(p.name for p in backups.iterdir()) == [backup_id]
-    assert (backups / backup_id / "manifest.json").is_file()
+    manifest = json.loads((backups / backup_id / "manifest.json").read_bytes().split(b"\n", 1)[1])
+    items = {p["range_index"] for p in manifest["parts"] if p["collection"] == "items"}
+    assert len(items) == again[0]["output"]["counts"]["items"] + 1  # the last range open above
     return backup_id
 
 

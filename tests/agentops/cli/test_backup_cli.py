@@ -83,15 +83,15 @@ def test_a_damaged_backup_is_refused_naming_the_part(
 ) -> None:
     assert main(["backup", "create"]) == 0
     backup_id = _json_lines(capsys.readouterr().out)[0]["backup_id"]
-    (app_settings / "blobs" / "backups" / backup_id / "threads-00000.jsonl.gz.aes").unlink()
+    (app_settings / "blobs" / "backups" / backup_id / "threads-r0000-00000.jsonl.gz.aes").unlink()
     assert main(["backup", "verify", backup_id]) == 1
-    assert "threads-00000" in capsys.readouterr().err
+    assert "threads-r0000-00000" in capsys.readouterr().err
     target = app_settings / "target.db"
     monkeypatch.setenv("SQLITE_PATH", str(target))
     get_settings.cache_clear()
     assert main(["backup", "restore", backup_id]) == 1
     err = capsys.readouterr().err
-    assert "threads-00000" in err and "nothing was restored" in err
+    assert "threads-r0000-00000" in err and "nothing was restored" in err
     assert all(not docs for docs in _snapshot(target).values())
     assert main(["backup", "verify", "backup-nope"]) == 2
     assert "no complete backup" in capsys.readouterr().err
