@@ -164,6 +164,11 @@ async def test_ranges_of_what_changed_and_rows_added_later(store):
 
 
 async def test_a_malformed_range_is_refused(store):
-    for bad in ({"nope": 1}, {"rowid_after": "1; DROP TABLE runs", "rowid_upto": None}, []):
+    for bad in (
+        {"nope": 1},
+        {"rowid_after": "1; DROP TABLE runs", "rowid_upto": None},
+        {"feed_range": {"x": 1}},
+        [],
+    ):
         with pytest.raises(ValueError):
             [d async for d in store.iter_collection("runs", key_range=bad)]
