@@ -478,8 +478,9 @@ class BackupService:
         cutoff = now - timedelta(days=self._retention_days)
         newest: dict[str, datetime] = {}
         async for info in self._blobs.list_blobs(CONTAINER):
-            folder = info.name.split("/", 1)[0]
-            newest[folder] = max(newest.get(folder, info.last_modified), info.last_modified)
+            folder, slash, _ = info.name.partition("/")
+            if slash and _is_backup_id(folder):  # anything else is not a backup's to delete
+                newest[folder] = max(newest.get(folder, info.last_modified), info.last_modified)
         complete = {m.backup_id for m in manifests}
         incomplete: list[str] = []
         for folder, at in sorted(newest.items()):
@@ -539,3 +540,11 @@ def _belongs(collection: str, doc: dict[str, Any], tenant: str, run_ids: set[str
     if collection == "cache":
         return False
     return doc.get("tenant_id") == tenant
+
+
+def _is_backup_id(name: str) -> bool:
+    try:
+        check_backup_id(name)
+    except ValueError:
+        return False
+    return True

@@ -120,13 +120,18 @@ async def test_the_manifest_goes_before_the_parts(eight_days, blobs, monkeypatch
     assert a.backup_id not in await folders(blobs)
 
 
-async def test_a_damaged_manifest_is_left_for_an_operator(eight_days, blobs):
+async def test_a_damaged_manifest_and_other_blobs_are_left_for_an_operator(eight_days, blobs):
     backups, made = eight_days
     a = made[0]
     await blobs.put(CONTAINER, manifest_blob(a.backup_id), b"{", overwrite=True)
+    await blobs.put(CONTAINER, "notes/readme.txt", b"kept by hand")
+    await blobs.put(CONTAINER, "loose.bin", b"not in a folder")
     report = await backups.prune(now=datetime.now(UTC) + timedelta(days=400))
     assert a.backup_id not in report.deleted + report.incomplete
+    assert report.incomplete == []
     assert await blobs.get(CONTAINER, manifest_blob(a.backup_id)) == b"{"
+    assert await blobs.get(CONTAINER, "notes/readme.txt") == b"kept by hand"
+    assert await blobs.get(CONTAINER, "loose.bin") == b"not in a folder"
 
 
 def _manifest(backup_id: str, day: float, base: str | None = None) -> Manifest:
