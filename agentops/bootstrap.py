@@ -53,7 +53,7 @@ from agentops.secrets import (
     require,
 )
 from agentops.settings import RateLimit, Settings, get_settings
-from agentops.store.ports import Store
+from agentops.store.ports import CollectionStore, Store
 
 if TYPE_CHECKING:  # the Agent Framework and OpenAI SDK load on first use, not at cold start
     from azure.core.credentials_async import AsyncTokenCredential
@@ -93,9 +93,7 @@ class Services:
         """The backup service under the current BACKUP_ENCRYPTION_KEY (read through the secret
         provider each time, so a rotated key is used without a restart)."""
         keys = BackupKeys.from_secret(await self.secret("BACKUP_ENCRYPTION_KEY"))
-        return BackupService(
-            self.store, self.blobs, keys, part_bytes=self.settings.backup_part_bytes
-        )
+        return backup_service(self.settings, self.store, self.blobs, keys)
 
     def reports(self) -> ReportService:
         """The report service over the store, the blob store and the agents of this process."""
@@ -467,6 +465,21 @@ def _is_loopback(url: str) -> bool:
     from urllib.parse import urlparse
 
     return (urlparse(url).hostname or "") in {"127.0.0.1", "localhost", "::1"}
+
+
+def backup_service(
+    settings: Settings, store: CollectionStore, blobs: BlobStore, keys: BackupKeys
+) -> BackupService:
+    """The backup service as the app settings configure it (activities and CLI alike)."""
+    return BackupService(
+        store,
+        blobs,
+        keys,
+        part_bytes=settings.backup_part_bytes,
+        full_every=settings.backup_full_every,
+        retention_days=settings.backup_retention_days,
+        range_docs=settings.backup_range_docs,
+    )
 
 
 # --- Blob storage (backups, reports) ---------------------------------------------------------

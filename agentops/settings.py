@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     backup_part_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024 * 1024, alias="BACKUP_PART_BYTES"
     )
+    # Every this many backups one is full; those between hold what changed since the one
+    # before. 1 makes every backup full. A chain is at most this long to restore.
+    backup_full_every: int = Field(default=24, ge=1, le=1000, alias="BACKUP_FULL_EVERY")
+    # Backups older than this are deleted, except the newest full one and the bases of those kept.
+    backup_retention_days: int = Field(default=30, ge=1, le=36500, alias="BACKUP_RETENTION_DAYS")
+    # Where the store splits a collection by count (SQLite), about this many documents go to
+    # each backup activity; Cosmos DB splits by physical partition instead.
+    backup_range_docs: int = Field(default=100_000, ge=1, le=10_000_000, alias="BACKUP_RANGE_DOCS")
 
     # Set by App Service when its Authentication (Easy Auth) is on: only then is the caller's
     # X-MS-CLIENT-PRINCIPAL header the platform's word rather than the caller's.

@@ -1,13 +1,22 @@
 """Encrypted, verified logical backups of the store in the blob store, and their restore."""
 
-from agentops.backup.contracts import BackupWork, CollectionWork, ManifestWork
+from agentops.backup.contracts import (
+    BackupPlan,
+    BackupWork,
+    CollectionWork,
+    ManifestWork,
+    PlannedRange,
+    PruneWork,
+    collection_work,
+)
 from agentops.backup.keys import BackupKeyError, BackupKeys
-from agentops.backup.manifest import CONTAINER, Manifest, PartInfo
+from agentops.backup.manifest import CONTAINER, Manifest, PartInfo, Watermark
 from agentops.backup.periods import backup_work_for_hour
 from agentops.backup.service import (
     BackupInvalidError,
     BackupNotFoundError,
     BackupService,
+    PruneReport,
     RestoreReport,
     VerifyReport,
 )
@@ -18,13 +27,19 @@ __all__ = [
     "BackupKeyError",
     "BackupKeys",
     "BackupNotFoundError",
+    "BackupPlan",
     "BackupService",
     "BackupWork",
     "CollectionWork",
     "Manifest",
     "ManifestWork",
     "PartInfo",
+    "PlannedRange",
+    "PruneReport",
+    "PruneWork",
     "RestoreReport",
     "VerifyReport",
+    "Watermark",
     "backup_work_for_hour",
+    "collection_work",
 ]

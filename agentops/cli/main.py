@@ -6,6 +6,7 @@
     python -m agentops reencrypt
     python -m agentops audit verify [--tenant T ...]
     python -m agentops backup list|create|verify ID|restore ID [--dry-run] [--tenant T]
+    python -m agentops backup prune [--dry-run]
     python -m agentops report create cost|compliance [--day YYYY-MM-DD]
     python -m agentops report list [--kind cost|compliance]
     python -m agentops report show ID [--html FILE]
@@ -125,7 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     backup_commands = backup.add_subparsers(required=True, metavar="ACTION")
     listing = backup_commands.add_parser("list", help="complete backups, newest first")
     listing.set_defaults(handler=_backup_list, on_store=True)
-    create = backup_commands.add_parser("create", help="back up every collection now")
+    create = backup_commands.add_parser(
+        "create", help="back up now: full, or incremental as BACKUP_FULL_EVERY says"
+    )
     create.set_defaults(handler=_backup_create, on_store=True)
     check = backup_commands.add_parser(
         "verify", help="read every part: checksums, decryption, counts; exit 1 naming faults"
@@ -139,6 +142,11 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("--dry-run", action="store_true", help="count, write nothing")
     restore.add_argument("--tenant", help="restore only this tenant's documents")
     restore.set_defaults(handler=_backup_restore, on_store=True)
+    prune = backup_commands.add_parser(
+        "prune", help="delete backups older than BACKUP_RETENTION_DAYS that none kept needs"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="list them, delete nothing")
+    prune.set_defaults(handler=_backup_prune, on_store=True)
 
     report = commands.add_parser("report", help="daily cost and compliance reports")
     report_commands = report.add_subparsers(required=True, metavar="ACTION")
@@ -392,6 +400,7 @@ def _backup_list(args: argparse.Namespace) -> int:
             summary = {
                 "backup_id": manifest.backup_id,
                 "kind": manifest.kind,
+                "base": manifest.base,
                 "created_at": manifest.created_at.isoformat(),
                 "counts": manifest.counts(),
             }
@@ -409,7 +418,13 @@ def _backup_create(args: argparse.Namespace) -> int:
     async def action(backups: BackupService) -> int:
         now = datetime.now(UTC)
         manifest = await backups.create(manual_backup_work(now), now=now)
-        print(json.dumps({"backup_id": manifest.backup_id, "counts": manifest.counts()}))
+        summary = {
+            "backup_id": manifest.backup_id,
+            "kind": manifest.kind,
+            "base": manifest.base,
+            "counts": manifest.counts(),
+        }
+        print(json.dumps(summary))
         return 0
 
     return _on_backups(action)
@@ -420,7 +435,13 @@ def _backup_verify(args: argparse.Namespace) -> int:
         report = await backups.verify(args.backup_id)
         for problem in report.problems:
             print(f"problem: {problem}", file=sys.stderr)
-        print(json.dumps({"backup_id": report.backup_id, "ok": report.ok, "counts": report.counts}))
+        summary = {
+            "backup_id": report.backup_id,
+            "ok": report.ok,
+            "chain": list(report.chain),
+            "counts": report.counts,
+        }
+        print(json.dumps(summary))
         return 0 if report.ok else 1
 
     return _on_backups(action)
@@ -441,7 +462,25 @@ def _backup_restore(args: argparse.Namespace) -> int:
             "backup_id": report.backup_id,
             "dry_run": report.dry_run,
             "tenant": report.tenant,
+            "chain": list(report.chain),
             "counts": report.counts,
+        }
+        print(json.dumps(summary))
+        return 0
+
+    return _on_backups(action)
+
+
+def _backup_prune(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    async def action(backups: BackupService) -> int:
+        report = await backups.prune(now=datetime.now(UTC), dry_run=args.dry_run)
+        summary = {
+            "dry_run": report.dry_run,
+            "deleted": report.deleted,
+            "incomplete": report.incomplete,
+            "kept": report.kept,
         }
         print(json.dumps(summary))
         return 0
@@ -460,8 +499,8 @@ def _on_backups(action: Callable[[BackupService], Awaitable[int]]) -> int:
 
 async def _with_backups(action: Callable[[BackupService], Awaitable[int]]) -> int:
     """The same backup service the activities use, on the stores the app settings name."""
-    from agentops.backup import BackupKeys, BackupService
-    from agentops.bootstrap import open_blobs, open_secrets, open_store
+    from agentops.backup import BackupKeys
+    from agentops.bootstrap import backup_service, open_blobs, open_secrets, open_store
     from agentops.settings import get_settings
 
     settings = get_settings()
@@ -470,8 +509,7 @@ async def _with_backups(action: Callable[[BackupService], Awaitable[int]]) -> in
         keys = BackupKeys.from_secret(await secrets.get("BACKUP_ENCRYPTION_KEY"))
         cosmos_key = await secrets.get("COSMOS_KEY") if settings.store == "cosmos" else None
         async with open_store(settings, cosmos_key) as store, open_blobs(settings) as blobs:
-            backups = BackupService(store, blobs, keys, part_bytes=settings.backup_part_bytes)
-            return await action(backups)
+            return await action(backup_service(settings, store, blobs, keys))
     finally:
         await secrets.aclose()
 

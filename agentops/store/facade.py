@@ -302,10 +302,31 @@ class StoreFacade:
         return await self._reports.list_reports(kind, limit=limit, continuation=continuation)
 
     # -- collections (backup and restore) --------------------------------------------------
-    async def iter_collection(self, name: str) -> AsyncIterator[dict[str, Any]]:
+    async def collection_ranges(
+        self, name: str, *, since: datetime | None = None, target_docs: int
+    ) -> list[dict[str, Any]]:
         check_collection(name)
-        async for doc in self._collections.iter_collection(name):
+        _check_since(since)
+        return await self._collections.collection_ranges(name, since=since, target_docs=target_docs)
+
+    async def iter_collection(
+        self,
+        name: str,
+        *,
+        since: datetime | None = None,
+        key_range: dict[str, Any] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        check_collection(name)
+        _check_since(since)
+        if key_range is not None and not isinstance(key_range, dict):
+            raise ValueError("a key range is a JSON object from collection_ranges")
+        async for doc in self._collections.iter_collection(name, since=since, key_range=key_range):
             yield doc
 
     async def restore_documents(self, name: str, docs: Iterable[dict[str, Any]]) -> int:
         return await self._collections.restore_documents(check_collection(name), docs)
+
+
+def _check_since(since: datetime | None) -> None:
+    if since is not None and since.tzinfo is None:
+        raise ValueError("since must be timezone-aware")

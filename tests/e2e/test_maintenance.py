@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from agentops.backup import backup_work_for_hour
+from agentops.backup.periods import manual_backup_work
 from devhost.durable.history import scheduled_ids, scheduled_signature
 from devhost.durable.replay import run_episode
 from devhost.durable.store import DurableStore
@@ -60,7 +61,8 @@ def test_a_timer_fired_twice_for_one_hour_backs_up_once(tmp_path: Path) -> None:
     with (
         start_devhost(
             PROJECT_ROOT,
-            env=app_env(tmp_path, TASKHUB_NAME=HUB),
+            # One document per range: every collection fans out over several activities.
+            env=app_env(tmp_path, TASKHUB_NAME=HUB, BACKUP_RANGE_DOCS="1"),
             simulator=True,
             simulator_setting="MODEL_ENDPOINT",
             data_dir=data,
@@ -70,7 +72,33 @@ def test_a_timer_fired_twice_for_one_hour_backs_up_once(tmp_path: Path) -> None:
         ) as api,
     ):
         backup_id = _back_up_twice(host, api)
+        incremental_id = _back_up_what_changed(host, api, backup_id)
     _replays_to_the_same_actions(data / "durable.sqlite3", backup_id)
+    _replays_to_the_same_actions(data / "durable.sqlite3", incremental_id)
+
+
+def _back_up_what_changed(app_host: Devhost, api: httpx.Client, base_id: str) -> str:
+    """A second backup after another run: an incremental on the first, holding that run."""
+    run_id = start_run(api, "calculator", ["3+3"])["runId"]
+    wait_run(api, run_id)
+    work = manual_backup_work(datetime.now(UTC))
+    response = httpx.post(
+        f"{app_host.base_url}/runtime/webhooks/durabletask/orchestrators/store_backup/"
+        f"{work.backup_id}",
+        params={"timeout": 60},
+        headers=app_host.master_headers,
+        json=work.model_dump(mode="json"),
+        timeout=90,
+    )
+    assert response.status_code == 200, response.text
+    output = response.json()
+    assert (output["kind"], output["base"]) == ("incremental", base_id)
+    # The new run, and the first one again if it ended within the minute's margin before the
+    # first backup's watermark; never more.
+    assert 1 <= output["counts"]["runs"] <= 2
+    assert 1 <= output["counts"]["items"] <= 3
+    assert output["pruned"] == {"deleted": [], "incomplete": []}
+    return work.backup_id
 
 
 def _back_up_twice(app_host: Devhost, api: httpx.Client) -> str:
@@ -98,7 +126,9 @@ def _back_up_twice(app_host: Devhost, api: httpx.Client) -> str:
     assert again[0]["output"]["counts"]["items"] >= 2
     backups = Path(app_host.env["BLOB_ROOT"]) / "backups"
     assert sorted(p.name for p in backups.iterdir()) == [backup_id]
-    assert (backups / backup_id / "manifest.json").is_file()
+    manifest = json.loads((backups / backup_id / "manifest.json").read_bytes().split(b"\n", 1)[1])
+    items = {p["range_index"] for p in manifest["parts"] if p["collection"] == "items"}
+    assert len(items) == again[0]["output"]["counts"]["items"] + 1  # the last range open above
     return backup_id
 
 

@@ -7,6 +7,9 @@
 // Known gaps of the server that this launcher corrects, so that the production adapter can be
 // written for real Cosmos DB (see tests/agentops/store/conftest.py for the full list):
 // - a point read of a missing document answers 500 (TypeError in read-document) instead of 404.
+// - a query scoped to a feed range (partition key range id header) without a filter on the
+//   partition key is refused with "missing partition keys"; Cosmos DB runs it on that range. The
+//   server has one range, the whole container, so such a query runs across it.
 "use strict";
 
 const path = require("path");
@@ -28,6 +31,15 @@ readDocument.default = (account, req, res, params) => {
     }
   }
   return originalRead(account, req, res, params);
+};
+
+const queryDocuments = require(path.join(lib, "handler", "query-documents"));
+const originalQuery = queryDocuments.default;
+queryDocuments.default = (account, req, res, params) => {
+  if (req.headers["x-ms-documentdb-partitionkeyrangeid"] !== undefined) {
+    req.headers["x-ms-documentdb-query-enablecrosspartition"] = "true";
+  }
+  return originalQuery(account, req, res, params);
 };
 
 const { createHttpServer } = require(lib);

@@ -23,7 +23,7 @@ from pathlib import Path
 from agentops.store.changes import Change
 from agentops.store.errors import StoreError, StoreUnavailableError
 from agentops.store.records import utc
-from agentops.store.sqlite.tables import SCHEMA, WRITE_SQL, row
+from agentops.store.sqlite.tables import SCHEMA, WRITE_SQL, migrate, row
 
 
 class SqliteConnection:
@@ -60,6 +60,7 @@ class SqliteConnection:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # durable across crashes with WAL
             conn.executescript(SCHEMA)  # idempotent; each statement is atomic on its own
+            migrate(conn)
             self._conn = conn
         return self._conn
 

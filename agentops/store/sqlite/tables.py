@@ -1,9 +1,15 @@
 """The SQLite tables: each keeps the document (JSON, the same shape as in Cosmos DB and in
-backups) and the columns that conditions, aggregates and ordering need."""
+backups) and the columns that conditions, aggregates and ordering need.
+
+Every row also has `modified_at`, the store's wall clock in milliseconds since the epoch at its
+last write, the counterpart of Cosmos DB's `_ts`: incremental backups select rows by it. Every
+write statement sets it (`NOW_MS`); databases made before it existed gain it in `migrate`.
+"""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 SCHEMA = """
@@ -11,7 +17,8 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    modified_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_by_tenant ON runs (tenant_id, created_at DESC, run_id DESC);
 CREATE INDEX IF NOT EXISTS runs_by_time ON runs (created_at DESC, run_id DESC);
@@ -23,6 +30,7 @@ CREATE TABLE IF NOT EXISTS items (
     completion_tokens INTEGER NOT NULL DEFAULT 0,
     cost REAL NOT NULL DEFAULT 0,
     doc TEXT NOT NULL,
+    modified_at INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, idx)
 );
 -- The cost report's scan: items completed in a period, in time order (an expression index, so
@@ -31,12 +39,14 @@ CREATE INDEX IF NOT EXISTS items_by_completion
     ON items (json_extract(doc, '$.completed_at'), run_id, idx);
 CREATE TABLE IF NOT EXISTS threads (
     thread_id TEXT PRIMARY KEY,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    modified_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS cache (
     key TEXT PRIMARY KEY,
     expires_at TEXT NOT NULL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    modified_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS cache_by_expiry ON cache (expires_at);
 CREATE TABLE IF NOT EXISTS usage (
@@ -44,6 +54,7 @@ CREATE TABLE IF NOT EXISTS usage (
     day TEXT NOT NULL,
     tokens INTEGER NOT NULL,
     cost REAL NOT NULL,
+    modified_at INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (scope, day)
 );
 CREATE TABLE IF NOT EXISTS audit (
@@ -52,6 +63,7 @@ CREATE TABLE IF NOT EXISTS audit (
     entry_id TEXT NOT NULL,
     at TEXT NOT NULL,
     doc TEXT NOT NULL,
+    modified_at INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, seq)
 );
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at, tenant_id, seq);
@@ -80,16 +92,39 @@ _COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+# Milliseconds since the epoch by SQLite's clock; one value per statement.
+NOW_MS = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)"
+
+
 def _insert(table: str, verb: str, tail: str = "") -> str:
     columns = _COLUMNS[table][0]
     marks = ", ".join("?" * len(columns))
-    return f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({marks}){tail}"
+    return (
+        f"{verb} INTO {table} ({', '.join(columns)}, modified_at) VALUES ({marks}, {NOW_MS}){tail}"
+    )
 
 
 def _on_conflict_update(table: str) -> str:
     columns, key = _COLUMNS[table]
-    sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in (*columns, "modified_at") if c not in key)
     return f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database made by an earlier version up to `SCHEMA`, then add what depends on the
+    new columns. Rows from before `modified_at` existed keep 0 (older than any backup's
+    watermark): the next full backup holds them, as it holds every row."""
+    for table in _COLUMNS:
+        present = {found[1] for found in conn.execute(f"PRAGMA table_info({table})")}
+        if "modified_at" not in present:
+            try:
+                conn.execute(
+                    f"ALTER TABLE {table} ADD COLUMN modified_at INTEGER NOT NULL DEFAULT 0"
+                )
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_by_modified ON {table} (modified_at)")
 
 
 # Restore: a document replaces whatever row holds its key.

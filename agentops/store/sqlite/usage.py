@@ -6,6 +6,7 @@ from datetime import date
 
 from agentops.store.checks import day_id
 from agentops.store.sqlite.connection import SqliteConnection
+from agentops.store.sqlite.tables import NOW_MS
 
 
 class SqliteUsageStore:
@@ -16,9 +17,11 @@ class SqliteUsageStore:
         day_key = day_id(day)
         found = await self._db.call(
             lambda conn: conn.execute(
-                "INSERT INTO usage (scope, day, tokens, cost) VALUES (?, ?, ?, ?) "
+                "INSERT INTO usage (scope, day, tokens, cost, modified_at) "
+                f"VALUES (?, ?, ?, ?, {NOW_MS}) "
                 "ON CONFLICT (scope, day) DO UPDATE SET "
-                "tokens = tokens + excluded.tokens, cost = cost + excluded.cost "
+                "tokens = tokens + excluded.tokens, cost = cost + excluded.cost, "
+                "modified_at = excluded.modified_at "
                 "RETURNING tokens, cost",
                 (scope, day_key, tokens, float(cost)),
             ).fetchone()

@@ -85,3 +85,13 @@ def keys() -> BackupKeys:
 
 def service(store, blobs, keys, **kw) -> BackupService:
     return BackupService(store, blobs, keys, **kw)
+
+
+# The store contract's fixtures, so that chain tests run on SQLite and on the Cosmos DB adapter.
+from tests.agentops.store.conftest import (  # noqa: E402, F401
+    _no_proxy_for_loopback,
+    backend,
+    clock,
+    cosmos_server,
+    store_factory,
+)

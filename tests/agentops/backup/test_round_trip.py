@@ -99,7 +99,7 @@ async def test_a_missing_part_is_refused_and_nothing_is_written(stores, blobs, k
     await _backed_up(stores, blobs, keys)
     (blobs.root / CONTAINER / part_blob(WORK.backup_id, _items_part(blobs))).unlink()
     target = stores[1]
-    with pytest.raises(BackupInvalidError, match="items-00000"):
+    with pytest.raises(BackupInvalidError, match="items-r0000-00000"):
         await BackupService(target, blobs, keys).restore(WORK.backup_id)
     assert all(not docs for docs in (await snapshot(target)).values())
 
@@ -180,3 +180,24 @@ async def test_reading_inflates_a_bounded_slice_at_a_time(keys):
         tracemalloc.stop()
     assert count == 20_000
     assert peak < 4 * 1024 * 1024
+
+
+async def test_collections_split_into_ranges_round_trip(stores, blobs, keys):
+    """Ranges of about 300 items, each in parts of its own, named by range: restored, the
+    store is the same, and every item is in exactly one range."""
+    source, target = stores
+    await fill(source, items=2000)
+    before = await snapshot(source)
+    backups = BackupService(source, blobs, keys, range_docs=300)
+    plan = await backups.plan(WORK)
+    items = [r for r in plan.ranges if r.collection == "items"]
+    assert len(items) == 2000 // 300 + 1
+    manifest = await backups.create(WORK, now=NOW)
+    names = [p.name for p in manifest.parts]
+    assert len(set(names)) == len(names)
+    item_parts = [p for p in manifest.parts if p.collection == "items"]
+    assert {p.range_index for p in item_parts} == set(range(len(items)))
+    assert "items-r0006-00000.jsonl.gz.aes" in names
+    assert sum(p.count for p in item_parts) == 2000
+    await BackupService(target, blobs, keys).restore(WORK.backup_id)
+    assert await snapshot(target) == before

@@ -23,6 +23,10 @@ Known gaps of that server, and where each is handled (never in production code):
 5. Indexing policies are accepted and ignored: ORDER BY on two properties works there without a
    composite index, so a missing one would only show on Cosmos DB. test_cosmos.py checks the
    definitions in CONTAINERS instead.
+6. Feed ranges: the server has one partition key range per container, so `read_feed_ranges`
+   gives one range, the whole container (Cosmos DB gives one per physical partition). A query
+   scoped to it without a filter on the partition key is refused ("missing partition keys");
+   serve.js runs such a query across the container, which is that one range.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,50 @@ async def test_a_backup_scan_sees_a_run_updated_during_it_once(tmp_path: Path):
                 await store.append_messages("t-1", ALICE, msgs("a"), max_messages=5)
             seen.append(doc["run_id"])
         assert len(seen) == len(set(seen)) == 600
+
+
+async def test_a_database_from_before_modification_times_is_migrated(tmp_path: Path):
+    """Rows written before `modified_at` existed count as unmodified since the epoch: a full
+    scan has them, an incremental one does not, until they are written again."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE threads (thread_id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
+            "CREATE TABLE usage (scope TEXT NOT NULL, day TEXT NOT NULL, tokens INTEGER NOT NULL,"
+            " cost REAL NOT NULL, PRIMARY KEY (scope, day));"
+        )
+        conn.execute(
+            "INSERT INTO usage VALUES ('tenant:acme', '2026-11-26', 15, 0.01)",
+        )
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    async with SqliteStore(path) as store:
+        assert len([d async for d in store.iter_collection("usage")]) == 1
+        assert [d async for d in store.iter_collection("usage", since=since)] == []
+        await store.add_usage("tenant:acme", date(2026, 11, 26), 5, 0.01)
+        found = [d async for d in store.iter_collection("usage", since=since)]
+        assert [d["tokens"] for d in found] == [20]
+    with sqlite3.connect(path) as conn:
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(usage)")}
+    assert "usage_by_modified" in indexes
+    # Opening again finds the column there and changes nothing.
+    async with SqliteStore(path) as store:
+        assert len([d async for d in store.iter_collection("usage", since=since)]) == 1
+
+
+async def test_an_incremental_scan_pages_past_rows_rewritten_during_it(tmp_path: Path):
+    async with SqliteStore(tmp_path / "s.db") as store:
+        await store.create_run(make_run("run-1", "acme", total=1200))
+        await store.add_items("run-1", [f"q{i}" for i in range(1200)])
+        since = datetime(2026, 1, 1, tzinfo=UTC)
+        seen: list[int] = []
+        last: dict[int, str] = {}
+        async for doc in store.iter_collection("items", since=since):
+            seen.append(doc["index"])
+            last[doc["index"]] = doc["status"]
+            if len(seen) == 10:  # rewritten behind and ahead of the cursor
+                await store.complete_item("run-1", 3, ItemOutcome.completed("a"))
+                await store.complete_item("run-1", 900, ItemOutcome.completed("b"))
+        assert set(seen) == set(range(1200))
+        # Item 3, already read, is read again; item 900 is read once, in its new state.
+        assert seen.count(3) == 2 and seen.count(900) == 1
+        assert last[3] == last[900] == "completed"
