@@ -15,7 +15,7 @@ _BACKUP_ID = re.compile(r"^backup-[0-9A-Za-z-]{1,64}$")
 
 
 def check_backup_id(value: str) -> str:
-    if not _BACKUP_ID.match(value):
+    if not _BACKUP_ID.fullmatch(value):
         raise ValueError(f"backup id {value!r} must match {_BACKUP_ID.pattern}")
     return value
 

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 2
+# The collections a backup held before manifests listed them (the store had no others then).
+FIRST_COLLECTIONS: tuple[str, ...] = ("runs", "items", "threads", "cache", "usage", "audit")
 CONTAINER = "backups"
 MANIFEST_NAME = "manifest.json"
 
@@ -63,6 +65,8 @@ class Manifest(BaseModel):
     period_end: datetime
     created_at: datetime
     parts: tuple[PartInfo, ...]
+    # The collections it holds; a collection added to the store later is not missing from it.
+    collections: tuple[str, ...] = FIRST_COLLECTIONS
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:

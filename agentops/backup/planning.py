@@ -60,7 +60,7 @@ def next_plan(
     if chain is None or len(chain) >= full_every:
         return full
     for link in chain:
-        covered = {part.collection for part in link.parts}
+        covered = set(link.collections)
         if link.watermark is None or not set(collections) <= covered:
             return full
     assert newest.watermark is not None
@@ -82,5 +82,5 @@ def plan_of(manifest: Manifest) -> BackupPlan:
         kind=manifest.kind,
         base=manifest.base,
         watermark=watermark,
-        collections=tuple(dict.fromkeys(part.collection for part in manifest.parts)),
+        collections=manifest.collections,
     )

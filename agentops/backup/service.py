@@ -289,6 +289,7 @@ class BackupService:
             period_end=work.period_end,
             created_at=created_at,
             parts=tuple(parts),
+            collections=tuple(c for c in COLLECTIONS if c in expected),
         )
         try:
             await self._blobs.put(
@@ -391,7 +392,8 @@ class BackupService:
             if found != part.count:
                 problems.append(f"{part.name}: {found} documents, the manifest says {part.count}")
             counts[part.collection] = counts.get(part.collection, 0) + found
-        for collection in sorted(set(COLLECTIONS) - {p.collection for p in manifest.parts}):
+        held = {p.collection for p in manifest.parts}
+        for collection in sorted(set(manifest.collections) - held):
             problems.append(f"no part for collection {collection!r}")
         return problems
 

@@ -126,6 +126,7 @@ async def test_a_chain_restores_to_what_a_full_backup_of_the_end_state_gives(
         "cache": 1,
         "usage": 1,
         "audit": 1,
+        "reports": 0,
     }
     assert inc2.counts() == {
         "runs": 0,
@@ -134,6 +135,7 @@ async def test_a_chain_restores_to_what_a_full_backup_of_the_end_state_gives(
         "cache": 0,
         "usage": 1,
         "audit": 1,
+        "reports": 0,
     }
 
     # A full backup of the end state, for comparison, in a blob store of its own.
@@ -283,9 +285,12 @@ async def test_a_manifest_from_before_incrementals_reads_and_starts_a_new_chain(
     legacy = await backups.create(work(0), now=at(0))
     # Rewrite its manifest as schema version 1 wrote it: kind full, no base, no watermark.
     raw = json.loads(legacy.model_dump_json())
-    for key in ("base", "watermark"):
+    for key in ("base", "watermark", "collections"):
         del raw[key]
     raw["schema_version"] = 1
+    # It held the collections of its day: a collection the store has gained since is not
+    # missing from it.
+    raw["parts"] = [p for p in raw["parts"] if p["collection"] != "reports"]
     await rewrite(blobs, legacy.backup_id, json.dumps(raw))
     old = await backups.manifest(legacy.backup_id)
     assert (old.kind, old.base, old.watermark) == ("full", None, None)
@@ -305,7 +310,10 @@ async def test_a_collection_that_a_chain_lacks_starts_a_new_chain(stores, blobs,
     backups = BackupService(source, blobs, keys)
     first = await backups.create(work(0), now=at(0))
     without_audit = first.model_copy(
-        update={"parts": tuple(p for p in first.parts if p.collection != "audit")}
+        update={
+            "parts": tuple(p for p in first.parts if p.collection != "audit"),
+            "collections": tuple(c for c in first.collections if c != "audit"),
+        }
     )
     await rewrite(blobs, first.backup_id, without_audit.model_dump_json())
     assert "audit" in COLLECTIONS

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from agentops.backup import Manifest
+from agentops.backup.contracts import check_backup_id
 from agentops.backup.requests import (
     BACKUP_ID_PATTERN,
     CONTINUATION_PATTERN,
@@ -187,3 +188,13 @@ def test_one_backups_restores_never_share_a_prefix_with_anothers() -> None:
     assert not other.startswith(restores_prefix("backup-2026"))
     with pytest.raises(ValueError):
         restores_prefix("backup-a.b")
+
+
+@pytest.mark.parametrize(
+    "value", ["backup-2026120216\n", "backup-", "backup-../x", "Backup-1", "backup-" + "a" * 65]
+)
+def test_the_service_refuses_a_backup_id_out_of_shape(value: str) -> None:
+    # The CLI reaches the service without the routes' models: a trailing newline, which `$`
+    # would let through, is refused there too.
+    with pytest.raises(ValueError):
+        check_backup_id(value)
