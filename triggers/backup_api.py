@@ -20,10 +20,9 @@ import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import (
     OrchestrationRuntimeStatus as Runtime,
 )
-from pydantic import ValidationError
 
 from agentops.auth import ADMIN_ROLE, ForbiddenError, Principal
-from agentops.backup import BackupNotFoundError, BackupService, Manifest
+from agentops.backup import BackupInvalidError, BackupNotFoundError, BackupService, Manifest
 from agentops.backup.periods import manual_backup_work
 from agentops.backup.requests import (
     BackupPage,
@@ -153,7 +152,7 @@ async def _manifest(
     """The complete backup; a backup still being written is under way, not unknown."""
     try:
         return await backups.manifest(backup_id)
-    except ValidationError:
+    except BackupInvalidError:  # its manifest does not parse
         raise BackupUnreadableError from None
     except BackupNotFoundError:
         if await _backup_state(client, backup_id) == "running":
@@ -184,10 +183,7 @@ async def list_backups(req: func.HttpRequest, context: func.Context) -> func.Htt
             _operator(req, services, access)
             page = BackupPage.model_validate(dict(req.params))
             backups = await _backups(services)
-            try:
-                manifests = await backups.list()
-            except ValidationError:
-                raise BackupUnreadableError from None
+            manifests = await backups.list()  # a manifest that does not parse is left out
         except _BACKUP_ERRORS as error:
             return _problem(error)
         chosen, token = page_of(manifests, page)
@@ -247,7 +243,7 @@ async def get_backup(
             backups = await _backups(services)
             try:
                 view = BackupView.of(await backups.manifest(backup_id))
-            except ValidationError:
+            except BackupInvalidError:  # its manifest does not parse
                 raise BackupUnreadableError from None
             except BackupNotFoundError:
                 state = await _backup_state(client, backup_id)
