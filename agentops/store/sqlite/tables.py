@@ -71,7 +71,8 @@ CREATE TABLE IF NOT EXISTS reports (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     period_start TEXT NOT NULL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    modified_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS reports_by_kind ON reports (kind, period_start DESC, id DESC);
 CREATE INDEX IF NOT EXISTS reports_by_period ON reports (period_start DESC, id DESC);

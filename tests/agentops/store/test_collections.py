@@ -102,6 +102,7 @@ async def test_since_selects_what_was_written_at_or_after_it(store):
         "cache": 1,
         "usage": 1,
         "audit": 1,
+        "reports": 0,
     }
     for name, docs in changed.items():  # the same documents as a full scan shows
         full = {json.dumps(doc, sort_keys=True) for doc in everything[name]}
