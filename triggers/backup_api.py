@@ -146,6 +146,16 @@ async def _backups(services: Services) -> BackupService:
         raise BackupsUnavailableError from None
 
 
+async def _named_backup(
+    req: func.HttpRequest, services: Services, access: Access
+) -> tuple[str, BackupService]:
+    """The checks every route on one backup makes first: the caller is an operator, the id is
+    well formed, the backup service is usable."""
+    _operator(req, services, access)
+    backup_id = BackupPath.model_validate(dict(req.route_params)).backup_id
+    return backup_id, await _backups(services)
+
+
 async def _manifest(
     backups: BackupService, client: df.DurableOrchestrationClient, backup_id: str
 ) -> Manifest:
@@ -238,9 +248,7 @@ async def get_backup(
 ) -> func.HttpResponse:
     async def handle(services: Services, access: Access) -> func.HttpResponse:
         try:
-            _operator(req, services, access)
-            backup_id = BackupPath.model_validate(dict(req.route_params)).backup_id
-            backups = await _backups(services)
+            backup_id, backups = await _named_backup(req, services, access)
             try:
                 view = BackupView.of(await backups.manifest(backup_id))
             except BackupInvalidError:  # its manifest does not parse
@@ -266,9 +274,7 @@ async def verify_backup(
 ) -> func.HttpResponse:
     async def handle(services: Services, access: Access) -> func.HttpResponse:
         try:
-            _operator(req, services, access)
-            backup_id = BackupPath.model_validate(dict(req.route_params)).backup_id
-            backups = await _backups(services)
+            backup_id, backups = await _named_backup(req, services, access)
             try:
                 await _manifest(backups, client, backup_id)
                 view = VerifyView.of(await backups.verify(backup_id))
@@ -293,12 +299,11 @@ async def start_restore(
 ) -> func.HttpResponse:
     async def handle(services: Services, access: Access) -> func.HttpResponse:
         try:
-            _operator(req, services, access)
-            backup_id = BackupPath.model_validate(dict(req.route_params)).backup_id
+            backup_id, backups = await _named_backup(req, services, access)
             request = read_body(req, RestoreRequest, services)
             access.details["dry_run"] = request.dry_run
             access.details["one_tenant"] = request.tenant is not None
-            await _manifest(await _backups(services), client, backup_id)
+            await _manifest(backups, client, backup_id)
             access.resource = f"backups/{backup_id}"
             under_way = await client.get_status_by(
                 runtime_status=list(_UNDER_WAY), instance_id_prefix=restores_prefix(backup_id)

@@ -14,18 +14,16 @@ from typing import Any
 import httpx
 import pytest
 
-from devhost.durable.history import scheduled_ids, scheduled_signature
-from devhost.durable.replay import run_episode
 from devhost.testing import Devhost, start_devhost
 from tests.e2e.conftest import (
     OPERATOR,
     PROJECT_ROOT,
     app_env,
-    app_functions,
     principal_headers,
     start_run,
     wait_run,
 )
+from tests.e2e.replay import replay
 from triggers.access import unverified_id
 
 pytestmark = pytest.mark.slow
@@ -421,43 +419,23 @@ def test_restores_replay_to_the_same_actions_and_outcome(api: httpx.Client, host
     _restore(api, _latest(api), dry_run=True)
     database = Path(host.env["BLOB_ROOT"]).parent / "devhost" / "durable.sqlite3"
     with sqlite3.connect(database) as connection:
-        instances = connection.execute(
-            "SELECT instance_id, status, input, output FROM instances"
-            " WHERE hub = ? AND name = 'store_restore'",
-            (HUB,),
-        ).fetchall()
-        histories = {
-            instance_id: [
-                json.loads(row[0])
-                for row in connection.execute(
-                    "SELECT event FROM history WHERE hub = ? AND instance_id = ? ORDER BY seq",
-                    (HUB, instance_id),
-                )
-            ]
-            for instance_id, *_ in instances
-        }
-    handle = next(
-        f.get_user_function() for f in app_functions() if f.get_function_name() == "store_restore"
-    )
+        instances = [
+            row[0]
+            for row in connection.execute(
+                "SELECT instance_id FROM instances WHERE hub = ? AND name = 'store_restore'",
+                (HUB,),
+            )
+        ]
     outcomes = set()
-    for instance_id, status, input_text, output_text in instances:
-        history = histories[instance_id]
-        outcome = run_episode(
-            handle,
-            instance_id=instance_id,
-            parent_instance_id=None,
-            input_text=input_text,
-            history=history,
-            known_ids=scheduled_ids(history),
-            child_id_prefix=instance_id,
-        )
-        assert outcome.new_tasks == [] and outcome.signature == scheduled_signature(history)
-        if status == "Completed":
-            assert outcome.done and json.loads(outcome.output) == json.loads(output_text)
+    for instance_id in instances:
+        found, outcome = replay(database, HUB, instance_id, "store_restore")
+        if found.status == "Completed":
+            assert outcome.done and json.loads(outcome.output) == json.loads(found.output_text)
         else:
-            assert status == "Failed" and outcome.error and "was not restored" in outcome.error
+            assert found.status == "Failed" and outcome.error
+            assert "was not restored" in outcome.error
             assert json.loads(outcome.custom_status)["problems"]
-        outcomes.add(status)
+        outcomes.add(found.status)
     assert outcomes == {"Completed", "Failed"}  # the tampered backup's restore failed
 
 

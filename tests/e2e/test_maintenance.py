@@ -3,9 +3,7 @@ backup orchestration's history replayed through the Durable SDK's own executor."
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,18 +13,15 @@ import pytest
 
 from agentops.backup import backup_work_for_hour
 from agentops.backup.periods import manual_backup_work
-from devhost.durable.history import scheduled_ids, scheduled_signature
-from devhost.durable.replay import run_episode
-from devhost.durable.store import DurableStore
 from devhost.testing import Devhost, start_devhost
 from tests.e2e.conftest import (
     OPERATOR,
     PROJECT_ROOT,
     app_env,
-    app_functions,
     start_run,
     wait_run,
 )
+from tests.e2e.replay import replay
 
 pytestmark = pytest.mark.slow
 HUB = "maintenance"
@@ -133,29 +128,6 @@ def _back_up_twice(app_host: Devhost, api: httpx.Client) -> str:
 
 
 def _replays_to_the_same_actions(database: Path, backup_id: str) -> None:
-    with sqlite3.connect(database) as connection:
-        input_text, output_text = connection.execute(
-            "SELECT input, output FROM instances WHERE hub = ? AND instance_id = ?",
-            (HUB, backup_id),
-        ).fetchone()
-    store = DurableStore(database, HUB)
-    store.open()
-    try:
-        history = store.read_history(backup_id)
-    finally:
-        asyncio.run(store.close())
-    handle = next(
-        f.get_user_function() for f in app_functions() if f.get_function_name() == "store_backup"
-    )
-    outcome = run_episode(
-        handle,
-        instance_id=backup_id,
-        parent_instance_id=None,
-        input_text=input_text,
-        history=history,
-        known_ids=scheduled_ids(history),
-        child_id_prefix=backup_id,
-    )
-    assert outcome.done and outcome.error is None and outcome.new_tasks == []
-    assert json.loads(outcome.output) == json.loads(output_text)
-    assert outcome.signature == scheduled_signature(history)
+    found, outcome = replay(database, HUB, backup_id, "store_backup")
+    assert outcome.done and outcome.error is None
+    assert json.loads(outcome.output) == json.loads(found.output_text)

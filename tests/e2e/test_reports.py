@@ -3,7 +3,6 @@ the orchestration's history replayed, and the admin routes that list and serve r
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import time
@@ -14,19 +13,16 @@ import httpx
 import pytest
 
 from agentops.reports.periods import report_work_for_previous_day
-from devhost.durable.history import scheduled_ids, scheduled_signature
-from devhost.durable.replay import run_episode
-from devhost.durable.store import DurableStore
 from devhost.testing import Devhost, start_devhost
 from tests.e2e.conftest import (
     OPERATOR,
     PROJECT_ROOT,
     app_env,
-    app_functions,
     principal_headers,
     start_run,
     wait_run,
 )
+from tests.e2e.replay import replay
 
 pytestmark = pytest.mark.slow
 HUB = "reports"
@@ -173,29 +169,6 @@ def _audited(database: Path, cost_id: str) -> None:
 
 
 def _replays_to_the_same_actions(database: Path, instance_id: str) -> None:
-    with sqlite3.connect(database) as connection:
-        input_text, output_text = connection.execute(
-            "SELECT input, output FROM instances WHERE hub = ? AND instance_id = ?",
-            (HUB, instance_id),
-        ).fetchone()
-    store = DurableStore(database, HUB)
-    store.open()
-    try:
-        history = store.read_history(instance_id)
-    finally:
-        asyncio.run(store.close())
-    handle = next(
-        f.get_user_function() for f in app_functions() if f.get_function_name() == "daily_report"
-    )
-    outcome = run_episode(
-        handle,
-        instance_id=instance_id,
-        parent_instance_id=None,
-        input_text=input_text,
-        history=history,
-        known_ids=scheduled_ids(history),
-        child_id_prefix=instance_id,
-    )
-    assert outcome.done and outcome.error is None and outcome.new_tasks == []
-    assert json.loads(outcome.output) == json.loads(output_text)
-    assert outcome.signature == scheduled_signature(history)
+    found, outcome = replay(database, HUB, instance_id, "daily_report")
+    assert outcome.done and outcome.error is None
+    assert json.loads(outcome.output) == json.loads(found.output_text)
