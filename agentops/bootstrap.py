@@ -38,6 +38,7 @@ from agentops.model.pricing import Price, PriceTable
 from agentops.model.rate_limiter import RateLimiter, RateLimits
 from agentops.model.retry import RetryPolicy
 from agentops.model.types import ModelAnswer, ModelRequest
+from agentops.reports.anomalies import ComplianceRules
 from agentops.reports.price_book import PriceBook, load_price_book
 from agentops.reports.service import FlexPlan, ReportService
 from agentops.request_limits import RequestLimiter
@@ -103,6 +104,7 @@ class Services:
             self.agents,
             prices=price_book(),
             plan=report_plan(self.settings),
+            compliance_rules=compliance_rules(self.settings),
         )
 
     async def aclose(self) -> None:
@@ -226,6 +228,14 @@ def report_plan(settings: Settings) -> FlexPlan:
         instance_memory_mb=settings.flex_instance_memory_mb,
         always_ready_instances=settings.flex_always_ready_instances,
         batch_size=settings.batch_size,
+    )
+
+
+def compliance_rules(settings: Settings) -> ComplianceRules:
+    """The anomaly rules, with the working hours of the organisation the app serves."""
+    start, end = settings.working_hours()
+    return ComplianceRules(
+        timezone=settings.compliance_timezone, work_start_hour=start, work_end_hour=end
     )
 
 

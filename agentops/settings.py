@@ -12,8 +12,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +91,10 @@ class Settings(BaseSettings):
     flex_always_ready_instances: int = Field(
         default=0, ge=0, le=1000, alias="FLEX_ALWAYS_READY_INSTANCES"
     )
+    # Working hours of the compliance report's `outside_working_hours` rule: an IANA time zone
+    # and the hours "start-end" (local time, Monday to Friday).
+    compliance_timezone: str = Field(default="UTC", alias="COMPLIANCE_TIMEZONE")
+    compliance_work_hours: str = Field(default="8-18", alias="COMPLIANCE_WORK_HOURS")
     # Compressed bytes after which a backup part is closed and the next one begun.
     backup_part_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024 * 1024, alias="BACKUP_PART_BYTES"
@@ -200,6 +211,27 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    @field_validator("compliance_timezone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone, such as Europe/Paris or UTC") from None
+        return value
+
+    @field_validator("compliance_work_hours")
+    @classmethod
+    def _work_hours(cls, value: str) -> str:
+        start, _, end = value.partition("-")
+        if not (start.isdigit() and end.isdigit() and 0 <= int(start) < int(end) <= 24):
+            raise ValueError("hours as start-end within 0-24, such as 8-18")
+        return value
+
+    def working_hours(self) -> tuple[int, int]:
+        start, _, end = self.compliance_work_hours.partition("-")
+        return int(start), int(end)
 
     @field_validator("flex_instance_memory_mb")
     @classmethod

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agentops.reports.figures import ReportModel, RuleCheck
 from agentops.reports.inputs import AccessEvent, Period
@@ -52,6 +52,12 @@ class ComplianceRules(BaseModel):
         if not value <= set(range(7)):
             raise ValueError("work_days are 0 (Monday) to 6 (Sunday)")
         return value
+
+    @model_validator(mode="after")
+    def _hours_in_order(self) -> ComplianceRules:
+        if self.work_start_hour >= self.work_end_hour:
+            raise ValueError("working hours end after they start")
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from agentops.agents.registry import AgentRegistry
 from agentops.audit import AuditTrail
 from agentops.blobs import BlobNotFoundError, BlobStore
+from agentops.reports.anomalies import ComplianceRules
 from agentops.reports.compliance import ComplianceReport, build_compliance_report
 from agentops.reports.cost import build_cost_report
 from agentops.reports.cost_models import CostReport
@@ -96,6 +97,7 @@ class ReportService:
         *,
         prices: PriceBook,
         plan: FlexPlan | None = None,
+        compliance_rules: ComplianceRules | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._store = store
@@ -103,6 +105,7 @@ class ReportService:
         self._agents = agents
         self._prices = prices
         self._plan = plan or FlexPlan()
+        self._compliance_rules = compliance_rules or ComplianceRules()
         self._clock = clock
 
     # -- reading ----------------------------------------------------------------------------
@@ -232,6 +235,7 @@ class ReportService:
             generated_at=generated_at,
             baseline=events,  # the engine keeps the baseline period's own events
             baseline_period=baseline,
+            rules=self._compliance_rules,
         )
 
     def _deployment(self, run: Run, item: Item) -> str:

@@ -11,14 +11,17 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from agentops.agents.definitions import AgentDefinition
 from agentops.agents.registry import AgentRegistry
 from agentops.audit import AuditEvent, AuditTrail
 from agentops.blobs.local import LocalBlobStore
+from agentops.bootstrap import compliance_rules
 from agentops.reports import load_price_book
 from agentops.reports.periods import ReportWork, report_work_for_previous_day
 from agentops.reports.service import FlexPlan, ReportService
+from agentops.settings import Settings
 from agentops.store import ItemError, ItemOutcome, Run, Usage
 
 DAY = date(2026, 11, 26)
@@ -190,3 +193,44 @@ async def test_a_day_that_has_not_ended_is_refused(service):
     with pytest.raises(ValueError, match="has not ended"):
         await service.build(ReportWork(kind="cost", day=AFTER.date()))
     assert (await service.list(None)).items == []
+
+
+@pytest.mark.parametrize(
+    ("zone", "hours", "flagged"),
+    [
+        ("UTC", "8-18", set()),  # every access of the day falls within 09:00-13:00 UTC
+        ("America/Los_Angeles", "8-18", {"alice", "bob", "carol"}),  # 01:00-05:00 there
+        ("UTC", "10-12", {"alice", "carol"}),  # 09:00 (alice) and 12:00, 13:00 (carol)
+    ],
+)
+async def test_working_hours_come_from_the_app_settings(
+    store, clock, tmp_path, zone, hours, flagged
+):
+    await _fill(store, clock)
+    settings = Settings(COMPLIANCE_TIMEZONE=zone, COMPLIANCE_WORK_HOURS=hours)
+    service = ReportService(
+        store,
+        LocalBlobStore(tmp_path / "blobs"),
+        AGENTS,
+        prices=load_price_book(),
+        compliance_rules=compliance_rules(settings),
+        clock=lambda: AFTER,
+    )
+    record = await service.build(ReportWork(kind="compliance", day=DAY))
+    report = json.loads(await service.content(record, "json"))
+    outside = [a for a in report["anomalies"] if a["rule"]["name"] == "outside_working_hours"]
+    assert {a["principal"] for a in outside} == flagged
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("COMPLIANCE_TIMEZONE", "Mars/Olympus"),
+        ("COMPLIANCE_WORK_HOURS", "18-8"),
+        ("COMPLIANCE_WORK_HOURS", "8-25"),
+        ("COMPLIANCE_WORK_HOURS", "nine to five"),
+    ],
+)
+def test_working_hours_that_cannot_be_honoured_stop_start_up(setting, value):
+    with pytest.raises(ValidationError, match=setting):
+        Settings(**{setting: value})
