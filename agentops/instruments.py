@@ -1,0 +1,238 @@
+"""Every metric the app emits, as data: name, kind, unit and the attributes it may carry.
+
+The instruments are created from these specs (`agentops.telemetry` meters), and the portal's
+alerts and workbook queries (infra/monitoring) are tested against them, so a renamed metric
+cannot leave a dashboard silently empty. The first ten are the production guide's, with its
+exact names; the rest are what an operator of batch runs needs beyond them.
+
+Attributes are of low cardinality only: agent and deployment names come from agents.yaml, tenant
+appears only where a tenant's spend or refusals are the point, and never a query, a run id, a
+thread id or a user id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+type InstrumentKind = Literal["counter", "histogram", "up_down_counter", "gauge"]
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentSpec:
+    name: str
+    kind: InstrumentKind
+    unit: str
+    description: str
+    attributes: frozenset[str]
+
+
+def _spec(
+    name: str, kind: InstrumentKind, unit: str, description: str, *attributes: str
+) -> InstrumentSpec:
+    return InstrumentSpec(name, kind, unit, description, frozenset(attributes))
+
+
+# The production guide's ten.
+REQUESTS = _spec(
+    "agent.requests.total",
+    "counter",
+    "{request}",
+    "HTTP requests by route and outcome",
+    "http.route",
+    "outcome",
+    "agent",
+)
+REQUEST_DURATION = _spec(
+    "agent.request.duration",
+    "histogram",
+    "ms",
+    "HTTP request duration",
+    "http.route",
+    "outcome",
+    "agent",
+)
+ERRORS = _spec(
+    "agent.errors.total",
+    "counter",
+    "{error}",
+    "errors by class (HTTP faults, failed items)",
+    "agent",
+    "error.type",
+)
+CREATED = _spec(
+    "agent.created.total", "counter", "{agent}", "Agent Framework agents constructed", "agent"
+)
+EXECUTED = _spec(
+    "agent.executed.total",
+    "counter",
+    "{run}",
+    "agent runs (one per item or question)",
+    "agent",
+    "outcome",
+)
+TOOLS_INVOKED = _spec(
+    "agent.tools.invoked.total", "counter", "{call}", "tool calls", "agent", "tool", "outcome"
+)
+TOOL_DURATION = _spec(
+    "agent.tool.duration", "histogram", "ms", "tool call duration", "agent", "tool"
+)
+MEMORY_OPERATIONS = _spec(
+    "agent.memory.operations.total",
+    "counter",
+    "{operation}",
+    "conversation thread reads and writes",
+    "agent",
+    "operation",
+)
+LLM_CALLS = _spec(
+    "agent.llm.calls.total",
+    "counter",
+    "{call}",
+    "model calls by deployment and outcome",
+    "agent",
+    "deployment",
+    "outcome",
+)
+TOKENS_USED = _spec(
+    "agent.tokens.used",
+    "counter",
+    "{token}",
+    "tokens by type (input, output)",
+    "agent",
+    "deployment",
+    "token.type",
+)
+
+# Beyond the guide: batch items, resilience, spend and maintenance.
+ITEMS_FINISHED = _spec(
+    "agentops.items.finished",
+    "counter",
+    "{item}",
+    "items finished, failed ones by reason",
+    "agent",
+    "deployment",
+    "outcome",
+    "reason",
+)
+ITEM_RETRIES = _spec(
+    "agentops.items.retries",
+    "counter",
+    "{attempt}",
+    "item attempts retried, by reason",
+    "agent",
+    "reason",
+)
+ITEM_DEFERRALS = _spec(
+    "agentops.items.deferrals",
+    "counter",
+    "{item}",
+    "items put back for later (open breaker, rate limit, budget)",
+    "agent",
+    "reason",
+)
+RUNS_FINISHED = _spec(
+    "agentops.runs.finished",
+    "counter",
+    "{run}",
+    "batch runs finished, by status",
+    "agent",
+    "status",
+)
+BREAKER_STATE = _spec(
+    "agentops.breaker.state",
+    "gauge",
+    "1",
+    "circuit state: 0 closed, 1 half open, 2 open",
+    "deployment",
+)
+BREAKER_TRANSITIONS = _spec(
+    "agentops.breaker.transitions",
+    "counter",
+    "{transition}",
+    "circuit breaker state changes",
+    "deployment",
+    "state",
+)
+BREAKER_REJECTIONS = _spec(
+    "agentops.breaker.rejections",
+    "counter",
+    "{call}",
+    "calls refused while a breaker was open",
+    "deployment",
+)
+LIMITER_WAIT = _spec(
+    "agentops.limiter.wait",
+    "histogram",
+    "ms",
+    "time a model call waited for rate-limit capacity",
+    "deployment",
+)
+BUDGET_REFUSALS = _spec(
+    "agentops.budget.refusals",
+    "counter",
+    "{refusal}",
+    "work refused by a spent budget",
+    "tenant",
+    "agent",
+    "scope",
+)
+CACHE_LOOKUPS = _spec(
+    "agentops.cache.lookups",
+    "counter",
+    "{lookup}",
+    "response cache lookups by outcome",
+    "agent",
+    "outcome",
+)
+CACHE_SAVED_COST = _spec(
+    "agentops.cache.saved_cost",
+    "counter",
+    "USD",
+    "cost of the model calls cache hits avoided",
+    "agent",
+)
+COST = _spec(
+    "agentops.cost",
+    "counter",
+    "USD",
+    "model spend as priced when it was incurred",
+    "tenant",
+    "agent",
+    "deployment",
+)
+MAINTENANCE = _spec(
+    "agentops.maintenance.runs",
+    "counter",
+    "{run}",
+    "backups, restores and reports finished, by kind and outcome",
+    "kind",
+    "outcome",
+)
+
+INSTRUMENTS: tuple[InstrumentSpec, ...] = (
+    REQUESTS,
+    REQUEST_DURATION,
+    ERRORS,
+    CREATED,
+    EXECUTED,
+    TOOLS_INVOKED,
+    TOOL_DURATION,
+    MEMORY_OPERATIONS,
+    LLM_CALLS,
+    TOKENS_USED,
+    ITEMS_FINISHED,
+    ITEM_RETRIES,
+    ITEM_DEFERRALS,
+    RUNS_FINISHED,
+    BREAKER_STATE,
+    BREAKER_TRANSITIONS,
+    BREAKER_REJECTIONS,
+    LIMITER_WAIT,
+    BUDGET_REFUSALS,
+    CACHE_LOOKUPS,
+    CACHE_SAVED_COST,
+    COST,
+    MAINTENANCE,
+)
+BY_NAME: dict[str, InstrumentSpec] = {spec.name: spec for spec in INSTRUMENTS}
