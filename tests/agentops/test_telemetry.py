@@ -176,6 +176,10 @@ _CONFIGURE_TWICE = textwrap.dedent(
     with trace.get_tracer("probe").start_as_current_span("probe-span"):
         logging.getLogger("agentops.probe").warning("probe line")
     metrics.get_meter("probe").create_counter("probe.metric").add(1)
+    # Exported now, not left to the exit handlers, whose order between the two exporters'
+    # shutdowns is not fixed.
+    if hasattr(trace.get_tracer_provider(), "force_flush"):
+        trace.get_tracer_provider().force_flush()
     handlers = [type(h).__name__ for h in logging.getLogger().handlers]
     print(json.dumps({
         "same_plan": first is second,
@@ -248,8 +252,13 @@ def test_azure_monitor_and_otlp_export_side_by_side() -> None:
                 "APPLICATIONINSIGHTS_CONNECTION_STRING": connection,
                 "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
                 "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
+                # The distro samples at 5 traces a second by default, which may drop a
+                # process's first span: every span here, to see both exporters get it.
+                "OTEL_TRACES_SAMPLER": "microsoft.fixed_percentage",
+                "OTEL_TRACES_SAMPLER_ARG": "1.0",
             }
         )
+        receiver.wait_for("/v1/traces")  # the receiver's thread may record it just after
         assert "probe-span" in [name for name, _ in receiver.spans()]
         assert receiver.wait_for("/v2.1/track")
     assert seen["tracer_provider"] == "TracerProvider"
