@@ -6,11 +6,11 @@ import base64
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from agentops.store.records import ITEM_TEXT_FIELDS, Message, ThreadOwner
+from agentops.store.records import ITEM_TEXT_FIELDS, Message, Page, ThreadOwner
 
 # Cosmos DB forbids these in ids; both adapters refuse them so they accept the same keys.
 _FORBIDDEN_ID_CHARS = re.compile(r"[/\\?#\x00-\x1f\x7f]")
@@ -130,3 +130,32 @@ def decode_cursor(token: str, arity: int) -> list[Any]:
     if not isinstance(parts, list) or len(parts) != arity:
         raise ValueError("continuation token is not valid")
     return parts
+
+
+def keyset_after(
+    columns: Sequence[str], values: Sequence[Any], mark: str, *, descending: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """The condition for rows strictly past `values` in ORDER BY `columns` order, and its params.
+
+    `(a > x OR (a = x AND (b > y OR (b = y AND c > z))))` for three columns, on named parameters
+    that start with `mark` (`:` in SQLite, `@` in Cosmos DB SQL).
+    """
+    op = "<" if descending else ">"
+    names = [f"after{position}" for position in range(len(columns))]
+    condition = f"{columns[-1]} {op} {mark}{names[-1]}"
+    for column, name in zip(columns[-2::-1], names[-2::-1], strict=True):
+        condition = f"({column} {op} {mark}{name} OR ({column} = {mark}{name} AND {condition}))"
+    return condition, dict(zip(names, values, strict=True))
+
+
+def page_of[T](
+    docs: Sequence[Mapping[str, Any]],
+    limit: int,
+    keys: Sequence[str],
+    convert: Callable[[Mapping[str, Any]], T],
+) -> Page[T]:
+    """A page from `limit + 1` documents read in order: the extra one only says there is more,
+    and the cursor is the sort key (`keys`) of the last document kept."""
+    kept = docs[:limit]
+    cursor = encode_cursor(*(kept[-1][key] for key in keys)) if len(docs) > limit else None
+    return Page([convert(doc) for doc in kept], cursor)

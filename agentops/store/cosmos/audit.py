@@ -11,7 +11,7 @@ from typing import Any
 
 from azure.cosmos import exceptions
 
-from agentops.store.checks import decode_cursor, encode_cursor
+from agentops.store.checks import decode_cursor, keyset_after, page_of
 from agentops.store.cosmos.connection import CosmosConnection, remote
 from agentops.store.errors import AuditConflictError
 from agentops.store.records import AuditEntry, Page, dt_to_doc, seq_id
@@ -63,10 +63,7 @@ class CosmosAuditStore:
             after=after,
             since=dt_to_doc(since) if since is not None else "",
         )
-        entries = [AuditEntry.from_doc(doc) for doc in docs]
-        more = len(entries) > limit
-        entries = entries[:limit]
-        return Page(entries, encode_cursor(entries[-1].seq) if more else None)
+        return page_of(docs, limit, ("seq",), AuditEntry.from_doc)
 
     @remote
     async def list_audit_between(
@@ -81,22 +78,16 @@ class CosmosAuditStore:
         params: dict[str, Any] = {"n": limit + 1, "start": dt_to_doc(start), "end": dt_to_doc(end)}
         if continuation:
             at, tenant_id, seq = decode_cursor(continuation, 3)
-            where.append(
-                "(c.at > @at OR (c.at = @at AND "
-                "(c.tenant_id > @tenant_id OR (c.tenant_id = @tenant_id AND c.seq > @seq))))"
+            condition, marks = keyset_after(
+                ("c.at", "c.tenant_id", "c.seq"), (str(at), str(tenant_id), int(seq)), "@"
             )
-            params.update(at=str(at), tenant_id=str(tenant_id), seq=int(seq))
+            where.append(condition)
+            params |= marks
         query = (
             f"SELECT TOP @n * FROM c WHERE {' AND '.join(where)} ORDER BY c.at, c.tenant_id, c.seq"
         )
         docs = await self._db.query("audit", query, None, **params)
-        entries = [AuditEntry.from_doc(doc) for doc in docs]
-        more = len(entries) > limit
-        entries = entries[:limit]
-        if not more:
-            return Page(entries, None)
-        last = entries[-1]
-        return Page(entries, encode_cursor(dt_to_doc(last.at) or "", last.tenant_id, last.seq))
+        return page_of(docs, limit, ("at", "tenant_id", "seq"), AuditEntry.from_doc)
 
     @remote
     async def list_audit_tenants(self) -> list[str]:

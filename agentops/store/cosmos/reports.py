@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentops.store.checks import decode_cursor, encode_cursor
+from agentops.store.checks import decode_cursor, keyset_after, page_of
 from agentops.store.cosmos.connection import CosmosConnection, remote
 from agentops.store.records import Page, ReportRecord
 
@@ -41,14 +41,14 @@ class CosmosReportStore:
             params["kind"] = kind
         if continuation:
             start, report_id = decode_cursor(continuation, 2)
-            where.append("(c.period_start < @at OR (c.period_start = @at AND c.id < @id))")
-            params.update(at=str(start), id=str(report_id))
+            condition, marks = keyset_after(
+                ("c.period_start", "c.id"), (str(start), str(report_id)), "@", descending=True
+            )
+            where.append(condition)
+            params |= marks
         query = "SELECT TOP @n * FROM c"
         if where:
             query += " WHERE " + " AND ".join(where)
         query += " ORDER BY c.period_start DESC, c.id DESC"
         docs = await self._db.query("reports", query, kind, **params)
-        more = len(docs) > limit
-        docs = docs[:limit]
-        token = encode_cursor(docs[-1]["period_start"], docs[-1]["id"]) if more else None
-        return Page([ReportRecord.from_doc(doc) for doc in docs], token)
+        return page_of(docs, limit, ("period_start", "id"), ReportRecord.from_doc)

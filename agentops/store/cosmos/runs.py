@@ -22,7 +22,7 @@ from typing import Any
 from azure.cosmos import exceptions
 
 from agentops.store import changes
-from agentops.store.checks import decode_cursor, encode_cursor
+from agentops.store.checks import decode_cursor, keyset_after, page_of
 from agentops.store.cosmos.connection import MAX_CONCURRENCY, CosmosConnection, remote
 from agentops.store.records import (
     Item,
@@ -84,18 +84,16 @@ class CosmosRunStore:
             where.append("c.tenant_id = @tenant_id")
             params["tenant_id"] = tenant_id
         if continuation:
-            created_at, run_id = decode_cursor(continuation, 2)
-            where.append("(c.created_at < @at OR (c.created_at = @at AND c.id < @id))")
-            params.update(at=created_at, id=run_id)
+            after = decode_cursor(continuation, 2)
+            condition, marks = keyset_after(("c.created_at", "c.id"), after, "@", descending=True)
+            where.append(condition)
+            params |= marks
         query = "SELECT TOP @n * FROM c"
         if where:
             query += " WHERE " + " AND ".join(where)
         query += " ORDER BY c.created_at DESC, c.id DESC"
         docs = await self._db.query("runs", query, None, **params)
-        more = len(docs) > limit
-        docs = docs[:limit]
-        token = encode_cursor(docs[-1]["created_at"], docs[-1]["run_id"]) if more else None
-        return Page([Run.from_doc(doc) for doc in docs], token)
+        return page_of(docs, limit, ("created_at", "run_id"), Run.from_doc)
 
     @remote
     async def add_items(self, run_id: str, queries: Sequence[str]) -> int:
@@ -205,20 +203,14 @@ class CosmosRunStore:
         params: dict[str, Any] = {"n": limit + 1, "start": dt_to_doc(start), "end": dt_to_doc(end)}
         if continuation:
             at, run_id, index = decode_cursor(continuation, 3)
-            where.append(
-                "(c.completed_at > @at OR (c.completed_at = @at AND "
-                "(c.run_id > @run_id OR (c.run_id = @run_id AND c.index > @index))))"
+            condition, marks = keyset_after(
+                ("c.completed_at", "c.run_id", "c.index"), (str(at), str(run_id), int(index)), "@"
             )
-            params.update(at=str(at), run_id=str(run_id), index=int(index))
+            where.append(condition)
+            params |= marks
         query = (
             f"SELECT TOP @n * FROM c WHERE {' AND '.join(where)} "
             "ORDER BY c.completed_at, c.run_id, c.index"
         )
-        items = [Item.from_doc(doc) for doc in await self._db.query("items", query, None, **params)]
-        more = len(items) > limit
-        items = items[:limit]
-        if not more:
-            return Page(items, None)
-        last = items[-1]
-        token = encode_cursor(dt_to_doc(last.completed_at) or "", last.run_id, last.index)
-        return Page(items, token)
+        docs = await self._db.query("items", query, None, **params)
+        return page_of(docs, limit, ("completed_at", "run_id", "index"), Item.from_doc)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime
+from typing import Any
 
-from agentops.store.checks import decode_cursor, encode_cursor
+from agentops.store.checks import decode_cursor, keyset_after, page_of
 from agentops.store.errors import AuditConflictError
 from agentops.store.records import AuditEntry, Page, dt_to_doc, utc
 from agentops.store.sqlite.connection import SqliteConnection
@@ -60,10 +61,8 @@ class SqliteAuditStore:
                 (tenant_id, after, since_key, limit + 1),
             ).fetchall()
         )
-        entries = [AuditEntry.from_doc(json.loads(r[0])) for r in rows]
-        more = len(entries) > limit
-        entries = entries[:limit]
-        return Page(entries, encode_cursor(entries[-1].seq) if more else None)
+        docs = [json.loads(found[0]) for found in rows]
+        return page_of(docs, limit, ("seq",), AuditEntry.from_doc)
 
     async def list_audit_between(
         self,
@@ -73,22 +72,23 @@ class SqliteAuditStore:
         limit: int = 500,
         continuation: str | None = None,
     ) -> Page[AuditEntry]:
-        sql = "SELECT doc FROM audit WHERE at >= ? AND at < ?"
-        params: list[str | int] = [dt_to_doc(utc(start)) or "", dt_to_doc(utc(end)) or ""]
+        sql = "SELECT doc FROM audit WHERE at >= :start AND at < :end"
+        params: dict[str, Any] = {
+            "start": dt_to_doc(utc(start)) or "",
+            "end": dt_to_doc(utc(end)) or "",
+            "n": limit + 1,
+        }
         if continuation:
             at, tenant_id, seq = decode_cursor(continuation, 3)
-            sql += " AND (at > ? OR (at = ? AND (tenant_id > ? OR (tenant_id = ? AND seq > ?))))"
-            params += [str(at), str(at), str(tenant_id), str(tenant_id), int(seq)]
-        sql += " ORDER BY at, tenant_id, seq LIMIT ?"
-        params.append(limit + 1)
+            condition, marks = keyset_after(
+                ("at", "tenant_id", "seq"), (str(at), str(tenant_id), int(seq)), ":"
+            )
+            sql += f" AND {condition}"
+            params |= marks
+        sql += " ORDER BY at, tenant_id, seq LIMIT :n"
         rows = await self._db.call(lambda conn: conn.execute(sql, params).fetchall())
-        entries = [AuditEntry.from_doc(json.loads(found[0])) for found in rows]
-        more = len(entries) > limit
-        entries = entries[:limit]
-        if not more:
-            return Page(entries, None)
-        last = entries[-1]
-        return Page(entries, encode_cursor(dt_to_doc(last.at) or "", last.tenant_id, last.seq))
+        docs = [json.loads(found[0]) for found in rows]
+        return page_of(docs, limit, ("at", "tenant_id", "seq"), AuditEntry.from_doc)
 
     async def list_audit_tenants(self) -> list[str]:
         # DISTINCT over the primary key's first column: an index scan, not a table scan.

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from agentops.store.checks import decode_cursor, encode_cursor
+from agentops.store.checks import decode_cursor, keyset_after, page_of
 from agentops.store.records import Page, ReportRecord
 from agentops.store.sqlite.connection import SqliteConnection
 from agentops.store.sqlite.tables import UPSERT_SQL, row
@@ -30,22 +31,21 @@ class SqliteReportStore:
         self, kind: str | None, *, limit: int = 50, continuation: str | None = None
     ) -> Page[ReportRecord]:
         where: list[str] = []
-        params: list[str | int] = []
+        params: dict[str, Any] = {"n": limit + 1}
         if kind is not None:
-            where.append("kind = ?")
-            params.append(kind)
+            where.append("kind = :kind")
+            params["kind"] = kind
         if continuation:
             start, report_id = decode_cursor(continuation, 2)
-            where.append("(period_start < ? OR (period_start = ? AND id < ?))")
-            params += [str(start), str(start), str(report_id)]
+            condition, marks = keyset_after(
+                ("period_start", "id"), (str(start), str(report_id)), ":", descending=True
+            )
+            where.append(condition)
+            params |= marks
         sql = "SELECT doc FROM reports"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY period_start DESC, id DESC LIMIT ?"
-        params.append(limit + 1)
+        sql += " ORDER BY period_start DESC, id DESC LIMIT :n"
         rows = await self._db.call(lambda conn: conn.execute(sql, params).fetchall())
         docs = [json.loads(found[0]) for found in rows]
-        more = len(docs) > limit
-        docs = docs[:limit]
-        token = encode_cursor(docs[-1]["period_start"], docs[-1]["id"]) if more else None
-        return Page([ReportRecord.from_doc(doc) for doc in docs], token)
+        return page_of(docs, limit, ("period_start", "id"), ReportRecord.from_doc)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from agentops.store import changes
-from agentops.store.checks import decode_cursor, encode_cursor
+from agentops.store.checks import decode_cursor, keyset_after, page_of
 from agentops.store.records import (
     Item,
     ItemCounts,
@@ -54,25 +54,23 @@ class SqliteRunStore:
     async def list_runs(
         self, tenant_id: str | None, *, limit: int = 50, continuation: str | None = None
     ) -> Page[Run]:
-        after = decode_cursor(continuation, 2) if continuation else None
-        where, params = [], []
+        where: list[str] = []
+        params: dict[str, Any] = {"n": limit + 1}
         if tenant_id is not None:
-            where.append("tenant_id = ?")
-            params.append(tenant_id)
-        if after is not None:
-            where.append("(created_at < ? OR (created_at = ? AND run_id < ?))")
-            params += [after[0], after[0], after[1]]
+            where.append("tenant_id = :tenant_id")
+            params["tenant_id"] = tenant_id
+        if continuation:
+            after = decode_cursor(continuation, 2)
+            condition, marks = keyset_after(("created_at", "run_id"), after, ":", descending=True)
+            where.append(condition)
+            params |= marks
         sql = "SELECT doc FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, run_id DESC LIMIT ?"
-        params.append(limit + 1)
+        sql += " ORDER BY created_at DESC, run_id DESC LIMIT :n"
         rows = await self._db.call(lambda conn: conn.execute(sql, params).fetchall())
         docs = [json.loads(found[0]) for found in rows]
-        more = len(docs) > limit
-        docs = docs[:limit]
-        token = encode_cursor(docs[-1]["created_at"], docs[-1]["run_id"]) if more else None
-        return Page([Run.from_doc(doc) for doc in docs], token)
+        return page_of(docs, limit, ("created_at", "run_id"), Run.from_doc)
 
     async def add_items(self, run_id: str, queries: Sequence[str]) -> int:
         def op(conn: sqlite3.Connection) -> int:
@@ -160,23 +158,16 @@ class SqliteRunStore:
         limit: int = 500,
         continuation: str | None = None,
     ) -> Page[Item]:
-        sql = f"SELECT doc FROM items WHERE {_COMPLETED_AT} >= ? AND {_COMPLETED_AT} < ?"
-        params: list[Any] = [dt_to_doc(start), dt_to_doc(end)]
+        sql = f"SELECT doc FROM items WHERE {_COMPLETED_AT} >= :start AND {_COMPLETED_AT} < :end"
+        params: dict[str, Any] = {"start": dt_to_doc(start), "end": dt_to_doc(end), "n": limit + 1}
         if continuation:
             at, run_id, index = decode_cursor(continuation, 3)
-            sql += (
-                f" AND ({_COMPLETED_AT} > ? OR ({_COMPLETED_AT} = ? AND "
-                "(run_id > ? OR (run_id = ? AND idx > ?))))"
+            condition, marks = keyset_after(
+                (_COMPLETED_AT, "run_id", "idx"), (str(at), str(run_id), int(index)), ":"
             )
-            params += [str(at), str(at), str(run_id), str(run_id), int(index)]
-        sql += f" ORDER BY {_COMPLETED_AT}, run_id, idx LIMIT ?"
-        params.append(limit + 1)
+            sql += f" AND {condition}"
+            params |= marks
+        sql += f" ORDER BY {_COMPLETED_AT}, run_id, idx LIMIT :n"
         rows = await self._db.call(lambda conn: conn.execute(sql, params).fetchall())
-        items = [Item.from_doc(json.loads(found[0])) for found in rows]
-        more = len(items) > limit
-        items = items[:limit]
-        if not more:
-            return Page(items, None)
-        last = items[-1]
-        token = encode_cursor(dt_to_doc(last.completed_at) or "", last.run_id, last.index)
-        return Page(items, token)
+        docs = [json.loads(found[0]) for found in rows]
+        return page_of(docs, limit, ("completed_at", "run_id", "index"), Item.from_doc)

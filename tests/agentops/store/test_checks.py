@@ -4,6 +4,8 @@ Every test runs on SQLite and on the Cosmos DB adapter (see conftest)."""
 
 from __future__ import annotations
 
+import itertools
+import sqlite3
 from datetime import UTC, date, datetime
 
 import pytest
@@ -13,6 +15,7 @@ from agentops.store import (
     ItemStatus,
     ThreadOwner,
 )
+from agentops.store.checks import decode_cursor, keyset_after, page_of
 from tests.agentops.store.samples import ALICE, make_run, msgs
 
 
@@ -58,3 +61,23 @@ async def test_bad_arguments_are_refused(store):
         ItemOutcome(ItemStatus.PENDING)
     assert await store.get_thread("t-1") is None
     assert await store.get_usage("tenant:acme", date(2026, 11, 26)) == (0, 0.0)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_keyset_after_matches_tuple_order_on_every_row(descending: bool) -> None:
+    rows = list(itertools.product("ab", (1, 2), ("x", "y")))
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a TEXT, b INTEGER, c TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    for mark in rows:
+        condition, params = keyset_after(("a", "b", "c"), mark, ":", descending=descending)
+        found = set(conn.execute(f"SELECT a, b, c FROM t WHERE {condition}", params).fetchall())
+        assert found == {r for r in rows if (r < mark if descending else r > mark)}
+
+
+def test_page_of_keeps_limit_and_points_the_cursor_at_the_last_kept() -> None:
+    docs = [{"at": f"t{i}", "id": str(i)} for i in range(4)]
+    page = page_of(docs, 3, ("at", "id"), lambda doc: doc["id"])
+    assert page.items == ["0", "1", "2"]
+    assert page.continuation and decode_cursor(page.continuation, 2) == ["t2", "2"]
+    assert page_of(docs[:3], 3, ("at", "id"), lambda doc: doc["id"]).continuation is None
