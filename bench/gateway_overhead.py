@@ -70,8 +70,9 @@ def gateway(usage, shared) -> ModelGateway:
     prices = PriceTable()
     unlimited = BudgetLimit(tokens=10**15, cost=10.0**12)
     return ModelGateway(
+        invoke,
         prices=prices,
-        cache=ResponseCache(shared, prices, max_entries=10_000),
+        cache=ResponseCache(shared, max_entries=10_000),
         budgets=Budgets(usage, tenants={"contoso": unlimited}, agents={"calculator": unlimited}),
         # Limits the run never reaches: the limiter's bookkeeping runs, it never waits.
         limiter=RateLimiter({"gpt-4o-mini": RateLimits(rpm=10**9, tpm=10**12)}),
@@ -83,21 +84,21 @@ def gateway(usage, shared) -> ModelGateway:
 async def miss_path(gw: ModelGateway, calls: int) -> list[float]:
     requests = [replace(REQUEST, query=f"{REQUEST.query} #{i}") for i in range(calls)]
     for request in requests[:500]:  # warm-up
-        await gw.call(replace(request, query=request.query + " warm"), invoke)
+        await gw.call(replace(request, query=request.query + " warm"))
     samples = []
     clock = time.perf_counter_ns
     for request in requests:
         start = clock()
-        await gw.call(request, invoke)
+        await gw.call(request)
         samples.append((clock() - start) / 1000.0)
     return samples
 
 
 async def hit_rate(gw: ModelGateway, calls: int) -> float:
-    await gw.call(REQUEST, invoke)
+    await gw.call(REQUEST)
     start = time.perf_counter()
     for _ in range(calls):
-        await gw.call(REQUEST, invoke)
+        await gw.call(REQUEST)
     return calls / (time.perf_counter() - start)
 
 

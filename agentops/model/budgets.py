@@ -148,5 +148,16 @@ class Budgets:
         return seen[0], seen[1]
 
 
+class BudgetGate:
+    """The budget check a run passes before it is created: against the store's totals, since
+    other workers' spending since this one last looked matters for a decision taken once."""
+
+    def __init__(self, budgets: Budgets) -> None:
+        self._budgets = budgets
+
+    async def check(self, tenant: str, agent: str, estimated_tokens: int) -> None:
+        await self._budgets.check(tenant, agent, estimated_tokens, fresh=True)
+
+
 def _day(now: datetime) -> date:
     return now.astimezone(UTC).date()
