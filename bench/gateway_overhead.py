@@ -3,9 +3,11 @@
 Cache-miss path: cache lookup and store, budget check and record, rate limiter, circuit breaker,
 pricing; every query distinct. Measured twice: with the store's work kept in process (the layer's
 own cost) and on the real SQLite store (shared cache level and usage counters). Cache-hit path:
-calls per second for a repeated query.
+calls per second for a repeated query. The gateway's metrics cost a no-op call unless a meter
+provider is installed: ``--metrics`` installs the OpenTelemetry SDK's, with an in-memory reader,
+to show what recording them costs.
 
-    .venv/bin/python bench/gateway_overhead.py [--calls 50000]
+    .venv/bin/python bench/gateway_overhead.py [--calls 50000] [--metrics]
 """
 
 from __future__ import annotations
@@ -125,7 +127,19 @@ async def main(calls: int) -> None:
     print(f"hit path (in-process LRU): {rate:,.0f} calls/s")
 
 
+def install_meter_provider() -> None:
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=50_000)
-    asyncio.run(main(parser.parse_args().calls))
+    parser.add_argument("--metrics", action="store_true", help="record metrics with the SDK")
+    args = parser.parse_args()
+    if args.metrics:
+        install_meter_provider()
+    asyncio.run(main(args.calls))
