@@ -208,7 +208,7 @@ async def test_opted_out_agent_calls_the_model_each_time(store, clock):
     assert len(endpoint.calls) == 3
 
 
-async def test_throttling_does_not_open_the_breaker(store, clock):
+async def test_throttling_does_not_open_the_breaker(store, clock, captured_telemetry):
     endpoint = Endpoint(
         *(TransientModelError("429", status=429, retry_after_s=5.0) for _ in range(4))
     )
@@ -217,6 +217,8 @@ async def test_throttling_does_not_open_the_breaker(store, clock):
         with pytest.raises(TransientModelError):
             await gateway.call(make_request(query=f"q{index}"))
     assert gateway._breakers.get("gpt-4o-mini").state is BreakerState.CLOSED
+    assert captured_telemetry.total("agent.llm.calls.total", outcome="throttled") == 4
+    assert captured_telemetry.points("agentops.breaker.transitions") == []
 
 
 def _spent(error: ModelError, usage: Usage) -> ModelError:
@@ -224,7 +226,9 @@ def _spent(error: ModelError, usage: Usage) -> ModelError:
     return error
 
 
-async def test_a_failure_after_spending_tokens_is_billed_and_carries_its_usage(store, clock):
+async def test_a_failure_after_spending_tokens_is_billed_and_carries_its_usage(
+    store, clock, captured_telemetry
+):
     limits = {"gpt-4o-mini": RateLimits(tpm=10_000)}
     # A tool loop refused in its third round: two rounds of tokens were spent.
     failed = _spent(PermanentModelError("tool round limit"), Usage(600, 400))
@@ -233,6 +237,12 @@ async def test_a_failure_after_spending_tokens_is_billed_and_carries_its_usage(s
         await gateway.call(make_request())
     assert caught.value.usage == Usage(600, 400)
     assert caught.value.cost == pytest.approx(1.4)
+    # Metered as spent, like an answer's tokens.
+    t = captured_telemetry
+    assert t.total("agent.llm.calls.total", outcome="permanent") == 1
+    assert t.total("agent.tokens.used", token__type="input") == 600
+    assert t.total("agent.tokens.used", token__type="output") == 400
+    assert t.total("agentops.cost", tenant="contoso") == pytest.approx(1.4)
     day = TODAY_OF(clock)
     assert await store.get_usage("tenant:contoso", day) == (1000, pytest.approx(1.4))
     # The limiter keeps the tokens that were used instead of refunding them.
