@@ -31,13 +31,12 @@ from agentops.encryption import KeyRing, RecordSealer
 from agentops.log_format import configure_logging
 from agentops.logging_safety import install_log_escaping
 from agentops.model.breaker import BreakerConfig, BreakerRegistry
-from agentops.model.budgets import BudgetLimit, Budgets
+from agentops.model.budgets import BudgetGate, BudgetLimit, Budgets
 from agentops.model.cache import ResponseCache
 from agentops.model.gateway import ModelGateway
 from agentops.model.pricing import Price, PriceTable
 from agentops.model.rate_limiter import RateLimiter, RateLimits
 from agentops.model.retry import RetryPolicy
-from agentops.model.types import ModelAnswer, ModelRequest
 from agentops.reports.anomalies import ComplianceRules
 from agentops.reports.price_book import PriceBook, load_price_book
 from agentops.reports.service import FlexPlan, ReportService
@@ -59,7 +58,6 @@ from agentops.store.ports import CollectionStore, Store
 if TYPE_CHECKING:  # the Agent Framework and OpenAI SDK load on first use, not at cold start
     from azure.core.credentials_async import AsyncTokenCredential
 
-    from agentops.agents.runner import AgentRunner
     from agentops.model.openai_client import ModelConnection
 
 logger = logging.getLogger(__name__)
@@ -73,7 +71,7 @@ class Services:
     settings: Settings
     store: Store
     agents: AgentRegistry
-    model: ModelService
+    model: ModelGateway
     runs: RunService
     batches: BatchService
     conversations: ConversationService
@@ -134,39 +132,6 @@ class StartupSecrets:
             cosmos_key=await secrets.get("COSMOS_KEY") if settings.store == "cosmos" else None,
             data_encryption_keys=await secrets.get("DATA_ENCRYPTION_KEYS"),
         )
-
-
-class ModelService:
-    """The gateway around the agent runner: what activities and HTTP calls use."""
-
-    def __init__(self, gateway: ModelGateway, runner: AgentRunner, prices: PriceTable) -> None:
-        self._gateway = gateway
-        self._runner = runner
-        self._prices = prices
-
-    async def call(
-        self, request: ModelRequest, *, attempts_used: int = 0, item_key: str = ""
-    ) -> ModelAnswer:
-        return await self._gateway.call(
-            request, self._runner.invoke, attempts_used=attempts_used, item_key=item_key
-        )
-
-    def cost(self, request: ModelRequest, answer: ModelAnswer) -> float:
-        if answer.cached:
-            return 0.0  # a cache hit calls no model
-        return self._prices.cost(answer.usage, request.deployment, answer.model)
-
-    def saved_cost(self, request: ModelRequest, answer: ModelAnswer) -> float:
-        """What a cache hit would have cost had the model been called."""
-        return self._prices.cost(answer.saved_usage, request.deployment, answer.model)
-
-
-class _BudgetGate:
-    def __init__(self, budgets: Budgets) -> None:
-        self._budgets = budgets
-
-    async def check(self, tenant: str, agent: str, estimated_tokens: int) -> None:
-        await self._budgets.check(tenant, agent, estimated_tokens, fresh=True)
 
 
 def open_store(settings: Settings, cosmos_key: SecretStr | None = None) -> Store:
@@ -351,11 +316,14 @@ def build_services(
             min_calls=settings.breaker_min_calls,
         )
     )
-    gateway = ModelGateway(
+    from agentops.agents.runner import AgentRunner
+
+    connection = open_model_connection(settings, secrets)
+    model = ModelGateway(
+        AgentRunner(registry, connection).invoke,
         prices=prices,
         cache=ResponseCache(
             store,
-            prices,
             max_entries=settings.cache_max_entries,
             encryption_key=base64.b64decode(cache_key.get_secret_value()) if cache_key else None,
         ),
@@ -369,11 +337,6 @@ def build_services(
         breakers=breakers,
         policy=policy,
     )
-    from agentops.agents.runner import AgentRunner
-
-    connection = open_model_connection(settings, secrets)
-    runner = AgentRunner(registry, connection)
-    model = ModelService(gateway, runner, prices)
     agents = registry
     audit = AuditWriter(AuditTrail(store))
     sealer = RecordSealer(key_ring(settings, startup.data_encryption_keys))
@@ -382,7 +345,7 @@ def build_services(
         store=store,
         agents=agents,
         model=model,
-        runs=RunService(store, agents, _BudgetGate(budgets), settings, sealer=sealer),
+        runs=RunService(store, agents, BudgetGate(budgets), settings, sealer=sealer),
         batches=BatchService(
             store, agents, model, max_attempts=settings.max_attempts, sealer=sealer
         ),

@@ -130,7 +130,7 @@ class ConversationService:
                 "completion_tokens": answer.usage.completion_tokens,
                 "total_tokens": answer.usage.total_tokens,
             },
-            "cost": self._model.cost(request, answer),
+            "cost": answer.cost,
             "messages": len(thread.messages),
         }
 

@@ -89,7 +89,8 @@ LLM_CALLS = _spec(
     "agent.llm.calls.total",
     "counter",
     "{call}",
-    "model calls by deployment and outcome",
+    "model calls (one per agent run attempt) by deployment and outcome: ok, throttled,"
+    " transient, permanent, cancelled, error",
     "agent",
     "deployment",
     "outcome",
@@ -165,14 +166,14 @@ LIMITER_WAIT = _spec(
     "agentops.limiter.wait",
     "histogram",
     "ms",
-    "time a model call waited for rate-limit capacity",
+    "time a model call waited for rate-limit capacity (only calls that waited)",
     "deployment",
 )
 BUDGET_REFUSALS = _spec(
     "agentops.budget.refusals",
     "counter",
     "{refusal}",
-    "work refused by a spent budget",
+    "work refused by a spent budget (items and run starts); scope: tenant or agent",
     "tenant",
     "agent",
     "scope",
@@ -181,7 +182,7 @@ CACHE_LOOKUPS = _spec(
     "agentops.cache.lookups",
     "counter",
     "{lookup}",
-    "response cache lookups by outcome",
+    "response cache lookups by outcome: hit, miss, error",
     "agent",
     "outcome",
 )

@@ -3,9 +3,11 @@
 Cache-miss path: cache lookup and store, budget check and record, rate limiter, circuit breaker,
 pricing; every query distinct. Measured twice: with the store's work kept in process (the layer's
 own cost) and on the real SQLite store (shared cache level and usage counters). Cache-hit path:
-calls per second for a repeated query.
+calls per second for a repeated query. The gateway's metrics cost a no-op call unless a meter
+provider is installed: ``--metrics`` installs the OpenTelemetry SDK's, with an in-memory reader,
+to show what recording them costs.
 
-    .venv/bin/python bench/gateway_overhead.py [--calls 50000]
+    .venv/bin/python bench/gateway_overhead.py [--calls 50000] [--metrics]
 """
 
 from __future__ import annotations
@@ -70,8 +72,9 @@ def gateway(usage, shared) -> ModelGateway:
     prices = PriceTable()
     unlimited = BudgetLimit(tokens=10**15, cost=10.0**12)
     return ModelGateway(
+        invoke,
         prices=prices,
-        cache=ResponseCache(shared, prices, max_entries=10_000),
+        cache=ResponseCache(shared, max_entries=10_000),
         budgets=Budgets(usage, tenants={"contoso": unlimited}, agents={"calculator": unlimited}),
         # Limits the run never reaches: the limiter's bookkeeping runs, it never waits.
         limiter=RateLimiter({"gpt-4o-mini": RateLimits(rpm=10**9, tpm=10**12)}),
@@ -83,21 +86,21 @@ def gateway(usage, shared) -> ModelGateway:
 async def miss_path(gw: ModelGateway, calls: int) -> list[float]:
     requests = [replace(REQUEST, query=f"{REQUEST.query} #{i}") for i in range(calls)]
     for request in requests[:500]:  # warm-up
-        await gw.call(replace(request, query=request.query + " warm"), invoke)
+        await gw.call(replace(request, query=request.query + " warm"))
     samples = []
     clock = time.perf_counter_ns
     for request in requests:
         start = clock()
-        await gw.call(request, invoke)
+        await gw.call(request)
         samples.append((clock() - start) / 1000.0)
     return samples
 
 
 async def hit_rate(gw: ModelGateway, calls: int) -> float:
-    await gw.call(REQUEST, invoke)
+    await gw.call(REQUEST)
     start = time.perf_counter()
     for _ in range(calls):
-        await gw.call(REQUEST, invoke)
+        await gw.call(REQUEST)
     return calls / (time.perf_counter() - start)
 
 
@@ -124,7 +127,19 @@ async def main(calls: int) -> None:
     print(f"hit path (in-process LRU): {rate:,.0f} calls/s")
 
 
+def install_meter_provider() -> None:
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=50_000)
-    asyncio.run(main(parser.parse_args().calls))
+    parser.add_argument("--metrics", action="store_true", help="record metrics with the SDK")
+    args = parser.parse_args()
+    if args.metrics:
+        install_meter_provider()
+    asyncio.run(main(args.calls))

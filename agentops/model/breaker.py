@@ -12,6 +12,11 @@ breaker, which is for an endpoint that is down; the rate limiter handles throttl
 
 State changes happen without awaiting, under a ``threading.Lock``, so the breaker is safe for
 coroutines on one loop and for activities run on worker threads alike.
+
+The breaker records its own metrics, since its state also changes on a mere look (open turns
+half-open when a health probe reads it after the cool-down): each change in
+``agentops.breaker.transitions`` (``state`` = the new state) and ``agentops.breaker.state``, each
+refusal in ``agentops.breaker.rejections``.
 """
 
 from __future__ import annotations
@@ -23,24 +28,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from opentelemetry import metrics
-
+from agentops.instruments import BREAKER_REJECTIONS, BREAKER_STATE, BREAKER_TRANSITIONS
+from agentops.metering import instrument
 from agentops.model.types import CircuitOpenError
 
 logger = logging.getLogger(__name__)
-_meter = metrics.get_meter("agentops.model")
-_transitions = _meter.create_counter(
-    "agentops.breaker.transitions", description="circuit breaker state changes"
-)
-_rejections = _meter.create_counter(
-    "agentops.breaker.rejections", description="calls refused while a breaker was open"
-)
+_transitions = instrument(BREAKER_TRANSITIONS)
+_state = instrument(BREAKER_STATE)
+_rejections = instrument(BREAKER_REJECTIONS)
 
 
 class BreakerState(StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
+
+    @property
+    def gauge(self) -> int:
+        """The ``agentops.breaker.state`` value: 0 closed, 1 half open, 2 open (worse is higher,
+        so an alert's threshold and a chart's maximum read naturally)."""
+        return _GAUGE[self]
+
+
+_GAUGE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +103,8 @@ class CircuitBreaker:
         # Ring of [bucket index, calls, failures]; index = floor(now / bucket_s).
         self._ring = [[-1, 0, 0] for _ in range(self._cfg.buckets)]
         self.transitions: dict[tuple[BreakerState, BreakerState], int] = {}
+        # A deployment's state shows from its first call, not only after its first transition.
+        _state.record(self._state.gauge, {"deployment": name})
 
     @property
     def state(self) -> BreakerState:
@@ -155,7 +167,7 @@ class CircuitBreaker:
         self._probes = max(0, self._probes - 1)
 
     def _reject(self, now: float) -> None:
-        _rejections.add(1, {"deployment": self.name})
+        _rejections.record(1, {"deployment": self.name})
         if self._state is BreakerState.OPEN:
             remaining = max(0.0, self._opened_at + self._cfg.cool_down_s - now)
         else:  # half-open with every probe slot taken: look again after a short while
@@ -181,7 +193,8 @@ class CircuitBreaker:
             for bucket in self._ring:
                 bucket[0] = -1
         self.transitions[(old, new)] = self.transitions.get((old, new), 0) + 1
-        _transitions.add(1, {"deployment": self.name, "from": old.value, "to": new.value})
+        _transitions.record(1, {"deployment": self.name, "state": new.value})
+        _state.record(new.gauge, {"deployment": self.name})
         logger.warning("circuit breaker %s: %s -> %s", self.name, old.value, new.value)
         if self._hook is not None:
             self._hook(self.name, old, new)

@@ -9,6 +9,10 @@ dispatching. Concurrent calls that passed ``check`` together can overshoot by wh
 Totals read from the store are kept for ``refresh_s`` and advanced locally by this worker's own
 records in between, so a check costs no I/O on the hot path; other workers' usage shows within
 ``refresh_s``.
+
+Every refusal, of an item by the gateway or of a run before it starts (``BudgetGate``), is counted
+here, where it is decided, in ``agentops.budget.refusals`` by tenant, agent and the kind of scope
+that refused (``tenant`` or ``agent``).
 """
 
 from __future__ import annotations
@@ -19,8 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 
+from agentops.instruments import BUDGET_REFUSALS
+from agentops.metering import instrument
 from agentops.model.types import BudgetExceededError, Usage
 from agentops.store.ports import UsageStore
+
+_refusals = instrument(BUDGET_REFUSALS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,8 @@ class Budgets:
             )
             if over_tokens or over_cost:
                 what = "tokens" if over_tokens else "cost"
+                kind = scope.partition(":")[0]
+                _refusals.record(1, {"tenant": tenant, "agent": agent, "scope": kind})
                 raise BudgetExceededError(
                     f"daily {what} budget of {scope} reached",
                     scope=scope,
@@ -146,6 +156,17 @@ class Budgets:
             seen = [float(tokens), float(cost), mono]
             self._seen[key] = seen
         return seen[0], seen[1]
+
+
+class BudgetGate:
+    """The budget check a run passes before it is created: against the store's totals, since
+    other workers' spending since this one last looked matters for a decision taken once."""
+
+    def __init__(self, budgets: Budgets) -> None:
+        self._budgets = budgets
+
+    async def check(self, tenant: str, agent: str, estimated_tokens: int) -> None:
+        await self._budgets.check(tenant, agent, estimated_tokens, fresh=True)
 
 
 def _day(now: datetime) -> date:

@@ -30,31 +30,25 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from opentelemetry import metrics
 
 from agentops.encryption.keyring import open_bytes, seal_bytes
-from agentops.model.pricing import PriceTable
 from agentops.model.types import ModelAnswer, ModelRequest, Usage
 from agentops.store.ports import CacheStore
 
 logger = logging.getLogger(__name__)
-_meter = metrics.get_meter("agentops.model")
-_lookups = _meter.create_counter("agentops.cache.lookups", description="cache lookups by outcome")
-_saved = _meter.create_counter(
-    "agentops.cache.saved_cost", description="cost of the model calls cache hits avoided"
-)
 
 _KEY_FORMAT = "v1"
 
 
 @dataclass(slots=True)
 class CacheStats:
+    """This cache's own counts (which level hit); the metrics and prices are the gateway's."""
+
     local_hits: int = 0
     shared_hits: int = 0
     misses: int = 0
     stores: int = 0
     saved_tokens: int = 0
-    saved_cost: float = 0.0
     by_agent: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -70,7 +64,6 @@ class ResponseCache:
     def __init__(
         self,
         shared: CacheStore | None,
-        prices: PriceTable,
         *,
         max_entries: int = 10_000,
         encryption_key: bytes | None = None,
@@ -81,7 +74,6 @@ class ResponseCache:
         if encryption_key is not None and len(encryption_key) not in (16, 24, 32):
             raise ValueError("encryption_key must be 16, 24 or 32 bytes (AES-128/192/256)")
         self._shared = shared
-        self._prices = prices
         self._max = max_entries
         self._clock = clock
         self._aead = AESGCM(encryption_key) if encryption_key else None
@@ -141,7 +133,6 @@ class ResponseCache:
         answer = self._open(key, entry) if entry is not None else None
         if answer is None:
             self.stats.misses += 1
-            _lookups.add(1, {"outcome": "miss"})
             return None
         self._count_hit(request, answer, level)
         # Nothing was spent on this answer: its tokens are what the hit saved, not a cost.
@@ -211,10 +202,5 @@ class ResponseCache:
             stats.local_hits += 1
         else:
             stats.shared_hits += 1
-        saved = self._prices.cost(answer.usage, request.deployment, answer.model)
         stats.saved_tokens += answer.usage.total_tokens
-        stats.saved_cost += saved
         stats.by_agent[request.agent] = stats.by_agent.get(request.agent, 0) + 1
-        attributes = {"outcome": "hit", "level": level, "agent": request.agent}
-        _lookups.add(1, attributes)
-        _saved.add(saved, {"agent": request.agent, "deployment": request.deployment})

@@ -1,10 +1,19 @@
 """The one way to a model: cache, budget, rate limiter, circuit breaker, then the call.
 
+The gateway is built with its invoker (the agent runner) and is the one object callers hold.
 ``ModelGateway.call`` runs, per item::
 
     cache lookup -> budget check -> breaker look -> rate limiter -> breaker admit -> invoke
     (-> one short retry inside the activity, per the retry policy) -> limiter corrected by real
-    usage -> usage and cost recorded -> cache store -> answer
+    usage -> usage and cost recorded -> cache store -> answer with its cost
+
+It is also the one place that prices: an answer carries its ``cost`` (and on a cache hit its
+``saved_cost``), a failure its ``cost``, so no caller prices anything. And it records the model
+path's metrics (``agentops.instruments``): each invoke in ``agent.llm.calls.total`` with its
+outcome (``ok``, ``throttled``, ``transient``, ``permanent``, ``cancelled``, ``error``), the tokens
+and the cost every invoke spent, answered or not, in ``agent.tokens.used`` and ``agentops.cost``,
+and the cache's lookups and saved cost. The breaker, the limiter and the budgets record their own
+(state changes, waits and refusals happen inside them, also when no call is passing).
 
 The breaker is looked at before queueing in the limiter so that an open circuit fails at once
 instead of after a wait, and admits (taking a half-open probe slot) only after the wait, so a
@@ -26,7 +35,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
+from agentops.instruments import CACHE_LOOKUPS, CACHE_SAVED_COST, COST, LLM_CALLS, TOKENS_USED
 from agentops.logging_safety import redact
+from agentops.metering import instrument
 from agentops.model.breaker import BreakerRegistry
 from agentops.model.budgets import Budgets
 from agentops.model.cache import ResponseCache
@@ -46,6 +57,12 @@ logger = logging.getLogger(__name__)
 
 Invoke = Callable[[ModelRequest], Awaitable[ModelAnswer]]
 
+_calls = instrument(LLM_CALLS)
+_tokens = instrument(TOKENS_USED)
+_cost = instrument(COST)
+_lookups = instrument(CACHE_LOOKUPS)
+_saved = instrument(CACHE_SAVED_COST)
+
 
 def model_calls_of(error: BaseException) -> int:
     """Endpoint calls a failed ``ModelGateway.call`` made (0 when refused before any call)."""
@@ -55,6 +72,7 @@ def model_calls_of(error: BaseException) -> int:
 class ModelGateway:
     def __init__(
         self,
+        invoke: Invoke,
         *,
         prices: PriceTable,
         cache: ResponseCache | None,
@@ -64,6 +82,7 @@ class ModelGateway:
         policy: RetryPolicy,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._invoke = invoke
         self._prices = prices
         self._cache = cache
         self._budgets = budgets
@@ -73,7 +92,7 @@ class ModelGateway:
         self._sleep = sleep
 
     async def call(
-        self, request: ModelRequest, invoke: Invoke, *, attempts_used: int = 0, item_key: str = ""
+        self, request: ModelRequest, *, attempts_used: int = 0, item_key: str = ""
     ) -> ModelAnswer:
         """Answer ``request``; ``attempts_used`` is the model calls the item already spent."""
         if attempts_used < 0:
@@ -83,12 +102,7 @@ class ModelGateway:
         cache = self._cache
         key = cache.key(request) if cache is not None else None
         if key is not None:
-            assert cache is not None
-            try:
-                hit = await cache.get(request, key)
-            except Exception:  # the cache only saves work: its store failing must not fail items
-                logger.warning("cache lookup failed; calling the model", exc_info=True)
-                hit = None
+            hit = await self._lookup(request, key)
             if hit is not None:
                 return hit
 
@@ -111,7 +125,7 @@ class ModelGateway:
                     raise
                 calls += 1
                 try:
-                    answer = await invoke(request)
+                    answer = await self._invoke_once(request)
                 except TransientModelError as error:
                     reservation.settle(_spent(error))
                     spent += await self._bill_failure(request, error)
@@ -155,23 +169,62 @@ class ModelGateway:
                 raise
             break
 
-        cost = self._prices.cost(answer.usage, request.deployment, answer.model)
-        if self._budgets is not None:
-            await self._budgets.record(request.tenant, request.agent, answer.usage, cost)
+        cost = await self._bill(request, answer.usage, answer.model)
         if key is not None:
             assert cache is not None
             try:
                 await cache.put(request, answer, key)
             except Exception:
                 logger.warning("cache store failed; the answer stands", exc_info=True)
-        return replace(answer, cached=False, model_calls=calls)
+        return replace(answer, cached=False, model_calls=calls, cost=cost, saved_cost=0.0)
+
+    async def _lookup(self, request: ModelRequest, key: str) -> ModelAnswer | None:
+        """The cached answer with what it saved, or None; counted by outcome."""
+        assert self._cache is not None
+        try:
+            hit = await self._cache.get(request, key)
+        except Exception:  # the cache only saves work: its store failing must not fail items
+            logger.warning("cache lookup failed; calling the model", exc_info=True)
+            _lookups.record(1, {"agent": request.agent, "outcome": "error"})
+            return None
+        if hit is None:
+            _lookups.record(1, {"agent": request.agent, "outcome": "miss"})
+            return None
+        saved = self._prices.cost(hit.saved_usage, request.deployment, hit.model)
+        _lookups.record(1, {"agent": request.agent, "outcome": "hit"})
+        _saved.record(saved, {"agent": request.agent})
+        return replace(hit, cost=0.0, saved_cost=saved)
+
+    async def _invoke_once(self, request: ModelRequest) -> ModelAnswer:
+        """One call to the invoker, counted by its outcome."""
+        labels = {"agent": request.agent, "deployment": request.deployment}
+        try:
+            answer = await self._invoke(request)
+        except BaseException as error:
+            _calls.record(1, {**labels, "outcome": call_outcome(error)})
+            raise
+        _calls.record(1, {**labels, "outcome": "ok"})
+        return answer
+
+    async def _bill(self, request: ModelRequest, usage: Usage, model: str | None = None) -> float:
+        """Price what a call spent, meter it and count it against the budgets; return the cost.
+
+        Metered before the budgets' store write: the tokens are spent whether or not it works.
+        """
+        cost = self._prices.cost(usage, request.deployment, model)
+        labels = {"agent": request.agent, "deployment": request.deployment}
+        _tokens.record(usage.prompt_tokens, {**labels, "token.type": "input"})
+        _tokens.record(usage.completion_tokens, {**labels, "token.type": "output"})
+        _cost.record(cost, {**labels, "tenant": request.tenant})
+        if self._budgets is not None:
+            await self._budgets.record(request.tenant, request.agent, usage, cost)
+        return cost
 
     async def _bill_failure(self, request: ModelRequest, error: ModelError) -> Usage:
-        """Record what a failed call spent against the budgets; return it."""
+        """Bill what a failed call spent (a tool loop cut short); return it."""
         usage = error.usage
-        if usage.total_tokens and self._budgets is not None:
-            cost = self._prices.cost(usage, request.deployment)
-            await self._budgets.record(request.tenant, request.agent, usage, cost)
+        if usage.total_tokens:
+            await self._bill(request, usage)
         return usage
 
     def _account(self, request: ModelRequest, error: ModelError, spent: Usage) -> None:
@@ -180,8 +233,19 @@ class ModelGateway:
         error.cost = self._prices.cost(spent, request.deployment) if spent.total_tokens else 0.0
 
 
+def call_outcome(error: BaseException) -> str:
+    """A failed invoke's ``outcome`` attribute: its class, from a short fixed list."""
+    if isinstance(error, TransientModelError):
+        return "throttled" if error.status == 429 else "transient"
+    if isinstance(error, PermanentModelError):
+        return "permanent"
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    return "error"
+
+
 def _spent(error: ModelError) -> Usage | None:
     return error.usage if error.usage.total_tokens else None
 
 
-__all__ = ["Invoke", "ModelGateway", "PermanentModelError", "model_calls_of"]
+__all__ = ["Invoke", "ModelGateway", "PermanentModelError", "call_outcome", "model_calls_of"]

@@ -12,6 +12,10 @@ of the server's own count).
 
 Waiters queue in arrival order; only the head of the queue sleeps on the clock, the others wait on
 a future, so nobody busy-loops and a large request is not starved by small ones behind it.
+
+A request that had to queue records how long it waited in ``agentops.limiter.wait``; one that
+found capacity at once records nothing, so the fast path stays free and the histogram's count is
+the number of calls that were paced (set against ``agent.llm.calls.total`` for their share).
 """
 
 from __future__ import annotations
@@ -22,10 +26,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from agentops.instruments import LIMITER_WAIT
+from agentops.metering import instrument
 from agentops.model.types import ModelRequest, Usage
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 3
+
+_wait = instrument(LIMITER_WAIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +122,14 @@ class Reservation:
 class DeploymentLimiter:
     def __init__(
         self,
+        deployment: str,
         limits: RateLimits,
         *,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
     ) -> None:
         self.limits = limits
+        self.deployment = deployment
         self._clock = clock
         self._sleep = sleep
         now = clock()
@@ -134,6 +144,7 @@ class DeploymentLimiter:
         if not self._waiters and self._wait(tokens) == 0.0:
             self._take(tokens)
             return Reservation(self, prompt_tokens, output_tokens)
+        queued_at = self._clock()
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(turn)
         try:
@@ -144,6 +155,8 @@ class DeploymentLimiter:
             self._take(tokens)
         finally:
             self._leave(turn)
+        waited_ms = (self._clock() - queued_at) * 1000.0
+        _wait.record(waited_ms, {"deployment": self.deployment})
         return Reservation(self, prompt_tokens, output_tokens)
 
     def adjust(self, *, tokens: int, requests: int) -> None:
@@ -194,7 +207,7 @@ class RateLimiter:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._limiters = {
-            name: DeploymentLimiter(value, clock=clock, sleep=sleep)
+            name: DeploymentLimiter(name, value, clock=clock, sleep=sleep)
             for name, value in (limits or {}).items()
         }
 

@@ -44,6 +44,10 @@ class ModelAnswer:
     model_calls: int = 1  # calls made to the endpoint for this answer (0 on a cache hit)
     # On a cache hit: what the original call used, now not spent.
     saved_usage: Usage = field(default_factory=Usage)
+    # Priced by the gateway, the one place that prices: what ``usage`` cost (0 on a cache hit),
+    # and on a cache hit what ``saved_usage`` would have cost.
+    cost: float = 0.0
+    saved_cost: float = 0.0
 
 
 class ModelError(Exception):

@@ -145,10 +145,10 @@ class BatchService:
         outcome = ItemOutcome.completed(
             answer.text,
             usage=answer.usage,
-            cost=self._model.cost(request, answer),
+            cost=answer.cost,
             cached=answer.cached,
             model=answer.model,
-            saved_cost=self._model.saved_cost(request, answer) if answer.cached else 0.0,
+            saved_cost=answer.saved_cost,
         )
         if run.encrypted:
             outcome = self._sealer.seal_outcome(

@@ -22,15 +22,14 @@ class AgentLookup(Protocol):
 
 
 class ModelCaller(Protocol):
-    """The model path as one call: cache, budgets, rate limiter, breaker, agent, accounting."""
+    """The model path as one call: cache, budgets, rate limiter, breaker, agent, accounting.
+
+    The answer comes priced (``cost``, and ``saved_cost`` on a cache hit): callers never price.
+    """
 
     async def call(
         self, request: ModelRequest, *, attempts_used: int = 0, item_key: str = ""
     ) -> ModelAnswer: ...
-
-    def cost(self, request: ModelRequest, answer: ModelAnswer) -> float: ...
-
-    def saved_cost(self, request: ModelRequest, answer: ModelAnswer) -> float: ...
 
 
 class BudgetGate(Protocol):

@@ -46,10 +46,13 @@ class Endpoint:
         return ModelAnswer(f"answer to {request.query}", Usage(600, 400), "gpt-4o-mini")
 
 
-def make_gateway(store, clock, *, limits=None, budgets=None, policy=None, breaker=None):
+def make_gateway(
+    store, clock, endpoint, *, limits=None, budgets=None, policy=None, breaker=None
+) -> ModelGateway:
     return ModelGateway(
+        endpoint,
         prices=PRICES,
-        cache=ResponseCache(store, PRICES, clock=clock.epoch),
+        cache=ResponseCache(store, clock=clock.epoch),
         budgets=Budgets(store, now=clock.wall, monotonic=clock, refresh_s=0, **(budgets or ROOMY)),
         limiter=RateLimiter(limits or {}, clock=clock, sleep=clock.sleep),
         breakers=BreakerRegistry(
@@ -61,10 +64,11 @@ def make_gateway(store, clock, *, limits=None, budgets=None, policy=None, breake
 
 
 async def test_miss_bills_once_and_the_repeat_comes_from_cache(store, clock):
-    gateway, endpoint = make_gateway(store, clock), Endpoint()
-    first = await gateway.call(make_request(), endpoint)
+    endpoint = Endpoint()
+    gateway = make_gateway(store, clock, endpoint)
+    first = await gateway.call(make_request())
     assert (first.cached, first.model_calls, first.usage) == (False, 1, Usage(600, 400))
-    again = await gateway.call(make_request(query="  WHAT is 2 + 2? "), endpoint)
+    again = await gateway.call(make_request(query="  WHAT is 2 + 2? "))
     assert (again.cached, again.model_calls, again.usage, again.text) == (
         True,
         0,
@@ -75,17 +79,22 @@ async def test_miss_bills_once_and_the_repeat_comes_from_cache(store, clock):
     day = TODAY_OF(clock)
     assert await store.get_usage("tenant:contoso", day) == (1000, pytest.approx(1.4))
     assert await store.get_usage("agent:helper", day) == (1000, pytest.approx(1.4))
-    assert gateway._cache.stats.saved_cost == pytest.approx(1.4)
+    assert (first.cost, first.saved_cost) == (pytest.approx(1.4), 0.0)
+    assert (again.cost, again.saved_cost) == (0.0, pytest.approx(1.4))
 
 
 async def test_budget_refusal_happens_before_limiter_and_model(store, clock):
     limits = {"gpt-4o-mini": RateLimits(rpm=10)}
-    gateway = make_gateway(
-        store, clock, limits=limits, budgets={"tenants": {"contoso": BudgetLimit(tokens=100)}}
-    )
     endpoint = Endpoint()
+    gateway = make_gateway(
+        store,
+        clock,
+        endpoint,
+        limits=limits,
+        budgets={"tenants": {"contoso": BudgetLimit(tokens=100)}},
+    )
     with pytest.raises(BudgetExceededError) as refused:
-        await gateway.call(make_request(), endpoint)  # estimate alone is over 100 tokens
+        await gateway.call(make_request())  # estimate alone is over 100 tokens
     assert refused.value.scope == "tenant:contoso"
     assert model_calls_of(refused.value) == 0
     assert endpoint.calls == []
@@ -93,57 +102,57 @@ async def test_budget_refusal_happens_before_limiter_and_model(store, clock):
 
 
 async def test_a_run_stops_when_the_budget_is_reached(store, clock):
-    gateway = make_gateway(store, clock, budgets={"agents": {"helper": BudgetLimit(cost=5.0)}})
     endpoint = Endpoint()
+    gateway = make_gateway(
+        store, clock, endpoint, budgets={"agents": {"helper": BudgetLimit(cost=5.0)}}
+    )
     answered = 0
     with pytest.raises(BudgetExceededError):
         for index in range(100):
-            await gateway.call(make_request(query=f"item {index}"), endpoint)
+            await gateway.call(make_request(query=f"item {index}"))
             answered += 1
     assert answered == 4  # 1.4 each: 4.2 spent, a fifth would pass 5.0 with its estimate
     assert len(endpoint.calls) == 4
     clock.advance(12 * 3600)  # the next UTC day
-    await gateway.call(make_request(query="tomorrow"), endpoint)
+    await gateway.call(make_request(query="tomorrow"))
 
 
 async def test_open_breaker_fails_fast_without_queueing_or_calling(store, clock):
     limits = {"gpt-4o-mini": RateLimits(rpm=60)}
-    gateway = make_gateway(store, clock, limits=limits, policy=RetryPolicy(inline_retries=0))
     endpoint = Endpoint(*(TransientModelError("503", status=503) for _ in range(2)))
+    gateway = make_gateway(
+        store, clock, endpoint, limits=limits, policy=RetryPolicy(inline_retries=0)
+    )
     for index in range(2):
         with pytest.raises(TransientModelError):
-            await gateway.call(make_request(query=f"q{index}"), endpoint)
+            await gateway.call(make_request(query=f"q{index}"))
     assert gateway._breakers.get("gpt-4o-mini").state is BreakerState.OPEN
     requests_left = gateway._limiter.for_deployment("gpt-4o-mini")._requests.level
     with pytest.raises(CircuitOpenError) as refused:
-        await gateway.call(make_request(query="q2"), endpoint)
+        await gateway.call(make_request(query="q2"))
     assert refused.value.retry_after_s == pytest.approx(30.0)
     assert model_calls_of(refused.value) == 0
     assert len(endpoint.calls) == 2
     assert gateway._limiter.for_deployment("gpt-4o-mini")._requests.level == requests_left
     clock.advance(30.0)
-    answer = await gateway.call(make_request(query="q3"), endpoint)  # the half-open probe
+    answer = await gateway.call(make_request(query="q3"))  # the half-open probe
     assert answer.model_calls == 1
     assert gateway._breakers.get("gpt-4o-mini").state is BreakerState.CLOSED
 
 
 async def test_short_retry_after_is_retried_inline_and_billed_once(store, clock):
-    gateway, endpoint = (
-        make_gateway(store, clock),
-        Endpoint(TransientModelError("429", status=429, retry_after_s=0.5)),
-    )
-    answer = await gateway.call(make_request(), endpoint, attempts_used=1)
+    endpoint = Endpoint(TransientModelError("429", status=429, retry_after_s=0.5))
+    gateway = make_gateway(store, clock, endpoint)
+    answer = await gateway.call(make_request(), attempts_used=1)
     assert answer.model_calls == 2 and clock.sleeps == [0.5]
     assert await store.get_usage("tenant:contoso", TODAY_OF(clock)) == (1000, pytest.approx(1.4))
 
 
 async def test_long_retry_after_goes_back_to_the_orchestrator(store, clock):
-    gateway, endpoint = (
-        make_gateway(store, clock),
-        Endpoint(TransientModelError("429", status=429, retry_after_s=30.0)),
-    )
+    endpoint = Endpoint(TransientModelError("429", status=429, retry_after_s=30.0))
+    gateway = make_gateway(store, clock, endpoint)
     with pytest.raises(TransientModelError) as deferred:
-        await gateway.call(make_request(), endpoint)
+        await gateway.call(make_request())
     assert deferred.value.retry_after_s == 30.0 and model_calls_of(deferred.value) == 1
     assert clock.sleeps == []
     assert await store.get_usage("tenant:contoso", TODAY_OF(clock)) == (0, 0.0)
@@ -151,26 +160,27 @@ async def test_long_retry_after_goes_back_to_the_orchestrator(store, clock):
 
 async def test_only_one_inline_retry_and_never_past_the_item_budget(store, clock):
     again = [TransientModelError("500", status=500, retry_after_s=0.1) for _ in range(3)]
-    gateway = make_gateway(store, clock, breaker=BreakerConfig(failure_threshold=10, min_calls=10))
     endpoint = Endpoint(*again)
+    breaker = BreakerConfig(failure_threshold=10, min_calls=10)
+    gateway = make_gateway(store, clock, endpoint, breaker=breaker)
     with pytest.raises(TransientModelError) as first:
-        await gateway.call(make_request(), endpoint)
+        await gateway.call(make_request())
     assert model_calls_of(first.value) == 2
     with pytest.raises(TransientModelError) as last:
-        await gateway.call(make_request(), endpoint, attempts_used=3)  # 4th of 4 attempts
+        await gateway.call(make_request(), attempts_used=3)  # 4th of 4 attempts
     assert model_calls_of(last.value) == 1
     assert len(endpoint.calls) == 3
     with pytest.raises(ValueError, match="no attempts left"):
-        await gateway.call(make_request(), endpoint, attempts_used=4)
+        await gateway.call(make_request(), attempts_used=4)
 
 
 async def test_permanent_error_fails_at_once_and_leaves_the_breaker_alone(store, clock):
     limits = {"gpt-4o-mini": RateLimits(tpm=10_000)}
-    gateway = make_gateway(store, clock, limits=limits)
     endpoint = Endpoint(*(PermanentModelError("content filter", status=400) for _ in range(5)))
+    gateway = make_gateway(store, clock, endpoint, limits=limits)
     for _ in range(5):
         with pytest.raises(PermanentModelError) as failed:
-            await gateway.call(make_request(), endpoint)
+            await gateway.call(make_request())
         assert model_calls_of(failed.value) == 1
     assert gateway._breakers.get("gpt-4o-mini").state is BreakerState.CLOSED
     # Nothing was answered: the reserved tokens went back.
@@ -179,32 +189,36 @@ async def test_permanent_error_fails_at_once_and_leaves_the_breaker_alone(store,
 
 
 async def test_limiter_paces_calls_before_the_model(store, clock):
-    gateway = make_gateway(store, clock, limits={"gpt-4o-mini": RateLimits(rpm=60, window_s=1)})
     endpoint = Endpoint()
+    limits = {"gpt-4o-mini": RateLimits(rpm=60, window_s=1)}
+    gateway = make_gateway(store, clock, endpoint, limits=limits)
     stamps: list[float] = []
     endpoint.on_call = lambda: stamps.append(clock.t)
     for index in range(5):
-        await gateway.call(make_request(query=f"q{index}"), endpoint)
+        await gateway.call(make_request(query=f"q{index}"))
     assert stamps == pytest.approx([1000.0, 1001.0, 1002.0, 1003.0, 1004.0])
 
 
 async def test_opted_out_agent_calls_the_model_each_time(store, clock):
-    gateway, endpoint = make_gateway(store, clock), Endpoint()
+    endpoint = Endpoint()
+    gateway = make_gateway(store, clock, endpoint)
     for _ in range(3):
-        answer = await gateway.call(make_request(cache_ttl_s=0), endpoint)
+        answer = await gateway.call(make_request(cache_ttl_s=0))
         assert not answer.cached
     assert len(endpoint.calls) == 3
 
 
-async def test_throttling_does_not_open_the_breaker(store, clock):
-    gateway = make_gateway(store, clock, policy=RetryPolicy(inline_retries=0))
+async def test_throttling_does_not_open_the_breaker(store, clock, captured_telemetry):
     endpoint = Endpoint(
         *(TransientModelError("429", status=429, retry_after_s=5.0) for _ in range(4))
     )
+    gateway = make_gateway(store, clock, endpoint, policy=RetryPolicy(inline_retries=0))
     for index in range(4):
         with pytest.raises(TransientModelError):
-            await gateway.call(make_request(query=f"q{index}"), endpoint)
+            await gateway.call(make_request(query=f"q{index}"))
     assert gateway._breakers.get("gpt-4o-mini").state is BreakerState.CLOSED
+    assert captured_telemetry.total("agent.llm.calls.total", outcome="throttled") == 4
+    assert captured_telemetry.points("agentops.breaker.transitions") == []
 
 
 def _spent(error: ModelError, usage: Usage) -> ModelError:
@@ -212,15 +226,23 @@ def _spent(error: ModelError, usage: Usage) -> ModelError:
     return error
 
 
-async def test_a_failure_after_spending_tokens_is_billed_and_carries_its_usage(store, clock):
+async def test_a_failure_after_spending_tokens_is_billed_and_carries_its_usage(
+    store, clock, captured_telemetry
+):
     limits = {"gpt-4o-mini": RateLimits(tpm=10_000)}
-    gateway = make_gateway(store, clock, limits=limits)
     # A tool loop refused in its third round: two rounds of tokens were spent.
     failed = _spent(PermanentModelError("tool round limit"), Usage(600, 400))
+    gateway = make_gateway(store, clock, Endpoint(failed), limits=limits)
     with pytest.raises(PermanentModelError) as caught:
-        await gateway.call(make_request(), Endpoint(failed))
+        await gateway.call(make_request())
     assert caught.value.usage == Usage(600, 400)
     assert caught.value.cost == pytest.approx(1.4)
+    # Metered as spent, like an answer's tokens.
+    t = captured_telemetry
+    assert t.total("agent.llm.calls.total", outcome="permanent") == 1
+    assert t.total("agent.tokens.used", token__type="input") == 600
+    assert t.total("agent.tokens.used", token__type="output") == 400
+    assert t.total("agentops.cost", tenant="contoso") == pytest.approx(1.4)
     day = TODAY_OF(clock)
     assert await store.get_usage("tenant:contoso", day) == (1000, pytest.approx(1.4))
     # The limiter keeps the tokens that were used instead of refunding them.
@@ -229,9 +251,10 @@ async def test_a_failure_after_spending_tokens_is_billed_and_carries_its_usage(s
 
 
 async def test_an_inline_retry_after_a_spending_failure_bills_both_calls_once(store, clock):
-    gateway = make_gateway(store, clock)
     first = _spent(TransientModelError("503", status=503, retry_after_s=0.1), Usage(100, 50))
-    answer = await gateway.call(make_request(), Endpoint(first))
+    gateway = make_gateway(store, clock, Endpoint(first))
+    answer = await gateway.call(make_request())
     assert answer.usage == Usage(600, 400)
+    assert answer.cost == pytest.approx(1.4)  # the answer's own price; the budgets have both
     tokens, cost = await store.get_usage("tenant:contoso", TODAY_OF(clock))
     assert tokens == 1150 and cost == pytest.approx(1.4 + 0.2)

@@ -53,7 +53,7 @@ async def runner(sim: RunningSimulator) -> AsyncIterator[AgentRunner]:
     await connection.aclose()
 
 
-async def run_for(gateway: ModelGateway, runner: AgentRunner, tag: str) -> tuple[int, float]:
+async def run_for(gateway: ModelGateway, tag: str) -> tuple[int, float]:
     """WORKERS callers with distinct queries for RUN_S seconds; answered calls and elapsed."""
     registry = AgentRegistry.from_yaml(AGENTS)
     answered = 0
@@ -66,7 +66,7 @@ async def run_for(gateway: ModelGateway, runner: AgentRunner, tag: str) -> tuple
             counter += 1
             request = registry.request_for("summarizer", "contoso", f"{tag} text number {counter}")
             try:
-                await gateway.call(request, runner.invoke)
+                await gateway.call(request)
                 answered += 1
             except TransientModelError:
                 pass
@@ -82,8 +82,9 @@ async def status_counts(sim: RunningSimulator) -> dict[str, int]:
     return stats["by_status"]
 
 
-def make_gateway(limits: dict[str, RateLimits]) -> ModelGateway:
+def make_gateway(runner: AgentRunner, limits: dict[str, RateLimits]) -> ModelGateway:
     return ModelGateway(
+        runner.invoke,
         prices=PriceTable(),
         cache=None,
         budgets=None,
@@ -100,15 +101,15 @@ async def test_limiter_keeps_429s_near_zero_at_quota_throughput(sim, runner):
     # Configured a little under the quota, as in production: network jitter can bunch requests
     # that left the limiter evenly spaced.
     limits = RateLimits(rpm=int(RPM * 0.95), tpm=int(TPM * 0.95), window_s=WINDOW_S)
-    paced = make_gateway({"gpt-4o-mini": limits})
-    answered, elapsed = await run_for(paced, runner, "paced")
+    paced = make_gateway(runner, {"gpt-4o-mini": limits})
+    answered, elapsed = await run_for(paced, "paced")
     counts = await status_counts(sim)
     quota = RPM * WINDOW_S / 60 + RPM / 60 * elapsed  # a full bucket plus its refill
     assert counts.get("429", 0) <= 1 + 0.02 * answered, counts
     assert answered >= 0.85 * quota, (answered, quota)
     assert answered <= quota + 1
 
-    unpaced = make_gateway({})
-    await run_for(unpaced, runner, "unpaced")
+    unpaced = make_gateway(runner, {})
+    await run_for(unpaced, "unpaced")
     flood = await status_counts(sim)
     assert flood.get("429", 0) > 20 * max(1, counts.get("429", 0)), flood

@@ -182,12 +182,6 @@ class _PeakCounter:
         finally:
             self.in_flight -= 1
 
-    def cost(self, request: Any, answer: Any) -> float:
-        return self._model.cost(request, answer)
-
-    def saved_cost(self, request: Any, answer: Any) -> float:
-        return self._model.saved_cost(request, answer)
-
 
 async def test_a_batch_streams_its_items_through_its_own_window(services: Services) -> None:
     from agentops.runs.batch_service import BatchService
