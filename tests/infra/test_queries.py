@@ -129,3 +129,15 @@ def test_the_checks_catch_a_wrong_name_and_a_wrong_dimension() -> None:
         ' | summarize by s = tostring(customDimensions["state"])'
     )
     assert dimensions_read(statement) - KNOWN["agentops.breaker.state"] == {"state"}
+
+
+API_REQUESTS = '| where url contains "/api/" and url !contains "/api/health/"'
+
+
+def test_every_requests_query_keeps_to_the_api_the_same_way() -> None:
+    # The alerts and the workbook tiles that show their figures must count the same requests:
+    # the HTTP API, without health probes and Durable's own webhooks.
+    on_requests = [p for p in QUERY_FILES if re.search(r"^requests\b", p.read_text(), re.M)]
+    assert len(on_requests) == 4
+    for path in on_requests:
+        assert API_REQUESTS in path.read_text(), path.name
