@@ -29,6 +29,8 @@ async def run_agent_batch(work: dict[str, Any], context: func.Context) -> dict[s
         "agentops.batch.items": len(batch.indexes),
         "agentops.batch.attempt": batch.attempt,
     }
+    # Services first: building them installs the tracer provider the span needs.
+    services = await get_services()
     with (
         log_context(
             run_id=batch.run_id,
@@ -38,7 +40,6 @@ async def run_agent_batch(work: dict[str, Any], context: func.Context) -> dict[s
         ),
         tracing.activity_span(tracer, "run_agent_batch", batch.trace, context, attributes) as span,
     ):
-        services = await get_services()
         report = await services.batches.run(batch)
         span.set_attributes(
             {
@@ -56,9 +57,9 @@ async def run_agent_batch(work: dict[str, Any], context: func.Context) -> dict[s
 async def finalize_run(work: dict[str, Any], context: func.Context) -> None:
     final = FinalizeWork.model_validate(work)
     attributes = {tracing.RUN_ID: final.run_id, "agentops.run.status": final.status}
+    services = await get_services()
     with (
         log_context(run_id=final.run_id),
         tracing.activity_span(tracer, "finalize_run", final.trace, context, attributes),
     ):
-        services = await get_services()
         await services.batches.finalize(final)

@@ -236,16 +236,22 @@ def answered(target: Span, status: int) -> None:
 
 
 def traced_request[**P, R](
-    tracer: Tracer,
+    tracer: Tracer, *, before: Callable[[], Awaitable[object]] | None = None
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
     """Give each call of the HTTP edge's wrapper, ``async def wrapper(req, context, ...)``
     returning the response, its request's server span (read by duck typing: ``req.method``,
-    ``.url``, ``.route_params``, ``.headers``; the response's ``.status_code``)."""
+    ``.url``, ``.route_params``, ``.headers``; the response's ``.status_code``).
+
+    `before` is awaited first, outside the span: building the services installs the tracer
+    provider, and a span started before it would not be recorded (the first request of a
+    process would be missing from its trace)."""
 
     def decorate(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         @functools.wraps(handler)
         async def traced(*args: P.args, **kwargs: P.kwargs) -> R:
             req, invocation = args[0], args[1]
+            if before is not None:
+                await before()
             with request_span(
                 tracer,
                 method=getattr(req, "method", ""),

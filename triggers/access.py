@@ -165,7 +165,8 @@ def _problem_kind(response: func.HttpResponse | None) -> str | None:
     return str(kind).rsplit("/", 1)[-1][:64] or None
 
 
-@traced_request(tracer)  # the request's server span, around the audit entry too
+# The request's server span, around the audit entry too; services (and telemetry) first.
+@traced_request(tracer, before=get_services)
 async def audited(
     req: func.HttpRequest,
     context: func.Context | None,
