@@ -308,3 +308,13 @@ async def test_the_orchestrator_copies_the_context_into_every_activity_and_repla
 
 
 _ACTIVITIES = {"run_agent_batch", "finalize_run"}
+
+
+def test_the_openapi_document_describes_the_runs_trace_id() -> None:
+    from triggers.openapi import openapi_document
+
+    schema = json.loads(openapi_document("http://127.0.0.1:7071"))["components"]["schemas"]
+    trace_id = schema["RunView"]["properties"]["traceId"]
+    assert "traceId" in schema["RunView"]["required"]  # always present, null outside a trace
+    assert {"type": "string", "pattern": "^[0-9a-f]{32}$"} in trace_id["anyOf"]
+    assert "trace" in trace_id["description"]
