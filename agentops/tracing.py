@@ -188,7 +188,8 @@ def route_template(path: str, route_params: Mapping[str, str]) -> str:
     """The route a request matched, from its path and route values: each segment that is a
     route value becomes ``{name}``. Every other segment comes from the route itself, so the
     template holds no caller text; a value that matches no segment whole (a catch-all route)
-    gives ``{unmatched}`` rather than a path with caller text in it."""
+    gives ``{unmatched}`` rather than a path with caller text in it. A value that also equals a
+    literal segment (an agent named ``runs``) may name the wrong one: still no caller text."""
     segments = [unquote(segment) for segment in path.split("/")]
     named = list(segments)
     for name, value in route_params.items():

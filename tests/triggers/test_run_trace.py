@@ -48,6 +48,8 @@ CALLER_SPAN = "b7ad6b7169203331"
 MODEL_KEY = "sk-sim-7d0c4f9e2b81a6"
 FUNCTION_KEY = "fk-3e9a0d17c2b45f68"
 USER_ID = "user-5c2e91ab7f"
+DURABLE_KEY = "dsk-8a41e07b3c9d25"
+PRINCIPAL = principal_headers("acme", USER_ID, "runs.write")
 SECRET_WORD = "nightjar"
 QUERIES = [f"add {n} and {n + 2} for the {SECRET_WORD} memo" for n in range(5)]
 
@@ -87,7 +89,7 @@ class App:
         self, name: str, method: str, path: str, route_params: dict[str, str], **kw: Any
     ) -> func.HttpResponse:
         headers = {
-            **principal_headers("acme", USER_ID, "runs.write"),
+            **PRINCIPAL,
             "x-functions-key": FUNCTION_KEY,
             **kw.pop("headers", {}),
         }
@@ -150,7 +152,9 @@ async def app(
         await asyncio.sleep(0.005)
     base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     engine.publish(
-        DurableUrls(public_base_url=base, system_key="k", rpc_base_url=f"{base}/durabletask/")
+        DurableUrls(
+            public_base_url=base, system_key=DURABLE_KEY, rpc_base_url=f"{base}/durabletask/"
+        )
     )
     try:
         yield App(services, engine, functions)
@@ -236,7 +240,8 @@ async def test_a_run_is_one_trace_from_the_request_to_each_model_and_tool_call(
 
     said = "\n".join(text for s in spans for text in _texts(s))
     assert run_id in said  # the scan reads what the spans say
-    for secret in (SECRET_WORD, MODEL_KEY, FUNCTION_KEY, USER_ID, *QUERIES):
+    secrets = (SECRET_WORD, MODEL_KEY, FUNCTION_KEY, DURABLE_KEY, USER_ID, *PRINCIPAL.values())
+    for secret in (*secrets, *QUERIES):
         assert secret not in said
 
 
