@@ -202,6 +202,7 @@ class FunctionHost:
             max_concurrent_orchestrators=config.max_concurrent_orchestrators,
             time_skipping=self.settings.time_skipping,
             worker_pool=pool,
+            function_directory=str(self.settings.script_root),
         )
         engine.publish(
             DurableUrls(

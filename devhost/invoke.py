@@ -11,7 +11,6 @@ import contextvars
 import functools
 import inspect
 import logging
-import secrets
 import threading
 import uuid
 from collections.abc import Callable
@@ -20,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from azure.functions import _abc as functions_abc
+
+from devhost.trace_context import InvocationTrace
 
 if TYPE_CHECKING:
     from azure.functions.decorators.core import Function
@@ -38,17 +39,16 @@ class UnsupportedBindingError(ValueError):
 
 
 class _TraceContext(functions_abc.TraceContext):
-    def __init__(self, invocation_id: str) -> None:
-        # A W3C traceparent whose trace id is the invocation id, so that logs can be correlated.
-        self._parent = f"00-{uuid.UUID(invocation_id).hex}-{secrets.token_hex(8)}-01"
+    def __init__(self, trace: InvocationTrace) -> None:
+        self._trace = trace
 
     @property
     def trace_state(self) -> str:
-        return ""
+        return self._trace.trace_state
 
     @property
     def trace_parent(self) -> str:
-        return self._parent
+        return self._trace.trace_parent
 
     @property
     def attributes(self) -> dict[str, str]:
@@ -74,11 +74,21 @@ class InvocationContext(functions_abc.Context):
 
     _thread_local = threading.local()
 
-    def __init__(self, invocation_id: str, function_name: str, function_directory: str) -> None:
+    def __init__(
+        self,
+        invocation_id: str,
+        function_name: str,
+        function_directory: str,
+        trace: InvocationTrace | None = None,
+    ) -> None:
+        """`trace`: the context the invocation runs in; by default a new trace whose id is the
+        invocation id, so that its logs can be correlated."""
         self._invocation_id = invocation_id
         self._function_name = function_name
         self._function_directory = function_directory
-        self._trace_context = _TraceContext(invocation_id)
+        self._trace_context = _TraceContext(
+            trace or InvocationTrace.new_trace(uuid.UUID(invocation_id).hex)
+        )
 
     @property
     def invocation_id(self) -> str:
@@ -194,8 +204,10 @@ class Invoker:
         self._durable_client_json = durable_client_json
         self._executor = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="function")
 
-    def new_context(self, info: FunctionInfo) -> InvocationContext:
-        return InvocationContext(str(uuid.uuid4()), info.name, self._function_directory)
+    def new_context(
+        self, info: FunctionInfo, trace: InvocationTrace | None = None
+    ) -> InvocationContext:
+        return InvocationContext(str(uuid.uuid4()), info.name, self._function_directory, trace)
 
     def arguments(
         self, info: FunctionInfo, trigger_value: Any, context: InvocationContext

@@ -24,6 +24,7 @@ from devhost.durable.binding import RPC_PATH, WEBHOOK_PATH
 from devhost.host import ALL_METHODS, FunctionHost, HttpFunction
 from devhost.problems import problem
 from devhost.routes import RouteMatch
+from devhost.trace_context import InvocationTrace
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +189,10 @@ class FunctionEndpoint:
             route_params=dict(match.route_params),
             body=body,
         )
-        context = self._host.invoker.new_context(function.info)
+        # In the caller's trace when it sent a traceparent, as the Functions host does.
+        context = self._host.invoker.new_context(
+            function.info, InvocationTrace.from_headers(request.headers)
+        )
         started = time.perf_counter()
         try:
             result = await self._host.invoker.call(function.info, http_request, context)

@@ -3,7 +3,8 @@ activities in flight as a sliding window, transient failures re-dispatched after
 
 Deterministic by construction: no I/O, no clock but `context.current_utc_datetime`, no randomness
 (the back-off jitter is a hash of the run id and attempt). Runs above `chunk_size` items are split
-into sub-orchestrations so that no single history grows without bound.
+into sub-orchestrations so that no single history grows without bound. The run's trace context
+(`RunSpec.trace`) is copied into every activity's input; no span starts here, since this replays.
 """
 
 from __future__ import annotations
@@ -86,14 +87,18 @@ def agent_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
         if spec.is_root:
             yield context.call_activity(
                 finalize_run,
-                FinalizeWork(run_id=spec.run_id, status="failed", reason=str(error)).model_dump(),
+                FinalizeWork(
+                    run_id=spec.run_id, status="failed", reason=str(error), trace=spec.trace
+                ).model_dump(),
             )
         raise
     if spec.is_root:
         status = "stopped" if report.stopped else "completed"
         yield context.call_activity(
             finalize_run,
-            FinalizeWork(run_id=spec.run_id, status=status, reason=report.stopped).model_dump(),
+            FinalizeWork(
+                run_id=spec.run_id, status=status, reason=report.stopped, trace=spec.trace
+            ).model_dump(),
         )
     return report.model_dump()
 
@@ -131,6 +136,7 @@ def _run_window(
                     if item.attempt >= spec.max_attempts or item.deferrals >= MAX_DEFERRALS
                 ],
                 instance_id=context.instance_id,
+                trace=spec.trace,  # copied, never started here: this code replays
             )
             task = context.call_activity_with_retry(
                 run_agent_batch, ACTIVITY_CRASH_RETRY, work.model_dump()

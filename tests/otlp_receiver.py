@@ -23,6 +23,15 @@ class Post:
     body: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    name: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str  # "" for a root
+    attributes: dict[str, str | int]
+
+
 @dataclass
 class Receiver:
     url: str
@@ -59,6 +68,33 @@ class Receiver:
                 service = _service_name(resource_spans.resource.attributes)
                 for scope in resource_spans.scope_spans:
                     found += [(span.name, service) for span in scope.spans]
+        return found
+
+    def span_records(self) -> list[SpanRecord]:
+        """Every span received, with its ids (hex) and string and integer attributes."""
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        found = []
+        for body in self.bodies("/v1/traces"):
+            request = ExportTraceServiceRequest.FromString(body)
+            for resource_spans in request.resource_spans:
+                for scope in resource_spans.scope_spans:
+                    for span in scope.spans:
+                        attributes = {
+                            a.key: a.value.string_value or a.value.int_value
+                            for a in span.attributes
+                        }
+                        found.append(
+                            SpanRecord(
+                                span.name,
+                                span.trace_id.hex(),
+                                span.span_id.hex(),
+                                span.parent_span_id.hex(),
+                                attributes,
+                            )
+                        )
         return found
 
     def metric_names(self) -> set[str]:

@@ -21,14 +21,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import azure.functions as func
+from opentelemetry import trace
 
 from agentops.audit import UNAUTHENTICATED_TENANT, AuditEvent
 from agentops.auth import ForbiddenError, Principal, principal_from_headers
 from agentops.bootstrap import Services, get_services
 from agentops.store.checks import check_key
+from agentops.tracing import traced_request
 from triggers.edge import problem_for
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 # Headers Azure's front ends set: App Service's puts the client first in X-Forwarded-For (as
 # "ip:port"), Front Door sets X-Azure-ClientIP. Neither is checked against a proxy list here:
@@ -162,6 +165,8 @@ def _problem_kind(response: func.HttpResponse | None) -> str | None:
     return str(kind).rsplit("/", 1)[-1][:64] or None
 
 
+# The request's server span, around the audit entry too; services (and telemetry) first.
+@traced_request(tracer, before=get_services)
 async def audited(
     req: func.HttpRequest,
     context: func.Context | None,

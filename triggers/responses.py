@@ -102,6 +102,13 @@ class RunView(Response):
     items: list[ItemResult]
     continuation: str | None = Field(description="pass back to read the next page")
     next: str | None = Field(description="the next page's URL")
+    trace_id: str | None = Field(
+        description=(
+            "the W3C trace id (32 hex digits) of the run's one trace: the request that started "
+            "it, its activities, items and model calls; null for a run started outside a trace"
+        ),
+        pattern="^[0-9a-f]{32}$",
+    )
 
     @classmethod
     def of(cls, snapshot: RunSnapshot, next_uri: str | None) -> RunView:
@@ -122,6 +129,7 @@ class RunView(Response):
             items=[ItemResult.of(item) for item in snapshot.items],
             continuation=None if snapshot.next_after is None else str(snapshot.next_after),
             next=next_uri,
+            trace_id=run.trace_id,
         )
 
 

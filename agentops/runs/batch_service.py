@@ -13,6 +13,9 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from opentelemetry import trace
+
+from agentops import tracing
 from agentops.encryption.records import RecordSealer
 from agentops.logging_safety import loggable_query, redact
 from agentops.model.gateway import model_calls_of
@@ -29,6 +32,7 @@ from agentops.runs.ports import AgentLookup, ModelCaller, RunStore
 from agentops.store.records import NO_USAGE, Item, ItemError, ItemOutcome, Run, RunStatus
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,16 @@ class BatchService:
 
         async def answer(item: Item) -> _ItemResult:
             async with limit:
-                return await self._answer(work, run, item)
+                # The model and tool spans of Agent Framework are this span's children.
+                attributes = {
+                    tracing.RUN_ID: work.run_id,
+                    tracing.ITEM_INDEX: item.index,
+                    tracing.ITEM_ATTEMPT: item.attempts + 1,
+                }
+                with tracing.span(tracer, "run item", attributes=attributes) as span:
+                    result = await self._answer(work, run, item)
+                    span.set_attribute(tracing.OUTCOME, result.status)
+                    return result
 
         results = await asyncio.gather(*(answer(item) for item in todo))
         completed = sum(1 for item in already if item.status == "completed")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentops.tracing import TraceCarrier
+
 
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -32,6 +34,9 @@ class RunSpec(_Payload):
     retry_base_s: float = Field(gt=0)
     retry_max_s: float = Field(gt=0)
     is_root: bool = True
+    # The run's trace context (the HTTP request that started it): the orchestrator copies it
+    # into each activity's input and starts no span itself. None: started before it existed.
+    trace: TraceCarrier | None = None
 
     @property
     def size(self) -> int:
@@ -52,6 +57,7 @@ class BatchWork(_Payload):
     last_chance: list[int] = Field(default_factory=list)
     # The orchestration instance that dispatched it (the run, or one of its chunks), for logs.
     instance_id: str | None = None
+    trace: TraceCarrier | None = None  # the run's, copied from RunSpec
 
 
 class BatchReport(_Payload):
@@ -78,6 +84,7 @@ class FinalizeWork(_Payload):
     run_id: str
     status: str
     reason: str | None = None
+    trace: TraceCarrier | None = None  # the run's, copied from RunSpec
 
 
 def chunk_instance_id(run_id: str, number: int) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from agentops import tracing
 from agentops.auth import Principal
 from agentops.encryption.records import RecordSealer
 from agentops.log_context import log_context
@@ -90,6 +91,7 @@ class RunService:
             options=options,
             instance_id=run_id,  # the orchestration's instance id is the run id
             encrypted=sensitive,
+            trace_id=tracing.trace_id(),  # the request's: the run's spans all join it
         )
         queries = request.queries
         if sensitive:
@@ -101,6 +103,8 @@ class RunService:
         return run
 
     def spec_for(self, run: Run) -> dict[str, Any]:
+        """The orchestration's input, with the current trace context (the request's) for the
+        orchestrator to copy into each activity's input."""
         settings = self._settings
         options = run.options
         return RunSpec(
@@ -116,6 +120,7 @@ class RunService:
             max_attempts=options.get("max_attempts", settings.max_attempts),
             retry_base_s=settings.retry_base_s,
             retry_max_s=settings.retry_max_s,
+            trace=tracing.carrier(),
         ).model_dump()
 
     async def mark_failed(self, run_id: str, reason: str) -> None:

@@ -120,6 +120,9 @@ class Run:
     instance_id: str | None = None  # the durable orchestration that executes the run
     # Its items' queries and answers are sealed (the agent is sensitive); the rest stays plain.
     encrypted: bool = False
+    # The W3C trace id (32 hex digits) of the request that started the run: every span of the
+    # run is in that trace. None for runs stored before it was kept, or started outside a trace.
+    trace_id: str | None = None
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -139,6 +142,7 @@ class Run:
             "cost": self.cost,
             "instance_id": self.instance_id,
             "encrypted": self.encrypted,
+            "trace_id": self.trace_id,
         }
 
     @classmethod
@@ -161,6 +165,7 @@ class Run:
             cost=float(doc.get("cost", 0.0)),
             instance_id=doc.get("instance_id"),
             encrypted=bool(doc.get("encrypted", False)),
+            trace_id=doc.get("trace_id"),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import traceback
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -12,6 +13,9 @@ from typing import Any
 
 from azure.functions.durable_functions import ActivityTriggerConverter
 from azure.functions.meta import Datum
+
+from devhost.invoke import InvocationContext
+from devhost.trace_context import InvocationTrace
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,14 @@ class ActivityFunction:
     def is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.user_function)
 
+    @property
+    def takes_context(self) -> bool:
+        """It declares `context`: the Python worker then passes the invocation's context."""
+        try:
+            return "context" in inspect.signature(self.user_function).parameters
+        except (TypeError, ValueError):
+            return False
+
 
 @dataclass(frozen=True)
 class ActivityOutcome:
@@ -34,15 +46,25 @@ class ActivityOutcome:
 
 
 async def invoke_activity(
-    activity: ActivityFunction, input_text: str | None, thread_pool: Executor
+    activity: ActivityFunction,
+    input_text: str | None,
+    thread_pool: Executor,
+    trace: InvocationTrace | None = None,
+    *,
+    function_directory: str = "",
 ) -> ActivityOutcome:
-    """Decode the input, run the function (async on the loop, sync in the pool), encode."""
+    """Decode the input, run the function (async on the loop, sync in the pool), encode.
+    A function that declares `context` gets one, in the trace `trace`."""
     try:
         value = ActivityTriggerConverter.decode(
             Datum(value=input_text if input_text is not None else "null", type="json"),
             trigger_metadata=None,
         )
-        kwargs = {activity.binding_name: value}
+        kwargs: dict[str, Any] = {activity.binding_name: value}
+        if activity.takes_context:
+            kwargs["context"] = InvocationContext(
+                str(uuid.uuid4()), activity.name, function_directory, trace
+            )
         if activity.is_async:
             result = await activity.user_function(**kwargs)
         else:

@@ -8,6 +8,8 @@ import json
 import uuid
 from collections.abc import Sequence
 
+from devhost.trace_context import InvocationTrace
+
 from .engine_state import EngineState
 from .history import Event, EventType, make_event
 from .instances import UPSERT_INSTANCE, Instance
@@ -30,16 +32,21 @@ class ClientOperations(EngineState):
     """Instance lifecycle as the client sees it; every change is an event in the inbox."""
 
     async def start_orchestration(
-        self, name: str, instance_id: str | None, input_text: str | None
+        self,
+        name: str,
+        instance_id: str | None,
+        input_text: str | None,
+        trace: InvocationTrace | None = None,
     ) -> str:
-        """Create (or replace) an instance and queue its ExecutionStarted event."""
+        """Create (or replace) an instance and queue its ExecutionStarted event; `trace` is the
+        starter's trace context, which the instance's activities are invoked in."""
         if name not in self.orchestrators:
             raise UnknownOrchestratorError(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
                 "function. Additional info: the app registers no such orchestrator."
             )
         instance_id = instance_id or uuid.uuid4().hex
-        future = self._create_instance(name, instance_id, input_text, parent=None)
+        future = self._create_instance(name, instance_id, input_text, parent=None, trace=trace)
         await future
         return instance_id
 
@@ -50,6 +57,7 @@ class ClientOperations(EngineState):
         input_text: str | None,
         parent: tuple[str, str, int] | None,
         extra: list[Statement] | None = None,
+        trace: InvocationTrace | None = None,
     ) -> asyncio.Future[None]:
         now = self.now_text()
         execution_id = uuid.uuid4().hex
@@ -62,6 +70,7 @@ class ClientOperations(EngineState):
             input=input_text,
             created_time=now,
             last_updated_time=now,
+            trace=trace,
         )
         if parent is not None:
             (instance.parent_instance_id, instance.parent_execution_id, instance.parent_task_id) = (
@@ -87,6 +96,7 @@ class ClientOperations(EngineState):
             ParentInstance=parent_info,
             Version="",
             OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
+            ParentTraceContext=trace.to_event() if trace else None,
         )
         return self._deliver(instance, execution_id, started, statements)
 

@@ -53,6 +53,7 @@ class WorkDispatch(EngineState):
             self._running_activities += 1
             try:
                 activity = self.activities.get(item.name)
+                trace = instance.activity_trace()
                 logger.debug(
                     "activity started: %s task %d of %s", item.name, item.task_id, item.instance_id
                 )
@@ -60,7 +61,7 @@ class WorkDispatch(EngineState):
                     outcome = missing_function(item.name, "an activity")
                 elif self._worker_pool is not None:
                     try:
-                        outcome = await self._worker_pool.invoke(item.name, item.input)
+                        outcome = await self._worker_pool.invoke(item.name, item.input, trace)
                     except WorkerLostError as error:
                         retry = self._worker_lost(item, error)
                         if retry:
@@ -71,7 +72,13 @@ class WorkDispatch(EngineState):
                             details="",
                         )
                 else:
-                    outcome = await invoke_activity(activity, item.input, self._thread_pool)
+                    outcome = await invoke_activity(
+                        activity,
+                        item.input,
+                        self._thread_pool,
+                        trace,
+                        function_directory=self.function_directory,
+                    )
                 logger.debug(
                     "activity %s: %s task %d of %s",
                     "completed" if outcome.succeeded else "failed",

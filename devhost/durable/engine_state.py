@@ -60,10 +60,12 @@ class EngineState:
         time_skipping: bool = False,
         time_skip_grace: float = 0.1,
         worker_pool: ActivityWorkerPool | None = None,
+        function_directory: str = "",
     ) -> None:
         if max_concurrent_activities < 1 or max_concurrent_orchestrators < 1:
             raise ValueError("concurrency limits must be at least 1")
         self.task_hub = task_hub
+        self.function_directory = function_directory  # the app's, as activities' context shows
         self.time_skipping = time_skipping
         self._time_skip_grace = time_skip_grace
         self._max_activities = max_concurrent_activities

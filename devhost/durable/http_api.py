@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
+from devhost.trace_context import InvocationTrace
+
 from .clock import parse_time
 from .instances import RUNNING_STATUSES, Instance, status_json
 from .store import TERMINAL_STATUSES
@@ -111,7 +113,9 @@ def build_router(engine: DurableEngine) -> Router:
         timeout = _int_param(request, "timeout")
         input_text = await _json_text(request)
         try:
-            instance_id = await engine.start_orchestration(name, instance_id, input_text)
+            # The Durable SDK sends its caller's trace context; the orchestration joins it.
+            trace = InvocationTrace.from_headers(request.headers)
+            instance_id = await engine.start_orchestration(name, instance_id, input_text, trace)
         except ValueError as exc:
             return _error(400, str(exc))
         body = payload(instance_id)

@@ -6,7 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .history import Event, public_event, scheduled_ids, scheduled_signature
+from devhost.trace_context import InvocationTrace
+
+from .history import Event, EventType, public_event, scheduled_ids, scheduled_signature
 from .store import TERMINAL_STATUSES, InstanceRow
 
 RUNNING_STATUSES = frozenset({"Pending", "Running", "Suspended", "ContinuedAsNew"})
@@ -30,6 +32,8 @@ class Instance:
     inbox: list[tuple[int, str | None, Event]] = field(default_factory=list)
     known_ids: set[int] = field(default_factory=set)
     signature: list[tuple[str, str]] = field(default_factory=list)
+    # The trace context of whoever started it (ExecutionStarted's ParentTraceContext).
+    trace: InvocationTrace | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -60,7 +64,20 @@ class Instance:
             instance.history = None
         else:
             instance.reset_history(history)
+            instance.trace = next(
+                (
+                    InvocationTrace.from_event(event.get("ParentTraceContext"))
+                    for event in history
+                    if event["EventType"] == EventType.EXECUTION_STARTED
+                ),
+                None,
+            )
         return instance
+
+    def activity_trace(self) -> InvocationTrace:
+        """The context an activity of this instance is invoked in: its starter's trace, or
+        one trace per execution when nobody passed one."""
+        return self.trace or InvocationTrace.new_trace(self.execution_id)
 
     def row_params(self, hub: str) -> tuple[Any, ...]:
         return (

@@ -133,6 +133,7 @@ class OrchestrationActions(ClientOperations, WorkDispatch):
             child_id,
             task.input,
             parent=(parent.instance_id, parent.execution_id, task.task_id),
+            trace=parent.trace,  # Durable keeps a child in its parent's trace
         )
 
     def _continue_as_new(
@@ -162,7 +163,12 @@ class OrchestrationActions(ClientOperations, WorkDispatch):
         statements.append((UPSERT_INSTANCE, instance.row_params(hub)))
         now = self.now_text()
         started = make_event(
-            EventType.EXECUTION_STARTED, now, Name=instance.name, Input=instance.input, Version=""
+            EventType.EXECUTION_STARTED,
+            now,
+            Name=instance.name,
+            Input=instance.input,
+            Version="",
+            ParentTraceContext=instance.trace.to_event() if instance.trace else None,
         )
         logger.info("orchestration continued as new: %s (%s)", instance.instance_id, instance.name)
         statements.append(self._enqueue(instance, instance.execution_id, started))

@@ -8,7 +8,8 @@ thread pool) and sends each outcome back. Durable state stays with the engine, s
 nothing that a crash could lose: the engine runs its in-flight activities again elsewhere.
 
 Wire format, one JSON object per line each way:
-    engine -> worker  {"id": 7, "name": "activity", "input": "<JSON text or null>"}
+    engine -> worker  {"id": 7, "name": "activity", "input": "<JSON text or null>",
+                       "trace": {"trace_parent": "00-...", "trace_state": ""} or null}
     worker -> engine  {"ready": <pid>}  once, after the app is imported
                       {"id": 7, "succeeded": true, "result": "...", "reason": null, "details": null}
 """
@@ -58,8 +59,11 @@ def load_activities(script_root: Path) -> dict[str, Any]:
     return activities
 
 
-async def serve(sock: socket.socket, activities: dict[str, Any], threads: int) -> None:
+async def serve(
+    sock: socket.socket, activities: dict[str, Any], threads: int, script_root: Path
+) -> None:
     from devhost.durable.activities import invoke_activity, missing_function
+    from devhost.trace_context import InvocationTrace
 
     reader, writer = await asyncio.open_connection(sock=sock, limit=STREAM_LIMIT)
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="activity")
@@ -70,7 +74,13 @@ async def serve(sock: socket.socket, activities: dict[str, Any], threads: int) -
         if activity is None:
             outcome = missing_function(message["name"], "an activity")
         else:
-            outcome = await invoke_activity(activity, message["input"], pool)
+            outcome = await invoke_activity(
+                activity,
+                message["input"],
+                pool,
+                InvocationTrace.from_message(message.get("trace")),
+                function_directory=str(script_root),
+            )
         reply = {
             "id": message["id"],
             "succeeded": outcome.succeeded,
@@ -124,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         runner = asyncio.Runner()
     with runner:
-        runner.run(serve(sock, activities, args.threads))
+        runner.run(serve(sock, activities, args.threads, args.script_root))
     return 0
 
 

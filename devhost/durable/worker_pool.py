@@ -22,6 +22,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devhost.trace_context import InvocationTrace
+
 from .activities import ActivityOutcome
 
 logger = logging.getLogger(__name__)
@@ -135,14 +137,22 @@ class ActivityWorkerPool:
         worker.task = asyncio.create_task(self._read(worker), name=f"worker-{process.pid}")
         self._workers.append(worker)
 
-    async def invoke(self, name: str, input_text: str | None) -> ActivityOutcome:
-        """Run activity `name` in a worker; raises WorkerLostError if that worker dies first."""
+    async def invoke(
+        self, name: str, input_text: str | None, trace: InvocationTrace | None = None
+    ) -> ActivityOutcome:
+        """Run activity `name` in a worker (in trace context `trace`); raises WorkerLostError
+        if that worker dies first."""
         worker = await self._pick()
         self._next_id += 1
         call_id = self._next_id
         future: asyncio.Future[ActivityOutcome] = asyncio.get_running_loop().create_future()
         worker.pending[call_id] = future
-        message = {"id": call_id, "name": name, "input": input_text}
+        message = {
+            "id": call_id,
+            "name": name,
+            "input": input_text,
+            "trace": trace.to_message() if trace else None,
+        }
         worker.writer.write(json.dumps(message).encode() + b"\n")
         return await future
 

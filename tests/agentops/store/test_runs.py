@@ -31,6 +31,17 @@ async def test_run_round_trip_and_missing_run(store):
     assert await store.get_run("no-such-run") is None
 
 
+async def test_a_run_keeps_its_trace_id_and_one_stored_without_it_still_reads(store):
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    await store.create_run(make_run(trace_id=trace_id))
+    assert (await store.get_run("run-1")).trace_id == trace_id
+    # A run stored before the field existed (or restored from such a backup) has no trace id.
+    older = make_run("run-0").to_doc()
+    del older["trace_id"]
+    await store.restore_documents("runs", [older])
+    assert (await store.get_run("run-0")).trace_id is None
+
+
 async def test_create_run_twice_keeps_the_first(store):
     assert await store.create_run(make_run(total=3)) is True
     assert await store.create_run(make_run(total=99)) is False

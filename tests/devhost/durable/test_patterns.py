@@ -204,3 +204,31 @@ async def test_suspend_holds_events_until_resume(patterns):
     await patterns.client.resume(instance_id, "done")
     status = await wait_for_status(patterns.client, instance_id)
     assert status.output == {"approval": 1, "comment": 2}
+
+
+async def test_activities_run_in_the_trace_of_whoever_started_the_orchestration(patterns):
+    from opentelemetry import context, trace
+
+    caller = trace.SpanContext(
+        trace_id=0x4BF92F3577B34DA6A3CE929D0E0E4736,
+        span_id=0x00F067AA0BA902B7,
+        is_remote=True,
+        trace_flags=trace.TraceFlags(1),
+    )
+    # The SDK's client sends the current context as traceparent, as it does in Azure.
+    token = context.attach(trace.set_span_in_context(trace.NonRecordingSpan(caller)))
+    try:
+        instance_id = await patterns.client.start_new("traced")
+    finally:
+        context.detach(token)
+    status = await wait_for_status(patterns.client, instance_id)
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    assert status.output == {
+        "own": {"trace_parent": parent, "trace_state": ""},
+        "child": {"trace_parent": parent, "trace_state": ""},
+    }  # a sub-orchestration stays in the trace
+
+    # Started outside any trace: a trace of its own, not the earlier caller's.
+    other = await patterns.client.start_new("traced")
+    output = (await wait_for_status(patterns.client, other)).output
+    assert output["own"]["trace_parent"].split("-")[1] != parent.split("-")[1]

@@ -24,6 +24,15 @@ def test_route_params_query_headers_and_context(client: httpx.Client) -> None:
     assert len(body["invocation_id"]) == 36
 
 
+def test_the_invocation_joins_the_callers_trace_or_starts_one(client: httpx.Client) -> None:
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    joined = client.get("/api/echo/1", headers={"traceparent": parent, "tracestate": "k=v"}).json()
+    assert (joined["trace_parent"], joined["trace_state"]) == (parent, "k=v")
+    # Without a (valid) header, a trace of its own: its id is the invocation id.
+    alone = client.get("/api/echo/1", headers={"traceparent": "00-garbage"}).json()
+    assert alone["trace_parent"].split("-")[1] == alone["invocation_id"].replace("-", "")
+
+
 def test_optional_parameter_may_be_absent_and_body_arrives(client: httpx.Client) -> None:
     response = client.put("/api/echo/7", content=b"payload \xe2\x9c\x93")
     assert response.status_code == 200

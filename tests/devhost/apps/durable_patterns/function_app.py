@@ -35,6 +35,26 @@ async def say_hello_async(name: str) -> str:
     return f"Hi {name}"
 
 
+@app.activity_trigger(input_name="unused")
+async def trace_of(unused: str, context: func.Context) -> dict:
+    return {
+        "trace_parent": context.trace_context.trace_parent,
+        "trace_state": context.trace_context.trace_state,
+    }
+
+
+@app.orchestration_trigger(context_name="context")
+def traced(context: df.DurableOrchestrationContext):
+    own = yield context.call_activity(trace_of, "")
+    children = yield context.call_sub_orchestrator("traced_child", None)
+    return {"own": own, "child": children}
+
+
+@app.orchestration_trigger(context_name="context")
+def traced_child(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity(trace_of, ""))
+
+
 @app.activity_trigger(input_name="value")
 def square(value: int) -> int:
     return value * value

@@ -28,6 +28,8 @@ def echo(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
             "thread": threading.current_thread().name,
             "function_name": context.function_name,
             "invocation_id": context.invocation_id,
+            "trace_parent": context.trace_context.trace_parent,
+            "trace_state": context.trace_context.trace_state,
         }
     )
 
