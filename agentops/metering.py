@@ -48,13 +48,12 @@ class Instrument:
                 self._record = created.record
 
     def record(self, value: float, attributes: Mapping[str, AttributeValue] | None = None) -> None:
-        attrs = dict(attributes) if attributes else {}
-        unknown = attrs.keys() - self.spec.attributes
-        if unknown:
+        if attributes and not self.spec.attributes.issuperset(attributes):
+            unknown = sorted(set(attributes) - self.spec.attributes)
             raise UnknownAttributeError(
-                f"{self.spec.name} takes {sorted(self.spec.attributes)}, not {sorted(unknown)}"
+                f"{self.spec.name} takes {sorted(self.spec.attributes)}, not {unknown}"
             )
-        self._record(value, attrs)
+        self._record(value, attributes)
 
 
 def _create(spec: InstrumentSpec, meter: metrics.Meter) -> Any:
