@@ -34,31 +34,21 @@ def _spec(
 
 
 # The production guide's ten.
-REQUESTS = _spec(
-    "agent.requests.total",
-    "counter",
-    "{request}",
-    "HTTP requests by route and outcome",
-    "http.route",
-    "outcome",
-    "agent",
-)
+# HTTP: the route template (never the path), the method, the status code and its class
+# (outcome: success, client_error, server_error); agent only when the route names a known one.
+_HTTP = ("http.route", "http.request.method", "http.response.status_code", "outcome", "agent")
+REQUESTS = _spec("agent.requests.total", "counter", "{request}", "HTTP requests", *_HTTP)
 REQUEST_DURATION = _spec(
-    "agent.request.duration",
-    "histogram",
-    "ms",
-    "HTTP request duration",
-    "http.route",
-    "outcome",
-    "agent",
+    "agent.request.duration", "histogram", "ms", "HTTP request duration", *_HTTP
 )
 ERRORS = _spec(
     "agent.errors.total",
     "counter",
     "{error}",
-    "errors by class (HTTP faults, failed items)",
+    "errors by class: HTTP answers of 400 and above (with http.route), failed items (without)",
     "agent",
     "error.type",
+    "http.route",
 )
 CREATED = _spec(
     "agent.created.total", "counter", "{agent}", "Agent Framework agents constructed", "agent"
