@@ -57,7 +57,7 @@ EXECUTED = _spec(
     "agent.executed.total",
     "counter",
     "{run}",
-    "agent runs (one per item or question)",
+    "agent runs: each item attempt or question that reached the agent, by outcome",
     "agent",
     "outcome",
 )
@@ -99,7 +99,7 @@ ITEMS_FINISHED = _spec(
     "agentops.items.finished",
     "counter",
     "{item}",
-    "items finished, failed ones by reason",
+    "items moved from pending to completed or failed, failed ones by reason",
     "agent",
     "deployment",
     "outcome",
@@ -109,7 +109,7 @@ ITEM_RETRIES = _spec(
     "agentops.items.retries",
     "counter",
     "{attempt}",
-    "item attempts retried, by reason",
+    "items sent back to the orchestrator for a later attempt, by reason",
     "agent",
     "reason",
 )
@@ -195,7 +195,7 @@ MAINTENANCE = _spec(
     "agentops.maintenance.runs",
     "counter",
     "{run}",
-    "backups, restores and reports finished, by kind and outcome",
+    "backups, restores, prunes and reports finished or failed, by kind and outcome",
     "kind",
     "outcome",
 )
@@ -226,3 +226,21 @@ INSTRUMENTS: tuple[InstrumentSpec, ...] = (
     MAINTENANCE,
 )
 BY_NAME: dict[str, InstrumentSpec] = {spec.name: spec for spec in INSTRUMENTS}
+
+
+def markdown_table(specs: tuple[InstrumentSpec, ...] = INSTRUMENTS) -> str:
+    """The registry as the README's metric table (`python -m agentops.instruments` prints it)."""
+    rows = [
+        "| metric | kind | unit | attributes | what it counts |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in specs:
+        attributes = ", ".join(f"`{name}`" for name in sorted(spec.attributes)) or "none"
+        rows.append(
+            f"| `{spec.name}` | {spec.kind} | `{spec.unit}` | {attributes} | {spec.description} |"
+        )
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())
