@@ -83,7 +83,7 @@ def _simulator_app(environ: dict[str, str]) -> Any:
     return create_app(config)
 
 
-def _banner(host: FunctionHost, simulator_url: str | None) -> Iterator[str]:
+def _banner(host: FunctionHost, simulator_url: str | None, metrics: bool) -> Iterator[str]:
     app = host.app
     yield f"devhost: serving {host.settings.script_root}"
     yield "Functions:"
@@ -112,6 +112,8 @@ def _banner(host: FunctionHost, simulator_url: str | None) -> Iterator[str]:
         )
     if simulator_url:
         yield f"Model simulator: {simulator_url}/v1"
+    if metrics:
+        yield f"Metrics of every process: {host.public_base_url}/admin/metrics (master key)"
     yield f"{READY_MARKER} {host.public_base_url}"
 
 
@@ -135,7 +137,9 @@ class _Server:
         await self.server.serve(sockets=[self.sock])
 
 
-async def _serve(host: FunctionHost, servers: list[_Server], simulator_url: str | None) -> int:
+async def _serve(
+    host: FunctionHost, servers: list[_Server], simulator_url: str | None, metrics: bool
+) -> int:
     loop = asyncio.get_running_loop()
 
     signals_seen = 0
@@ -164,7 +168,7 @@ async def _serve(host: FunctionHost, servers: list[_Server], simulator_url: str 
             print("devhost: a server failed to start; see the log above", file=sys.stderr)
             return EXIT_START_ERROR
         await asyncio.sleep(0.005)
-    print("\n".join(_banner(host, simulator_url)), flush=True)
+    print("\n".join(_banner(host, simulator_url, metrics)), flush=True)
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     request_exit()
     results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -197,9 +201,18 @@ def run(settings: HostSettings) -> int:
             environ[SIMULATOR_URL_SETTING] = f"{simulator_url}/v1"
             servers.append(sim_sock)
 
+        from devhost import metrics_view
         from devhost.host import FunctionHost, load_app
         from devhost.server import build_app, build_rpc_app
 
+        metrics: metrics_view.MetricTotals | None = None
+        metrics_sock: socket.socket | None = None
+        if metrics_view.wanted(environ):
+            # Before the app is imported: its processes read these when telemetry starts.
+            metrics_sock = _bind(RPC_HOST, 0, "no free loopback port for the metrics receiver")
+            metrics, token = metrics_view.MetricTotals(), metrics_view.new_token()
+            receiver = _url(RPC_HOST, metrics_sock)
+            environ.update(metrics_view.exporter_environment(receiver, token, environ))
         loaded, raw_functions = load_app(settings, environ)
         rpc_sock: socket.socket | None = None
         if loaded.needs_durable_engine:
@@ -212,7 +225,7 @@ def run(settings: HostSettings) -> int:
             public_base_url=public_base_url,
             rpc_listener_url=_url(RPC_HOST, rpc_sock) if rpc_sock else None,
         )
-        apps: list[Any] = [build_app(host)]
+        apps: list[Any] = [build_app(host, metrics)]
         if simulator_url:
             sim_app = _simulator_app(dict(environ))
             if sim_app is None:
@@ -225,6 +238,9 @@ def run(settings: HostSettings) -> int:
         if rpc_sock is not None:
             servers.append(rpc_sock)
             apps.append(build_rpc_app(host))
+        if metrics is not None and metrics_sock is not None:
+            servers.append(metrics_sock)
+            apps.append(metrics_view.build_receiver_app(metrics, token))
     except AppLoadError as error:
         print(f"devhost: {error}", file=sys.stderr, flush=True)
         return EXIT_LOAD_ERROR
@@ -235,7 +251,7 @@ def run(settings: HostSettings) -> int:
     wrapped = [_Server(app, sock) for app, sock in zip(apps, servers, strict=True)]
     runner = asyncio.Runner(loop_factory=loop_factory) if loop_factory else asyncio.Runner()
     with runner:
-        return runner.run(_serve(host, wrapped, simulator_url))
+        return runner.run(_serve(host, wrapped, simulator_url, metrics is not None))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
