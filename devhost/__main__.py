@@ -120,7 +120,7 @@ def _banner(host: FunctionHost, simulator_url: str | None, metrics: bool) -> Ite
 class _Server:
     """A uvicorn server that leaves signal handling to devhost, which runs two of them."""
 
-    def __init__(self, app: Any, sock: socket.socket) -> None:
+    def __init__(self, app: Any, sock: socket.socket, *, stops_last: bool = False) -> None:
         import uvicorn
 
         class Quiet(uvicorn.Server):
@@ -129,6 +129,7 @@ class _Server:
                 yield
 
         self.sock = sock
+        self.stops_last = stops_last
         self.server: uvicorn.Server = Quiet(
             uvicorn.Config(app, lifespan="on", log_config=None, access_log=False)
         )
@@ -144,15 +145,16 @@ async def _serve(
 
     signals_seen = 0
 
-    def request_exit() -> None:
+    def request_exit(*, last: bool = False) -> None:
         for item in servers:
-            item.server.should_exit = True
+            if last or not item.stops_last:
+                item.server.should_exit = True
 
     def on_signal() -> None:
         # The first signal stops gracefully (engine and timers shut down); a second one hurries.
         nonlocal signals_seen
         signals_seen += 1
-        request_exit()
+        request_exit(last=signals_seen > 1)
         if signals_seen > 1:
             for item in servers:
                 item.server.force_exit = True
@@ -163,7 +165,7 @@ async def _serve(
     main = servers[0].server
     while not all(item.server.started for item in servers):
         if any(task.done() for task in tasks):
-            request_exit()
+            request_exit(last=True)
             await asyncio.gather(*tasks, return_exceptions=True)
             print("devhost: a server failed to start; see the log above", file=sys.stderr)
             return EXIT_START_ERROR
@@ -171,7 +173,12 @@ async def _serve(
     print("\n".join(_banner(host, simulator_url, metrics)), flush=True)
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     request_exit()
-    results = await asyncio.gather(*tasks, return_exceptions=True)
+    # The metrics receiver outlives the rest: worker processes flush their last export to it
+    # as they exit, and an exporter that finds nobody listening retries before giving up.
+    first = [task for task, item in zip(tasks, servers, strict=True) if not item.stops_last]
+    results = await asyncio.gather(*first, return_exceptions=True)
+    request_exit(last=True)
+    results += await asyncio.gather(*(t for t in tasks if t not in first), return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):
             logger.error("server stopped with an error", exc_info=result)
@@ -248,7 +255,10 @@ def run(settings: HostSettings) -> int:
     from uvicorn import Config
 
     loop_factory = Config(app=apps[0], loop="auto", log_config=None).get_loop_factory()
-    wrapped = [_Server(app, sock) for app, sock in zip(apps, servers, strict=True)]
+    wrapped = [
+        _Server(app, sock, stops_last=sock is metrics_sock)
+        for app, sock in zip(apps, servers, strict=True)
+    ]
     runner = asyncio.Runner(loop_factory=loop_factory) if loop_factory else asyncio.Runner()
     with runner:
         return runner.run(_serve(host, wrapped, simulator_url, metrics is not None))

@@ -68,6 +68,9 @@ def exporter_environment(
         # Fresh figures locally; the SDK's default is a minute.
         "OTEL_METRIC_EXPORT_INTERVAL": environ.get("OTEL_METRIC_EXPORT_INTERVAL")
         or EXPORT_INTERVAL_MS,
+        # Seconds, in this SDK. Loopback answers at once; devhost's own last export at exit
+        # finds the receiver gone and would otherwise retry for the default 10 s.
+        "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT": "1",
     }
 
 
