@@ -161,7 +161,8 @@ async def audited(
     resource: str,
     handle: Callable[[Services, Access], Awaitable[func.HttpResponse]],
 ) -> func.HttpResponse:
-    """Run `handle` and queue exactly one audit entry for the call, whatever its outcome."""
+    """Run `handle` and queue exactly one audit entry for the call, whatever its outcome; the
+    request is counted and timed too (`triggers.request_metrics`)."""
     services = await get_services()
     access = Access.begin(req, context, action, resource)
     started = time.perf_counter()

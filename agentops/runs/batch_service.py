@@ -115,7 +115,7 @@ class BatchService:
                 request, attempts_used=item.attempts, item_key=f"{work.run_id}:{index}"
             )
         except BudgetExceededError as error:
-            item_metrics.item_deferred(work.agent, None)
+            item_metrics.item_deferred(work.agent, "budget")  # stays pending; the run stops
             return _ItemResult("stopped", reason=error.reason)
         except PermanentModelError as error:
             await self._fail(work, index, "permanent", error.reason, spent_by=error)
@@ -126,7 +126,7 @@ class BatchService:
                 if index in work.last_chance:
                     await self._fail(work, index, "transient", f"{error.reason} (gave up waiting)")
                     return _ItemResult("failed")
-                item_metrics.item_deferred(work.agent, error)
+                item_metrics.item_deferred(work.agent, item_metrics.deferral_reason(error))
                 return _ItemResult("deferred", retry_after_s=error.retry_after_s or 0.0)
             spent = item.attempts + calls
             last = index in work.last_chance or spent >= self._max_attempts

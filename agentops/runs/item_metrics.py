@@ -50,16 +50,14 @@ def item_retried(agent: str, error: TransientModelError) -> None:
     instrument(ITEM_RETRIES).record(1, {"agent": agent, "reason": retry_reason(error)})
 
 
-def deferral_reason(error: TransientModelError | None) -> str:
-    """budget (None: a spent budget stopped the run), breaker_open, or a retry reason for a
-    refusal that made no call."""
-    if error is None:
-        return "budget"
+def deferral_reason(error: TransientModelError) -> str:
+    """breaker_open, or a retry reason for another refusal that made no call."""
     return "breaker_open" if isinstance(error, CircuitOpenError) else retry_reason(error)
 
 
-def item_deferred(agent: str, error: TransientModelError | None) -> None:
-    instrument(ITEM_DEFERRALS).record(1, {"agent": agent, "reason": deferral_reason(error)})
+def item_deferred(agent: str, reason: str) -> None:
+    """An item put back without spending an attempt: `deferral_reason`, or budget."""
+    instrument(ITEM_DEFERRALS).record(1, {"agent": agent, "reason": reason})
 
 
 def run_finished(agent: str, status: str) -> None:
