@@ -268,6 +268,8 @@ async def test_backups_restores_and_reports_count_once_by_kind_and_outcome(
         counted[(point.attributes["kind"], point.attributes["outcome"])] += int(point.value)
     assert counted == {
         ("backup", "completed"): 1,
+        ("backup", "failed"): 1,
+        ("prune", "completed"): 1,
         ("restore", "dry_run"): 1,
         ("restore", "completed"): 1,
         ("restore", "missing"): 1,
@@ -278,8 +280,8 @@ async def test_backups_restores_and_reports_count_once_by_kind_and_outcome(
 
 
 async def _maintain(services: Services) -> None:
-    """A backup made twice, restored three ways; reports of each kind, one built twice, one
-    for a day that has not ended."""
+    """A backup made twice, restored three ways, a backup step that fails, retention; reports
+    of each kind, one built twice, one for a day that has not ended."""
     await _run(services, "summarizer", ["something to back up"])
     now = datetime.now(UTC)
     work = BackupWork(
@@ -294,6 +296,10 @@ async def _maintain(services: Services) -> None:
     await backups.restore(work.backup_id)
     with pytest.raises(BackupNotFoundError):
         await backups.restore("backup-2001010100")
+    with pytest.raises(ValueError):  # a step that raises: counted, and the error goes on
+        await backups.backup_collection(f"backup-{now:%Y%m%d}00", "no_such_collection")
+    await backups.prune(now=now)
+    await backups.prune(now=now, dry_run=True)  # looked, deleted nothing: not a prune run
 
     reports = services.reports()
     day = (now - timedelta(days=1)).date()
