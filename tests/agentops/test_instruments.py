@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from agentops.instruments import BY_NAME, INSTRUMENTS, markdown_table
+from tests.metric_checks import OUTSIDE_MODEL_PATH
 
 GUIDE = {
     "agent.requests.total",
@@ -44,3 +45,7 @@ def test_the_readme_table_is_the_registry() -> None:
     assert shown == markdown_table(), "regenerate it: python -m agentops.instruments"
     for spec in INSTRUMENTS:
         assert f"| `{spec.name}` | {spec.kind} | `{spec.unit}` |" in shown
+
+
+def test_the_metrics_recorded_outside_the_model_path_are_in_the_registry() -> None:
+    assert set(BY_NAME) >= OUTSIDE_MODEL_PATH

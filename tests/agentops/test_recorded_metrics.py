@@ -227,6 +227,7 @@ async def test_tool_calls_are_counted_and_timed_and_a_failing_tool_counts_as_an_
     }
     assert total("agent.executed.total", agent="calculator", outcome="success") == 1
     assert total("agent.executed.total", agent="calculator", outcome="error") == 1
+    assert_within_registry(captured_telemetry.points())
 
 
 async def test_a_conversation_reads_and_writes_its_thread(
@@ -243,9 +244,9 @@ async def test_a_conversation_reads_and_writes_its_thread(
     total = captured_telemetry.total
     assert total("agent.memory.operations.total", agent="summarizer", operation="write") == 2
     assert total("agent.memory.operations.total", agent="summarizer", operation="read") == 1
-    assert_no_value_holds(
-        captured_telemetry.points(), [SECRET_TEXT, thread_id, USER.id, USER.name, MODEL_KEY]
-    )
+    points = captured_telemetry.points()
+    assert_within_registry(points)
+    assert_no_value_holds(points, [SECRET_TEXT, thread_id, USER.id, USER.name, MODEL_KEY])
 
 
 async def test_backups_restores_and_reports_count_once_by_kind_and_outcome(
@@ -263,6 +264,7 @@ async def test_backups_restores_and_reports_count_once_by_kind_and_outcome(
         await services.aclose()
     maintenance = captured_telemetry.points("agentops.maintenance.runs")
     assert attribute_sets(maintenance) == {frozenset({"kind", "outcome"})}
+    assert_within_registry(captured_telemetry.points())
     counted: Counter[tuple[str, str]] = Counter()
     for point in maintenance:
         counted[(point.attributes["kind"], point.attributes["outcome"])] += int(point.value)
