@@ -18,7 +18,9 @@ from typing import Any
 
 from agentops.auth import Principal
 from agentops.encryption.records import RecordSealer
+from agentops.instruments import MEMORY_OPERATIONS
 from agentops.log_context import log_context
+from agentops.metering import instrument
 from agentops.model.budgets import next_utc_midnight
 from agentops.model.types import ChatMessage
 from agentops.runs.ports import AgentLookup, ModelCaller
@@ -91,6 +93,7 @@ class ConversationService:
         history: tuple[ChatMessage, ...] = ()
         if ask.thread_id is not None:
             thread = await self._store.get_thread(ask.thread_id)
+            instrument(MEMORY_OPERATIONS).record(1, {"agent": agent, "operation": "read"})
             # Another user's (or agent's, or tenant's) thread reads as missing, as runs do.
             if thread is None or thread.owner != owner:
                 raise UnknownThreadError(
@@ -119,6 +122,7 @@ class ConversationService:
             encrypted=sensitive,
             expected_version=0 if ask.thread_id is None else None,
         )
+        instrument(MEMORY_OPERATIONS).record(1, {"agent": agent, "operation": "write"})
         return {
             "agent": agent,
             "thread_id": thread_id,

@@ -34,31 +34,21 @@ def _spec(
 
 
 # The production guide's ten.
-REQUESTS = _spec(
-    "agent.requests.total",
-    "counter",
-    "{request}",
-    "HTTP requests by route and outcome",
-    "http.route",
-    "outcome",
-    "agent",
-)
+# HTTP: the route template (never the path), the method, the status code and its class
+# (outcome: success, client_error, server_error); agent only when the route names a known one.
+_HTTP = ("http.route", "http.request.method", "http.response.status_code", "outcome", "agent")
+REQUESTS = _spec("agent.requests.total", "counter", "{request}", "HTTP requests", *_HTTP)
 REQUEST_DURATION = _spec(
-    "agent.request.duration",
-    "histogram",
-    "ms",
-    "HTTP request duration",
-    "http.route",
-    "outcome",
-    "agent",
+    "agent.request.duration", "histogram", "ms", "HTTP request duration", *_HTTP
 )
 ERRORS = _spec(
     "agent.errors.total",
     "counter",
     "{error}",
-    "errors by class (HTTP faults, failed items)",
+    "errors by class: HTTP answers of 400 and above (with http.route), failed items (without)",
     "agent",
     "error.type",
+    "http.route",
 )
 CREATED = _spec(
     "agent.created.total", "counter", "{agent}", "Agent Framework agents constructed", "agent"
@@ -67,7 +57,7 @@ EXECUTED = _spec(
     "agent.executed.total",
     "counter",
     "{run}",
-    "agent runs (one per item or question)",
+    "agent runs: each item attempt or question that reached the agent, by outcome",
     "agent",
     "outcome",
 )
@@ -110,7 +100,7 @@ ITEMS_FINISHED = _spec(
     "agentops.items.finished",
     "counter",
     "{item}",
-    "items finished, failed ones by reason",
+    "items moved from pending to completed or failed, failed ones by reason",
     "agent",
     "deployment",
     "outcome",
@@ -120,7 +110,7 @@ ITEM_RETRIES = _spec(
     "agentops.items.retries",
     "counter",
     "{attempt}",
-    "item attempts retried, by reason",
+    "items sent back to the orchestrator for a later attempt, by reason",
     "agent",
     "reason",
 )
@@ -206,7 +196,7 @@ MAINTENANCE = _spec(
     "agentops.maintenance.runs",
     "counter",
     "{run}",
-    "backups, restores and reports finished, by kind and outcome",
+    "backups, restores, prunes and reports finished or failed, by kind and outcome",
     "kind",
     "outcome",
 )
@@ -237,3 +227,21 @@ INSTRUMENTS: tuple[InstrumentSpec, ...] = (
     MAINTENANCE,
 )
 BY_NAME: dict[str, InstrumentSpec] = {spec.name: spec for spec in INSTRUMENTS}
+
+
+def markdown_table(specs: tuple[InstrumentSpec, ...] = INSTRUMENTS) -> str:
+    """The registry as the README's metric table (`python -m agentops.instruments` prints it)."""
+    rows = [
+        "| metric | kind | unit | attributes | what it counts |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in specs:
+        attributes = ", ".join(f"`{name}`" for name in sorted(spec.attributes)) or "none"
+        rows.append(
+            f"| `{spec.name}` | {spec.kind} | `{spec.unit}` | {attributes} | {spec.description} |"
+        )
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

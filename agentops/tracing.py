@@ -24,12 +24,10 @@ current, so the run's trace id still reaches the run record and the logs, at no 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -37,6 +35,8 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import BaseModel, ConfigDict
+
+from agentops.request_naming import outcome_of, request_method, route_template
 
 # Attribute names: the app's own under "agentops.", the semantic conventions' where they fit.
 RUN_ID = "agentops.run.id"
@@ -51,7 +51,6 @@ HTTP_ROUTE = "http.route"
 HTTP_STATUS = "http.response.status_code"
 
 _PROPAGATOR = TraceContextTextMapPropagator()
-_UNMATCHED_ROUTE = "{unmatched}"
 
 
 class TraceCarrier(BaseModel):
@@ -184,28 +183,6 @@ def failed(target: Span, error: BaseException) -> None:
 # --- The HTTP edge ------------------------------------------------------------------------------
 
 
-def route_template(path: str, route_params: Mapping[str, str]) -> str:
-    """The route a request matched, from its path and route values: each segment that is a
-    route value becomes ``{name}``. Every other segment comes from the route itself, so the
-    template holds no caller text; a value that matches no segment whole (a catch-all route)
-    gives ``{unmatched}`` rather than a path with caller text in it. A value that also equals a
-    literal segment (an agent named ``runs``) may name the wrong one: still no caller text."""
-    segments = [unquote(segment) for segment in path.split("/")]
-    named = list(segments)
-    for name, value in route_params.items():
-        places = [i for i, segment in enumerate(segments) if segment == value and value]
-        if not places:
-            return _UNMATCHED_ROUTE
-        # The last matching segment: ids follow the literal part of this app's routes.
-        named[places[-1]] = "{" + name + "}"
-    return "/".join(named) or "/"
-
-
-def outcome_of(status: int) -> str:
-    """A request's outcome by its status, in the audit trail's words."""
-    return "allowed" if status < 400 else "refused" if status < 500 else "failed"
-
-
 @contextmanager
 def request_span(
     tracer: Tracer,
@@ -218,8 +195,8 @@ def request_span(
 ) -> Iterator[Span]:
     """A server span named ``METHOD /route/{template}``, under the host's context for the
     invocation or the caller's ``traceparent`` header."""
-    route = route_template(urlsplit(url).path, route_params)
-    method = method.upper() if re.fullmatch(r"[A-Za-z]{1,16}", method or "") else "_OTHER"
+    route = route_template(url, route_params)
+    method = request_method(method)
     header = {name: value for name in ("traceparent", "tracestate") if (value := headers.get(name))}
     parent = parent_for(header, host_carrier(invocation))
     attributes = {HTTP_METHOD: method, HTTP_ROUTE: route}

@@ -83,7 +83,7 @@ def _simulator_app(environ: dict[str, str]) -> Any:
     return create_app(config)
 
 
-def _banner(host: FunctionHost, simulator_url: str | None) -> Iterator[str]:
+def _banner(host: FunctionHost, simulator_url: str | None, metrics: bool) -> Iterator[str]:
     app = host.app
     yield f"devhost: serving {host.settings.script_root}"
     yield "Functions:"
@@ -112,13 +112,15 @@ def _banner(host: FunctionHost, simulator_url: str | None) -> Iterator[str]:
         )
     if simulator_url:
         yield f"Model simulator: {simulator_url}/v1"
+    if metrics:
+        yield f"Metrics of every process: {host.public_base_url}/admin/metrics (master key)"
     yield f"{READY_MARKER} {host.public_base_url}"
 
 
 class _Server:
     """A uvicorn server that leaves signal handling to devhost, which runs two of them."""
 
-    def __init__(self, app: Any, sock: socket.socket) -> None:
+    def __init__(self, app: Any, sock: socket.socket, *, stops_last: bool = False) -> None:
         import uvicorn
 
         class Quiet(uvicorn.Server):
@@ -127,6 +129,7 @@ class _Server:
                 yield
 
         self.sock = sock
+        self.stops_last = stops_last
         self.server: uvicorn.Server = Quiet(
             uvicorn.Config(app, lifespan="on", log_config=None, access_log=False)
         )
@@ -135,20 +138,23 @@ class _Server:
         await self.server.serve(sockets=[self.sock])
 
 
-async def _serve(host: FunctionHost, servers: list[_Server], simulator_url: str | None) -> int:
+async def _serve(
+    host: FunctionHost, servers: list[_Server], simulator_url: str | None, metrics: bool
+) -> int:
     loop = asyncio.get_running_loop()
 
     signals_seen = 0
 
-    def request_exit() -> None:
+    def request_exit(*, last: bool = False) -> None:
         for item in servers:
-            item.server.should_exit = True
+            if last or not item.stops_last:
+                item.server.should_exit = True
 
     def on_signal() -> None:
         # The first signal stops gracefully (engine and timers shut down); a second one hurries.
         nonlocal signals_seen
         signals_seen += 1
-        request_exit()
+        request_exit(last=signals_seen > 1)
         if signals_seen > 1:
             for item in servers:
                 item.server.force_exit = True
@@ -159,15 +165,20 @@ async def _serve(host: FunctionHost, servers: list[_Server], simulator_url: str 
     main = servers[0].server
     while not all(item.server.started for item in servers):
         if any(task.done() for task in tasks):
-            request_exit()
+            request_exit(last=True)
             await asyncio.gather(*tasks, return_exceptions=True)
             print("devhost: a server failed to start; see the log above", file=sys.stderr)
             return EXIT_START_ERROR
         await asyncio.sleep(0.005)
-    print("\n".join(_banner(host, simulator_url)), flush=True)
+    print("\n".join(_banner(host, simulator_url, metrics)), flush=True)
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     request_exit()
-    results = await asyncio.gather(*tasks, return_exceptions=True)
+    # The metrics receiver outlives the rest: worker processes flush their last export to it
+    # as they exit, and an exporter that finds nobody listening retries before giving up.
+    first = [task for task, item in zip(tasks, servers, strict=True) if not item.stops_last]
+    results = await asyncio.gather(*first, return_exceptions=True)
+    request_exit(last=True)
+    results += await asyncio.gather(*(t for t in tasks if t not in first), return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):
             logger.error("server stopped with an error", exc_info=result)
@@ -197,9 +208,18 @@ def run(settings: HostSettings) -> int:
             environ[SIMULATOR_URL_SETTING] = f"{simulator_url}/v1"
             servers.append(sim_sock)
 
+        from devhost import metrics_view
         from devhost.host import FunctionHost, load_app
         from devhost.server import build_app, build_rpc_app
 
+        metrics: metrics_view.MetricTotals | None = None
+        metrics_sock: socket.socket | None = None
+        if metrics_view.wanted(environ):
+            # Before the app is imported: its processes read these when telemetry starts.
+            metrics_sock = _bind(RPC_HOST, 0, "no free loopback port for the metrics receiver")
+            metrics, token = metrics_view.MetricTotals(), metrics_view.new_token()
+            receiver = _url(RPC_HOST, metrics_sock)
+            environ.update(metrics_view.exporter_environment(receiver, token, environ))
         loaded, raw_functions = load_app(settings, environ)
         rpc_sock: socket.socket | None = None
         if loaded.needs_durable_engine:
@@ -212,7 +232,7 @@ def run(settings: HostSettings) -> int:
             public_base_url=public_base_url,
             rpc_listener_url=_url(RPC_HOST, rpc_sock) if rpc_sock else None,
         )
-        apps: list[Any] = [build_app(host)]
+        apps: list[Any] = [build_app(host, metrics)]
         if simulator_url:
             sim_app = _simulator_app(dict(environ))
             if sim_app is None:
@@ -225,6 +245,9 @@ def run(settings: HostSettings) -> int:
         if rpc_sock is not None:
             servers.append(rpc_sock)
             apps.append(build_rpc_app(host))
+        if metrics is not None and metrics_sock is not None:
+            servers.append(metrics_sock)
+            apps.append(metrics_view.build_receiver_app(metrics, token))
     except AppLoadError as error:
         print(f"devhost: {error}", file=sys.stderr, flush=True)
         return EXIT_LOAD_ERROR
@@ -232,10 +255,13 @@ def run(settings: HostSettings) -> int:
     from uvicorn import Config
 
     loop_factory = Config(app=apps[0], loop="auto", log_config=None).get_loop_factory()
-    wrapped = [_Server(app, sock) for app, sock in zip(apps, servers, strict=True)]
+    wrapped = [
+        _Server(app, sock, stops_last=sock is metrics_sock)
+        for app, sock in zip(apps, servers, strict=True)
+    ]
     runner = asyncio.Runner(loop_factory=loop_factory) if loop_factory else asyncio.Runner()
     with runner:
-        return runner.run(_serve(host, wrapped, simulator_url))
+        return runner.run(_serve(host, wrapped, simulator_url, metrics is not None))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from devhost.auth import AuthLevel, presented_key
 from devhost.durable.binding import RPC_PATH, WEBHOOK_PATH
 from devhost.host import ALL_METHODS, FunctionHost, HttpFunction
+from devhost.metrics_view import MetricTotals, view
 from devhost.problems import problem
 from devhost.routes import RouteMatch
 from devhost.trace_context import InvocationTrace
@@ -227,7 +228,8 @@ def _admin(
     return guarded
 
 
-def build_app(host: FunctionHost) -> Starlette:
+def build_app(host: FunctionHost, metrics: MetricTotals | None = None) -> Starlette:
+    """The public app; with `metrics`, the local metrics view at /admin/metrics (master key)."""
     background: set[asyncio.Task[None]] = set()
 
     async def home(_: Request) -> Response:
@@ -267,6 +269,12 @@ def build_app(host: FunctionHost) -> Starlette:
         Route("/admin/host/status", _admin(host, host_status), methods=["GET"]),
         Route("/admin/functions/{name}", _admin(host, invoke_function), methods=["POST"]),
     ]
+    if metrics is not None:
+
+        async def metrics_view(request: Request) -> Response:
+            return view(metrics, os.environ)
+
+        routes.append(Route("/admin/metrics", _admin(host, metrics_view), methods=["GET"]))
     if host.engine is not None:
         # Only the keyed webhooks here: the SDK's keyless RPC routes are on `build_rpc_app`.
         routes.append(Mount(WEBHOOK_PATH, app=DurableKeyRequired(host.engine.router(), host)))

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +29,8 @@ from agentops.bootstrap import Services, get_services
 from agentops.store.checks import check_key
 from agentops.tracing import traced_request
 from triggers.edge import problem_for
+from triggers.problems import problem_kind
+from triggers.request_metrics import record_request
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -139,7 +141,7 @@ class Access:
             "session_id": self.session_id,
             **self.details,
         }
-        kind = _problem_kind(response)
+        kind = problem_kind(response)
         if kind:
             details["kind"] = kind
         principal = self.principal
@@ -155,16 +157,6 @@ class Access:
         )
 
 
-def _problem_kind(response: func.HttpResponse | None) -> str | None:
-    if response is None or response.mimetype != "application/problem+json":
-        return None
-    try:
-        kind = json.loads(response.get_body()).get("type", "")
-    except ValueError:
-        return None
-    return str(kind).rsplit("/", 1)[-1][:64] or None
-
-
 # The request's server span, around the audit entry too; services (and telemetry) first.
 @traced_request(tracer, before=get_services)
 async def audited(
@@ -174,13 +166,17 @@ async def audited(
     resource: str,
     handle: Callable[[Services, Access], Awaitable[func.HttpResponse]],
 ) -> func.HttpResponse:
-    """Run `handle` and queue exactly one audit entry for the call, whatever its outcome."""
+    """Run `handle` and queue exactly one audit entry for the call, whatever its outcome; the
+    request is counted and timed too (`triggers.request_metrics`)."""
     services = await get_services()
     access = Access.begin(req, context, action, resource)
+    started = time.perf_counter()
     try:
         response = await handle(services, access)
     except Exception:
         await services.audit.submit(access.event(None))  # the host answers 500
+        record_request(req, None, started, services.agents)
         raise
     await services.audit.submit(access.event(response))
+    record_request(req, response, started, services.agents)
     return response

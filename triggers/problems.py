@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,3 +45,14 @@ def json_response(
     return func.HttpResponse(
         body.to_json(), status_code=status, mimetype="application/json", headers=dict(headers or {})
     )
+
+
+def problem_kind(response: func.HttpResponse | None) -> str | None:
+    """The last part of a problem answer's `type` (`unknown-run`), None for any other answer."""
+    if response is None or response.mimetype != "application/problem+json":
+        return None
+    try:
+        kind = json.loads(response.get_body()).get("type", "")
+    except ValueError:
+        return None
+    return str(kind).rsplit("/", 1)[-1][:64] or None

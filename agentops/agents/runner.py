@@ -22,6 +22,7 @@ from typing import Any
 from agent_framework import Agent, ChatResponse, Message
 from agent_framework.openai import OpenAIChatCompletionClient
 
+from agentops.agents.agent_metrics import ToolMetering, agent_created, agent_executed
 from agentops.agents.definitions import AgentDefinition
 from agentops.agents.item_guard import ItemGuard
 from agentops.agents.registry import AgentRegistry
@@ -65,6 +66,7 @@ class AgentRunner:
             )
         except Exception as exc:
             error = classify_model_error(exc, private=(definition.instructions,))
+            agent_executed(definition.name, error or exc)
             if error is None:
                 raise
             # Spent before the failure, so billed like any other call.
@@ -84,7 +86,9 @@ class AgentRunner:
         if response.finish_reason == "content_filter":
             error = PermanentModelError("content filter: the answer was filtered")
             error.usage = guard.usage
+            agent_executed(definition.name, error)
             raise error
+        agent_executed(definition.name, None)
         raw = response.raw_representation
         model = raw.model if isinstance(raw, ChatResponse) and raw.model else request.deployment
         return ModelAnswer(
@@ -120,8 +124,9 @@ class AgentRunner:
                 strict_tool(function) for function in self._registry.tool_functions(definition.name)
             ],
             default_options=options,  # type: ignore[arg-type]
-            middleware=[FailOnToolError()],
+            middleware=[ToolMetering(definition.name), FailOnToolError()],
         )
+        agent_created(definition.name)
         self._agents[key] = agent
         return agent
 

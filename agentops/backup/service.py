@@ -46,6 +46,7 @@ from agentops.backup.manifest import (
     part_blob,
 )
 from agentops.blobs import BlobExistsError, BlobNotFoundError, BlobStore
+from agentops.maintenance_metrics import counts_failures, maintenance_finished
 from agentops.store.containers import COLLECTIONS, check_collection
 from agentops.store.ports import CollectionStore
 
@@ -143,6 +144,7 @@ class BackupService:
             )
         return await self.write_manifest(work, parts, created_at=now, plan=plan)
 
+    @counts_failures("backup")
     async def plan(self, work: BackupWork) -> BackupPlan:
         """Full or incremental, from the complete backups so far (see `planning`); the upper
         watermark is the store's clock now, before any document is read. A backup that is
@@ -169,6 +171,7 @@ class BackupService:
             ]
         return plan.model_copy(update={"ranges": tuple(ranges)})
 
+    @counts_failures("backup")
     async def backup_collection(
         self,
         backup_id: str,
@@ -263,6 +266,7 @@ class BackupService:
             key_id=key_id,
         )
 
+    @counts_failures("backup")
     async def write_manifest(
         self,
         work: BackupWork,
@@ -300,6 +304,7 @@ class BackupService:
             )
         except BlobExistsError:
             return await self.manifest(work.backup_id)
+        maintenance_finished("backup", "completed")
         return manifest
 
     # -- reading --------------------------------------------------------------------------
@@ -416,6 +421,7 @@ class BackupService:
         return count
 
     # -- restore --------------------------------------------------------------------------
+    @counts_failures("restore", {BackupInvalidError: "invalid", BackupNotFoundError: "missing"})
     async def restore(
         self, backup_id: str, *, tenant: str | None = None, dry_run: bool = False
     ) -> RestoreReport:
@@ -442,6 +448,7 @@ class BackupService:
             len(chain),
             result.counts,
         )
+        maintenance_finished("restore", "dry_run" if dry_run else "completed")
         return result
 
     async def _apply(
@@ -469,6 +476,7 @@ class BackupService:
                 result.counts[part.collection] += await self._write(part, batch, dry_run)
 
     # -- retention ------------------------------------------------------------------------
+    @counts_failures("prune")
     async def prune(self, *, now: datetime, dry_run: bool = False) -> PruneReport:
         """Delete the backups that retention lets go (see `retention`): for each, the manifest
         first (from then on it is incomplete and no longer listed), then its parts. Folders
@@ -507,6 +515,8 @@ class BackupService:
             report.incomplete,
             len(kept),
         )
+        if not dry_run:
+            maintenance_finished("prune", "completed")
         return report
 
     async def _has_manifest(self, folder: str) -> bool:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from agentops.agents.registry import AgentRegistry
 from agentops.audit import AuditTrail
 from agentops.blobs import BlobNotFoundError, BlobStore
+from agentops.maintenance_metrics import MaintenanceKind, maintenance_finished
 from agentops.reports.anomalies import ComplianceRules
 from agentops.reports.compliance import ComplianceReport, build_compliance_report
 from agentops.reports.cost import build_cost_report
@@ -42,6 +43,7 @@ from agentops.store.records import AuditEntry, Item, Page, ReportRecord, Run
 logger = logging.getLogger(__name__)
 
 CONTAINER = "reports"
+_KINDS: Mapping[str, MaintenanceKind] = {"cost": "report_cost", "compliance": "report_compliance"}
 # Blob containers whose contents the storage estimate counts.
 STORED_CONTAINERS = ("backups", CONTAINER)
 # Baseline of the compliance report: the four days before the day reported.
@@ -131,10 +133,21 @@ class ReportService:
     # -- building ---------------------------------------------------------------------------
     async def build(self, work: ReportWork) -> ReportRecord:
         """The report of `work`'s day, built and stored unless it already is."""
+        try:
+            record, built = await self._build(work)
+        except Exception:
+            maintenance_finished(_KINDS[work.kind], "failed")
+            raise
+        if built:
+            maintenance_finished(_KINDS[work.kind], "completed")
+        return record
+
+    async def _build(self, work: ReportWork) -> tuple[ReportRecord, bool]:
+        """The report and whether this call built it (False: it was already stored)."""
         existing = await self._store.get_report(work.report_id)
         if existing is not None:
             logger.info("report %s already exists", work.report_id)
-            return existing
+            return existing, False
         if work.period.end > self._clock():
             raise ValueError(f"{work.day.isoformat()} has not ended yet (UTC): nothing to report")
         generated_at = self._clock()
@@ -173,7 +186,7 @@ class ReportService:
         )
         await self._store.put_report(record)
         logger.info("report %s stored", record.id)
-        return record
+        return record, True
 
     async def _cost(self, period: Period, generated_at: datetime) -> CostReport:
         before = period.previous()

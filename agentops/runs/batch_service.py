@@ -27,6 +27,7 @@ from agentops.model.types import (
     PermanentModelError,
     TransientModelError,
 )
+from agentops.runs import item_metrics
 from agentops.runs.contracts import BatchReport, BatchWork, FinalizeWork
 from agentops.runs.ports import AgentLookup, ModelCaller, RunStore
 from agentops.store.records import NO_USAGE, Item, ItemError, ItemOutcome, Run, RunStatus
@@ -127,6 +128,7 @@ class BatchService:
                 request, attempts_used=item.attempts, item_key=f"{work.run_id}:{index}"
             )
         except BudgetExceededError as error:
+            item_metrics.item_deferred(work.agent, "budget")  # stays pending; the run stops
             return _ItemResult("stopped", reason=error.reason)
         except PermanentModelError as error:
             await self._fail(work, index, "permanent", error.reason, spent_by=error)
@@ -137,6 +139,7 @@ class BatchService:
                 if index in work.last_chance:
                     await self._fail(work, index, "transient", f"{error.reason} (gave up waiting)")
                     return _ItemResult("failed")
+                item_metrics.item_deferred(work.agent, item_metrics.deferral_reason(error))
                 return _ItemResult("deferred", retry_after_s=error.retry_after_s or 0.0)
             spent = item.attempts + calls
             last = index in work.last_chance or spent >= self._max_attempts
@@ -154,6 +157,7 @@ class BatchService:
                     spent_by=error,
                 )
                 return _ItemResult("failed")
+            item_metrics.item_retried(work.agent, error)
             return _ItemResult("retry", retry_after_s=error.retry_after_s or 0.0)
         outcome = ItemOutcome.completed(
             answer.text,
@@ -167,7 +171,8 @@ class BatchService:
             outcome = self._sealer.seal_outcome(
                 run.agent, run.tenant_id, work.run_id, index, outcome
             )
-        await self._store.complete_item(work.run_id, index, outcome)
+        if await self._store.complete_item(work.run_id, index, outcome):
+            item_metrics.item_completed(work.agent, request.deployment)
         return _ItemResult("completed")
 
     async def _fail(
@@ -186,7 +191,8 @@ class BatchService:
             usage=spent_by.usage if spent_by else NO_USAGE,
             cost=spent_by.cost if spent_by else 0.0,
         )
-        await self._store.complete_item(work.run_id, index, outcome)
+        if await self._store.complete_item(work.run_id, index, outcome):
+            item_metrics.item_failed(work.agent, self._deployment(work.agent), kind)
 
     async def finalize(self, work: FinalizeWork) -> None:
         """Write the run's terminal status with its totals, computed from the items themselves."""
@@ -204,6 +210,8 @@ class BatchService:
             cost=totals.cost,
             finished_at=datetime.now(UTC),
         )
+        if run.status != work.status:  # not a re-executed finalize
+            item_metrics.run_finished(run.agent, work.status)
         logger.info(
             "run %s %s: %d completed, %d failed%s",
             work.run_id,
@@ -212,3 +220,10 @@ class BatchService:
             totals.counts.failed,
             f" ({work.reason})" if work.reason else "",
         )
+
+    def _deployment(self, agent: str) -> str:
+        """The agent's deployment, for a metric; an agent no longer declared has none."""
+        try:
+            return str(self._agents.get(agent).deployment)
+        except KeyError:
+            return "unknown"

@@ -16,6 +16,7 @@ from agentops.log_context import log_context
 from agentops.model.rate_limiter import estimate_prompt_tokens
 from agentops.runs.contracts import RunSpec, chunk_instance_id
 from agentops.runs.errors import InvalidContinuationError, RunConflictError, UnknownRunError
+from agentops.runs.item_metrics import run_finished
 from agentops.runs.ports import AgentLookup, BudgetGate, RunStore
 from agentops.runs.requests import RunRequest
 from agentops.settings import Settings
@@ -175,6 +176,7 @@ class RunService:
         await self._store.update_run(
             run_id, status=RunStatus.CANCELED, finished_at=datetime.now(UTC)
         )
+        run_finished(run.agent, RunStatus.CANCELED.value)
         chunks = math.ceil(run.total / self._settings.chunk_size) if run.total else 0
         children = [chunk_instance_id(run_id, n) for n in range(chunks)] if chunks > 1 else []
         return [run.instance_id or run_id, *children]

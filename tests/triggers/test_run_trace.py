@@ -213,7 +213,7 @@ async def test_a_run_is_one_trace_from_the_request_to_each_model_and_tool_call(
     assert request.name == "POST /api/agents/{agent}/runs"
     assert request.attributes["http.route"] == "/api/agents/{agent}/runs"
     assert request.attributes["http.response.status_code"] == 202
-    assert request.attributes["agentops.outcome"] == "allowed"
+    assert request.attributes["agentops.outcome"] == "success"
     # The caller's trace, the caller's span as the parent; and the run keeps that trace id.
     assert format_trace_id(request.context.trace_id) == CALLER_TRACE == view["traceId"]
     assert request.parent is not None and format_span_id(request.parent.span_id) == CALLER_SPAN

@@ -138,6 +138,9 @@ async def test_an_answer_counts_its_call_tokens_and_cost_and_its_repeat_what_it_
         "agentops.cache.lookups": {"agent", "outcome"},
         "agentops.cache.saved_cost": {"agent"},
         "agentops.breaker.state": {"deployment"},
+        # The runner's own: agents built and runs.
+        "agent.created.total": {"agent"},
+        "agent.executed.total": {"agent", "outcome"},
     }
 
 
