@@ -3,14 +3,17 @@ Agent Framework's instrumentation, side by side in one invocation.
 
     .venv/bin/python bench/telemetry_cost.py [--queries 2000] [--concurrency 64]
         [--latency-ms 100] [--batch-size 32] [--item-concurrency 8] [--workers 2]
-        [--repeat 1] [--configs off,otlp,otlp+af] [--settle-s 6] [--echo]
+        [--repeat 1] [--configs off,view,otlp,otlp+af] [--settle-s 6] [--echo]
 
 Starts the model simulator (``python -m devhost.simulator``), a local OTLP/HTTP receiver
 (tests/otlp_receiver.py, in this process) and one devhost per configuration, each on this project
 with its own temporary SQLite store and these settings:
 
 - ``off``: no OpenTelemetry variable at all (the API's no-op tracer and meter, Agent Framework's
-  instrumentation off): what `agentops.telemetry` promises costs nothing.
+  instrumentation off) and ``DEVHOST_METRICS=off``: what `agentops.telemetry` promises costs
+  nothing.
+- ``view``: devhost's default: no OpenTelemetry variable, so devhost's metrics view collects the
+  app's metrics from every process over OTLP on loopback (metrics only, no spans or logs).
 - ``otlp``: ``OTEL_EXPORTER_OTLP_ENDPOINT`` at the receiver (traces, metrics and logs over
   http/protobuf with the SDK's default batching and export interval), ``ENABLE_INSTRUMENTATION``
   false: the app's own spans, metrics and log records only.
@@ -65,8 +68,9 @@ _TELEMETRY_VARIABLES = (
     "OTEL_LOGS_EXPORTER",
     "OTEL_SDK_DISABLED",
     "ENABLE_INSTRUMENTATION",
+    "DEVHOST_METRICS",
 )
-CONFIGS = ("off", "otlp", "otlp+af")
+CONFIGS = ("off", "view", "otlp", "otlp+af")
 
 
 def service_name(config: str) -> str:
@@ -75,6 +79,8 @@ def service_name(config: str) -> str:
 
 def config_env(name: str, receiver: Receiver) -> dict[str, str]:
     if name == "off":
+        return {"DEVHOST_METRICS": "off"}
+    if name == "view":
         return {}
     return {
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
