@@ -1,10 +1,11 @@
 """Our own checkov policies for the Bicep under infra/, where checkov's built-in Bicep checks miss
 what this app relies on (its ARM checks do not run on Bicep).
 
-Each check reads one resource's properties as written. A property given as an expression (a
-parameter, a ternary) cannot be judged offline: the check answers UNKNOWN for it rather than
-guess, and the settings cross-check tests read such parameters instead. Resources created
-through registry modules (br/public:avm/...) are not visible to checkov offline at all.
+Each check reads one resource's properties as checkov resolves them offline: literals, and
+parameters through their defaults. A value it cannot resolve (a parameter without a default, a
+ternary, a function call) fails the check: it cannot be shown right, and these are settings
+that have one right value everywhere, so write them literally. Resources created through
+registry modules (br/public:avm/...) are not visible to checkov offline at all.
 Loaded with `checkov --external-checks-dir infra/checks` (scripts/infra_check.py).
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 from checkov.arm.base_resource_check import BaseResourceCheck
 from checkov.common.models.enums import CheckCategories, CheckResult
 
-_MISSING = object()
+_MISSING = object()  # never equal to a wanted value
 
 
 def _get(conf: dict[str, Any], path: str) -> Any:
@@ -29,17 +30,17 @@ def _get(conf: dict[str, Any], path: str) -> Any:
 
 
 def _literal(value: Any, wanted: Any) -> CheckResult:
-    """PASSED when the literal equals one wanted, FAILED when it differs, UNKNOWN otherwise."""
+    """PASSED when the value is one of those wanted (strings compared without case)."""
     options = wanted if isinstance(wanted, tuple) else (wanted,)
-    if value is _MISSING:
-        return CheckResult.FAILED
-    if isinstance(value, bool | int | float) or (
-        isinstance(value, str) and not value.startswith("${")
-    ):
-        folded = value.lower() if isinstance(value, str) else value
-        accepted = {option.lower() if isinstance(option, str) else option for option in options}
-        return CheckResult.PASSED if folded in accepted else CheckResult.FAILED
-    return CheckResult.UNKNOWN
+    for option in options:
+        if isinstance(option, bool) or isinstance(value, bool):
+            same = value is option
+        else:
+            same = isinstance(value, str) and value.lower() == str(option).lower()
+        if same:
+            return CheckResult.PASSED
+    # Missing, another value, or an expression checkov left unresolved (the parameter's name).
+    return CheckResult.FAILED
 
 
 class _PropertyCheck(BaseResourceCheck):
