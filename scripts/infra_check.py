@@ -9,7 +9,8 @@ build, a cluster's admission) is written down in docs/containers.md, not pretend
   still exits 0, so its JSON is read and any parsing error or failed check fails the step, as
   does a skip without a reason.
 - kubernetes-validate --strict on each rendered overlay; custom resources it has no schema for
-  (KEDA's) are validated against our schemas in infra/k8s/schemas instead, never let through.
+  (KEDA's) are validated against our schemas in infra/k8s/schemas instead, never let through,
+  and a Deployment scaled by both an HPA and a KEDA ScaledObject is refused.
 - hadolint on each Dockerfile; check-jsonschema on azure.yaml against infra/azure.schema.json.
 """
 
@@ -222,6 +223,25 @@ def validate_with_our_schemas(path: Path, without_schema: set[tuple[str, str]]) 
     return findings
 
 
+def competing_autoscalers(path: Path) -> list[str]:
+    """A Deployment scaled by both an HPA and a KEDA ScaledObject (which makes an HPA of its own):
+    the two would fight over the replica count."""
+    owners: dict[str, list[str]] = {}
+    for document in _documents(path):
+        kind = document.get("kind")
+        if kind not in {"HorizontalPodAutoscaler", "ScaledObject"}:
+            continue
+        target = (document.get("spec") or {}).get("scaleTargetRef") or {}
+        namespace = document.get("metadata", {}).get("namespace", "")
+        key = f"{namespace}/{target.get('kind', 'Deployment')}/{target.get('name', '?')}"
+        owners.setdefault(key, []).append(f"{kind}/{document['metadata'].get('name', '?')}")
+    return [
+        f"{_relative(path)} {target} is scaled by {' and '.join(scalers)}"
+        for target, scalers in owners.items()
+        if len(scalers) > 1
+    ]
+
+
 def run_kubernetes_validate(rendered: list[Path]) -> Step:
     step = Step(f"kubernetes-validate --strict (Kubernetes {KUBERNETES_VERSION})")
     for path in rendered:
@@ -236,6 +256,7 @@ def run_kubernetes_validate(rendered: list[Path]) -> Step:
         if result.returncode != 0 and not step.findings:
             step.findings.append(f"{_relative(path)}: exit {result.returncode}")
         step.findings += validate_with_our_schemas(path, missing)
+        step.findings += competing_autoscalers(path)
     return step
 
 

@@ -164,3 +164,16 @@ def test_a_misspelt_scaledobject_field_is_refused(tmp_path: Path) -> None:
     )
     findings = _harness().validate_with_our_schemas(manifest, set())
     assert len(findings) == 1 and "pollingIntervall" in findings[0]
+
+
+def test_an_hpa_and_a_scaledobject_on_one_deployment_are_refused(tmp_path: Path) -> None:
+    scaledobject = (
+        "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: app}\n"
+        "spec: {scaleTargetRef: {name: app}, triggers: [{type: cpu, metadata: {value: '70'}}]}\n"
+    )
+    manifest = tmp_path / "both.yaml"
+    manifest.write_text(HPA % "Utilization" + "---\n" + scaledobject)
+    findings = _harness().competing_autoscalers(manifest)
+    assert len(findings) == 1 and "HorizontalPodAutoscaler/app and ScaledObject/app" in findings[0]
+    manifest.write_text(HPA % "Utilization")
+    assert _harness().competing_autoscalers(manifest) == []
