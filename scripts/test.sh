@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need (Python 3.13 venv, the npm Cosmos-compatible server and
-# Azurite) and runs the whole test suite, end-to-end tests included. Extra arguments go to pytest.
+# Azurite, the infrastructure check tools), runs the offline infrastructure checks and then the
+# whole test suite, end-to-end tests included. Extra arguments go to pytest.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -17,7 +18,9 @@ for tool in cosmosdb-server azurite; do
     fi
 done
 .venv/bin/ruff check .
-export AGENTOPS_REQUIRE_COSMOS=1 AGENTOPS_REQUIRE_AZURITE=1
+# Bicep, Kubernetes, Dockerfile and azure.yaml, offline (installs its own tools under .tools/).
+scripts/infra-check.sh
+export AGENTOPS_REQUIRE_COSMOS=1 AGENTOPS_REQUIRE_AZURITE=1 AGENTOPS_REQUIRE_INFRA_TOOLS=1
 .venv/bin/python -m pytest "$@"
 if [[ $# -eq 0 ]]; then
     # The app again end to end with activities in two worker processes, as Azure runs Python.
