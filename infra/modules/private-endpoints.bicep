@@ -1,0 +1,88 @@
+// Private endpoints, with their private DNS zones linked to the network, so that the app resolves
+// each service's usual host name to its private address.
+
+metadata description = 'agentops private endpoints and private DNS zones'
+
+@description('Region of the endpoints (the network\'s).')
+param location string
+
+@description('Tags for every resource.')
+param tags object
+
+@description('Resource id of the virtual network the zones are linked to.')
+param vnetId string
+
+@description('Resource id of the subnet the endpoints are placed in.')
+param subnetId string
+
+@description('Endpoints: {name, targetId, groupId (blob, queue, table, Sql, vault, account), zone (privatelink.*)}.')
+param endpoints array
+
+var zones = union(map(endpoints, endpoint => endpoint.zone), [])
+
+resource dnsZones 'Microsoft.Network/privateDnsZones@2020-06-01' = [
+  for zone in zones: {
+    name: zone
+    location: 'global'
+    tags: tags
+  }
+]
+
+resource links 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = [
+  for (zone, i) in zones: {
+    parent: dnsZones[i]
+    name: 'vnet'
+    location: 'global'
+    tags: tags
+    properties: {
+      registrationEnabled: false
+      virtualNetwork: {
+        id: vnetId
+      }
+    }
+  }
+]
+
+resource privateEndpoints 'Microsoft.Network/privateEndpoints@2024-05-01' = [
+  for endpoint in endpoints: {
+    name: endpoint.name
+    location: location
+    tags: tags
+    properties: {
+      subnet: {
+        id: subnetId
+      }
+      privateLinkServiceConnections: [
+        {
+          name: endpoint.name
+          properties: {
+            privateLinkServiceId: endpoint.targetId
+            groupIds: [
+              endpoint.groupId
+            ]
+          }
+        }
+      ]
+    }
+  }
+]
+
+resource zoneGroups 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = [
+  for (endpoint, i) in endpoints: {
+    parent: privateEndpoints[i]
+    name: 'default'
+    dependsOn: [
+      dnsZones
+    ]
+    properties: {
+      privateDnsZoneConfigs: [
+        {
+          name: replace(endpoint.zone, '.', '-')
+          properties: {
+            privateDnsZoneId: resourceId('Microsoft.Network/privateDnsZones', endpoint.zone)
+          }
+        }
+      ]
+    }
+  }
+]
