@@ -48,24 +48,28 @@ param publicNetworkAccess bool = true
 @description('Resource id of the Log Analytics workspace for diagnostic settings.')
 param workspaceId string
 
-var regions = concat(
-  [
-    {
-      locationName: location
-      failoverPriority: 0
-      isZoneRedundant: false
-    }
-  ],
-  empty(secondaryLocation)
-    ? []
-    : [
-        {
-          locationName: secondaryLocation
-          failoverPriority: 1
-          isZoneRedundant: false
-        }
-      ]
-)
+var primaryRegion = [
+  {
+    locationName: location
+    failoverPriority: 0
+    isZoneRedundant: false
+  }
+]
+var secondaryRegion = [
+  {
+    locationName: secondaryLocation
+    failoverPriority: 1
+    isZoneRedundant: false
+  }
+]
+var regions = empty(secondaryLocation) ? primaryRegion : concat(primaryRegion, secondaryRegion)
+
+var boundedStaleness = {
+  defaultConsistencyLevel: 'BoundedStaleness'
+  maxIntervalInSeconds: 300 // the smallest bound Azure allows on a multi-region account
+  maxStalenessPrefix: 100000
+}
+var consistencyPolicy = consistencyLevel == 'BoundedStaleness' ? boundedStaleness : { defaultConsistencyLevel: consistencyLevel }
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {
   name: name
@@ -75,15 +79,7 @@ resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {
   properties: {
     databaseAccountOfferType: 'Standard'
     locations: regions
-    consistencyPolicy: consistencyLevel == 'BoundedStaleness'
-      ? {
-          defaultConsistencyLevel: consistencyLevel
-          maxIntervalInSeconds: 300 // the smallest bound Azure allows on a multi-region account
-          maxStalenessPrefix: 100000
-        }
-      : {
-          defaultConsistencyLevel: consistencyLevel
-        }
+    consistencyPolicy: consistencyPolicy
     enableAutomaticFailover: !empty(secondaryLocation) // service-managed failover of the write region
     enableMultipleWriteLocations: false // one write region: the app's etag-guarded updates stay simple
     disableLocalAuth: true // Entra ID only: the app's identity, never COSMOS_KEY
@@ -123,8 +119,7 @@ resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/conta
     name: container.name
     tags: tags
     properties: {
-      resource: union(
-        {
+      resource: union({
           id: container.name
           partitionKey: {
             paths: [
@@ -148,9 +143,7 @@ resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/conta
             ]
             compositeIndexes: container.compositeIndexes
           }
-        },
-        container.defaultTtl == null ? {} : { defaultTtl: container.defaultTtl }
-      )
+        }, container.defaultTtl == null ? {} : { defaultTtl: container.defaultTtl })
     }
   }
 ]

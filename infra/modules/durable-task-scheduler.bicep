@@ -32,20 +32,21 @@ param ipAllowlist array = [
   '0.0.0.0/0'
 ]
 
+var dedicated = {
+  name: 'Dedicated'
+  capacity: capacity
+}
+var consumption = {
+  name: 'Consumption'
+}
+
 resource scheduler 'Microsoft.DurableTask/schedulers@2025-11-01' = {
   name: name
   location: location
   tags: tags
   properties: {
     ipAllowlist: ipAllowlist
-    sku: skuName == 'Dedicated'
-      ? {
-          name: skuName
-          capacity: capacity
-        }
-      : {
-          name: skuName
-        }
+    sku: skuName == 'Dedicated' ? dedicated : consumption
   }
 }
 

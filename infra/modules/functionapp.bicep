@@ -100,34 +100,28 @@ var hostSettings = {
 
 // host.json names no storage provider (Azure Storage, the default); these app settings override
 // it for the Durable Task Scheduler, so the same package runs on either backend.
-var durableSettings = durableBackend == 'durableTaskScheduler'
-  ? {
-      AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
-      AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
-      DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${schedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'
-    }
-  : {}
+var schedulerSettings = {
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${schedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'
+}
+var durableSettings = durableBackend == 'durableTaskScheduler' ? schedulerSettings : {}
 
 var settings = union(hostSettings, durableSettings, appSettings)
 
-var alwaysReady = concat(
-  alwaysReadyHttp > 0
-    ? [
-        {
-          name: 'http'
-          instanceCount: alwaysReadyHttp
-        }
-      ]
-    : [],
-  alwaysReadyDurable > 0
-    ? [
-        {
-          name: 'durable'
-          instanceCount: alwaysReadyDurable
-        }
-      ]
-    : []
-)
+var httpReady = [
+  {
+    name: 'http'
+    instanceCount: alwaysReadyHttp
+  }
+]
+var durableReady = [
+  {
+    name: 'durable' // orchestrations, activities and entities
+    instanceCount: alwaysReadyDurable
+  }
+]
+var alwaysReady = concat(alwaysReadyHttp > 0 ? httpReady : [], alwaysReadyDurable > 0 ? durableReady : [])
 
 var frontDoorOnly = [
   {

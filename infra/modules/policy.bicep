@@ -33,34 +33,31 @@ var definitions = {
   cosmosLocalAuth: '5450f5bd-9c72-4390-a9c4-a7aba4edfdd2' // Cosmos DB database accounts should have local authentication methods disabled
 }
 
-var guarded = concat(
-  [
-    {
-      name: 'storage-secure-transfer'
-      definition: definitions.storageSecureTransfer
-    }
-    {
-      name: 'storage-infrastructure-encryption'
-      definition: definitions.storageInfrastructureEncryption
-    }
-    {
-      name: 'storage-no-shared-key'
-      definition: definitions.storageNoSharedKey
-    }
-    {
-      name: 'cosmos-no-local-auth'
-      definition: definitions.cosmosLocalAuth
-    }
-  ],
-  privateNetworking
-    ? [
-        {
-          name: 'storage-network-access'
-          definition: definitions.storageNetworkAccess
-        }
-      ]
-    : []
-)
+var alwaysGuarded = [
+  {
+    name: 'storage-secure-transfer'
+    definition: definitions.storageSecureTransfer
+  }
+  {
+    name: 'storage-infrastructure-encryption'
+    definition: definitions.storageInfrastructureEncryption
+  }
+  {
+    name: 'storage-no-shared-key'
+    definition: definitions.storageNoSharedKey
+  }
+  {
+    name: 'cosmos-no-local-auth'
+    definition: definitions.cosmosLocalAuth
+  }
+]
+var networkGuarded = [
+  {
+    name: 'storage-network-access'
+    definition: definitions.storageNetworkAccess
+  }
+]
+var guarded = privateNetworking ? concat(alwaysGuarded, networkGuarded) : alwaysGuarded
 
 resource tagAssignments 'Microsoft.Authorization/policyAssignments@2024-04-01' = [
   for tag in requiredTags: {

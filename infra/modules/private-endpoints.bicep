@@ -15,21 +15,19 @@ param vnetId string
 @description('Resource id of the subnet the endpoints are placed in.')
 param subnetId string
 
-@description('Endpoints: {name, targetId, groupId (blob, queue, table, Sql, vault, account), zone (privatelink.*)}.')
+@description('Endpoints: {name, targetId, groupId (blob, queue, table, Sql, vault, account), zone (privatelink.*)}; one zone each, so no two may share a zone.')
 param endpoints array
 
-var zones = union(map(endpoints, endpoint => endpoint.zone), [])
-
 resource dnsZones 'Microsoft.Network/privateDnsZones@2020-06-01' = [
-  for zone in zones: {
-    name: zone
+  for endpoint in endpoints: {
+    name: endpoint.zone
     location: 'global'
     tags: tags
   }
 ]
 
 resource links 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = [
-  for (zone, i) in zones: {
+  for (endpoint, i) in endpoints: {
     parent: dnsZones[i]
     name: 'vnet'
     location: 'global'
@@ -71,15 +69,12 @@ resource zoneGroups 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@202
   for (endpoint, i) in endpoints: {
     parent: privateEndpoints[i]
     name: 'default'
-    dependsOn: [
-      dnsZones
-    ]
     properties: {
       privateDnsZoneConfigs: [
         {
           name: replace(endpoint.zone, '.', '-')
           properties: {
-            privateDnsZoneId: resourceId('Microsoft.Network/privateDnsZones', endpoint.zone)
+            privateDnsZoneId: dnsZones[i].id
           }
         }
       ]

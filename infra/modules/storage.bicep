@@ -112,11 +112,9 @@ resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containe
     properties: {
       publicAccess: 'None'
       // Version-level WORM: each version is kept for the policy's days, then may be deleted.
-      immutableStorageWithVersioning: container.immutabilityDays > 0
-        ? {
-            enabled: true
-          }
-        : null
+      immutableStorageWithVersioning: {
+        enabled: container.immutabilityDays > 0
+      }
     }
   }
 ]
