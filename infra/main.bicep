@@ -78,6 +78,9 @@ param alwaysReadyHttp int = 0
 @minValue(0)
 param alwaysReadyDurable int = 0
 
+@description('Spread the Function App\'s instances over availability zones (the region must support it for Flex Consumption).')
+param zoneRedundant bool = false
+
 @description('Python worker processes per instance (FUNCTIONS_WORKER_PROCESS_COUNT); RATE_LIMITS is divided among them.')
 @minValue(1)
 @maxValue(10)
@@ -600,6 +603,7 @@ module functionApp 'modules/functionapp.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     alwaysReadyHttp: alwaysReadyHttp
     alwaysReadyDurable: alwaysReadyDurable
+    zoneRedundant: zoneRedundant
     appSettings: appSettings
     durableBackend: durableBackend
     schedulerEndpoint: onScheduler ? scheduler.outputs.endpoint : ''
@@ -663,6 +667,7 @@ module functionApp2 'modules/functionapp.bicep' = if (twoRegions) {
     maximumInstanceCount: maximumInstanceCount
     alwaysReadyHttp: 0 // standby: cold until Front Door sends it traffic
     alwaysReadyDurable: 0
+    zoneRedundant: false // standby: the zones matter once it takes traffic; turn on with the failover
     appSettings: union(appSettings, standbySettings, {
       FLEX_ALWAYS_READY_INSTANCES: '0'
     })

@@ -72,6 +72,7 @@ var boundedStaleness = {
 var consistencyPolicy = consistencyLevel == 'BoundedStaleness' ? boundedStaleness : { defaultConsistencyLevel: consistencyLevel }
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {
+  // checkov:skip=CKV_AZURE_101: public access is a parameter, Disabled with privateNetworking; otherwise keys are off (disableLocalAuth) and only the app's identity has a data role
   name: name
   location: location
   tags: tags

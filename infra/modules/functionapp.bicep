@@ -58,6 +58,9 @@ param alwaysReadyHttp int
 @minValue(0)
 param alwaysReadyDurable int
 
+@description('Spread instances over availability zones; the platform then keeps at least two always-ready instances per group (billed).')
+param zoneRedundant bool
+
 @description('The app\'s own settings (name to value), composed by main.bicep.')
 param appSettings object
 
@@ -139,6 +142,7 @@ var frontDoorOnly = [
 ]
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: zone redundancy is a parameter (zoneRedundant): on in main.prod.parameters.json, off in dev where it would keep two always-ready instances per group
   name: planName
   location: location
   tags: tags
@@ -149,10 +153,15 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
   properties: {
     reserved: true // Linux
+    zoneRedundant: zoneRedundant // instances spread over the region's zones
   }
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: the API is public by design (function keys or App Service Authentication); with a second region only this deployment's Front Door is admitted (X-Azure-FDID)
+  // checkov:skip=CKV_AZURE_17: callers authenticate with function keys or Entra ID (App Service Authentication), not client certificates
+  // checkov:skip=CKV_AZURE_212: Flex Consumption has no instance count to set; always-ready instances are the floor (alwaysReadyHttp, alwaysReadyDurable: 1 each in prod)
+  // checkov:skip=CKV_AZURE_213: readiness is probed by Front Door on /api/health/ready; App Service health check (siteConfig.healthCheckPath) is not verified offline to apply to Flex Consumption instances
   name: name
   location: location
   tags: union(tags, {

@@ -22,6 +22,8 @@ param publicNetworkAccess bool = true
 param workspaceId string
 
 resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
+  // checkov:skip=CKV_AZURE_134: public access is a parameter, Disabled with privateNetworking; otherwise keys are off and only Entra ID callers with Cognitive Services OpenAI User get in
+  // checkov:skip=CKV_AZURE_238: the account calls nothing on its own (no customer-managed key, no data sources), so an identity would be a principal without a use
   name: name
   location: location
   tags: tags
