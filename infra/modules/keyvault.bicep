@@ -26,12 +26,9 @@ param publicNetworkAccess bool = true
 @description('Resource id of the Log Analytics workspace for diagnostic settings.')
 param workspaceId string
 
-// A variable rather than an inline condition: checkov 3.3.30's CKV_AZURE_189 crashes on the latter.
-var publicAccess = publicNetworkAccess ? 'Enabled' : 'Disabled'
-
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_109: the firewall default is a parameter, Deny with privateNetworking; otherwise RBAC alone admits the app's identity and the deployer
-  // checkov:skip=CKV_AZURE_189: the same parameter sets public access (Disabled with privateNetworking)
+  // checkov:skip=CKV_AZURE_189: the same parameter sets public access (Disabled with privateNetworking); checkov 3.3.30 also raises an error evaluating this check on an expression (logged, not a finding)
   name: name
   location: location
   tags: tags
@@ -45,7 +42,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableSoftDelete: true
     softDeleteRetentionInDays: softDeleteRetentionInDays
     enablePurgeProtection: true // a deleted key ring cannot be purged before its retention ends
-    publicNetworkAccess: publicAccess
+    publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
     networkAcls: {
       bypass: 'AzureServices' // App Service resolves Key Vault references as a trusted service
       defaultAction: publicNetworkAccess ? 'Allow' : 'Deny'
