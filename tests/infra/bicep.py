@@ -157,7 +157,7 @@ class BicepFile:
             assert type_text is not None
             resource_type, _, api_version = type_text.partition("@")
             body = declaration.named_children[-1]
-            if body.type in ("if_statement", "for_statement"):
+            while body.type in ("if_statement", "for_statement"):  # [for ...: if (...) {...}]
                 body = body.named_children[-1]
             found.append(Resource(text(symbol), resource_type, api_version, body))
         return found
