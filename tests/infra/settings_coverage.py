@@ -49,7 +49,7 @@ LEFT_TO_DEFAULT: dict[str, str] = {
     "BREAKER_FAILURE_THRESHOLD": "the tuned breaker default",
     "BREAKER_COOLDOWN_S": "the tuned breaker default",
     "BREAKER_MIN_CALLS": "the tuned breaker default",
-    "CACHE_MAX_ENTRIES": "used by the SQLite store only; Cosmos entries expire by their ttl",
+    "CACHE_MAX_ENTRIES": "10,000 answers in each worker's in-memory layer, small beside 2 GB",
     "SECRETS_TTL_S": "300 s: a rotated secret is used within five minutes",
     "SECRETS_GRACE_S": "3600 s of the last good value while the vault is unreachable",
     "ENABLE_INSTRUMENTATION": "true: Agent Framework's spans and GenAI metrics go with the rest",
