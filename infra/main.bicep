@@ -244,6 +244,7 @@ var tags = {
   'azd-env-name': environmentName
 }
 var twoRegions = !empty(secondaryLocation)
+var privateStandby = twoRegions && privateNetworking
 var onScheduler = durableBackend == 'durableTaskScheduler'
 var taskHubName = 'agentops'
 var databaseName = 'agentops'
@@ -395,8 +396,9 @@ module network 'modules/network.bicep' = if (privateNetworking) {
   }
 }
 
-// The host's account stays public (it holds no data of the app's): Flex Consumption reads the
-// deployment package from it before VNet integration is up. Identity only, like the others.
+// The host's account (the package, timer leases, the Azure Storage durable backend; none of the
+// app's data) stays reachable publicly, identity only: private endpoints for its blob, queue and
+// table services are not built here (docs/deploy.md, "Network and governance").
 module hostStorage 'modules/storage.bicep' = {
   scope: rg
   name: 'host-storage'
@@ -487,6 +489,35 @@ module scheduler 'modules/durable-task-scheduler.bicep' = if (onScheduler) {
   }
 }
 
+// The services every region's app reaches privately (the host storage accounts stay public,
+// identity only: see storage.bicep).
+var privateTargets = [
+  {
+    key: 'cosmos'
+    targetId: cosmos.outputs.id
+    groupId: 'Sql'
+    zone: 'privatelink.documents.azure.com'
+  }
+  {
+    key: 'blob'
+    targetId: dataStorage.outputs.id
+    groupId: 'blob'
+    zone: 'privatelink.blob.${environment().suffixes.storage}'
+  }
+  {
+    key: 'vault'
+    targetId: keyVault.outputs.id
+    groupId: 'vault'
+    zone: 'privatelink.vaultcore.azure.net'
+  }
+  {
+    key: 'openai'
+    targetId: openAi.outputs.id
+    groupId: 'account'
+    zone: 'privatelink.openai.azure.com'
+  }
+]
+
 module privateEndpoints 'modules/private-endpoints.bicep' = if (privateNetworking) {
   scope: rg
   name: 'private-endpoints'
@@ -495,32 +526,51 @@ module privateEndpoints 'modules/private-endpoints.bicep' = if (privateNetworkin
     tags: tags
     vnetId: network.outputs.id
     subnetId: network.outputs.privateEndpointSubnetId
-    endpoints: [
-      {
-        name: 'pe-cosmos-${resourceToken}'
-        targetId: cosmos.outputs.id
-        groupId: 'Sql'
-        zone: 'privatelink.documents.azure.com'
-      }
-      {
-        name: 'pe-blob-${resourceToken}'
-        targetId: dataStorage.outputs.id
-        groupId: 'blob'
-        zone: 'privatelink.blob.${environment().suffixes.storage}'
-      }
-      {
-        name: 'pe-vault-${resourceToken}'
-        targetId: keyVault.outputs.id
-        groupId: 'vault'
-        zone: 'privatelink.vaultcore.azure.net'
-      }
-      {
-        name: 'pe-openai-${resourceToken}'
-        targetId: openAi.outputs.id
-        groupId: 'account'
-        zone: 'privatelink.openai.azure.com'
-      }
-    ]
+    endpoints: privateTargets
+    nameSuffix: resourceToken
+  }
+}
+
+// The standby region's network, endpoints and DNS zones, in a resource group of their own so that
+// its zones point at its own endpoints and keep working while the primary region is down.
+resource standbyRg 'Microsoft.Resources/resourceGroups@2024-03-01' = if (privateStandby) {
+  name: 'rg-${environmentName}-standby'
+  location: twoRegions ? secondaryLocation : location
+  tags: tags
+}
+
+module standbyPolicies 'modules/policy.bicep' = if (privateStandby && assignPolicies) {
+  scope: standbyRg
+  name: 'standby-policies'
+  params: {
+    effect: policyEffect
+    privateNetworking: privateNetworking
+  }
+}
+
+module network2 'modules/network.bicep' = if (privateStandby) {
+  scope: standbyRg
+  name: 'network-2'
+  params: {
+    name: 'vnet2-${resourceToken}'
+    location: twoRegions ? secondaryLocation : location
+    tags: tags
+    addressPrefix: '10.41.0.0/16'
+    appSubnetPrefix: '10.41.1.0/24'
+    privateEndpointSubnetPrefix: '10.41.2.0/24'
+  }
+}
+
+module privateEndpoints2 'modules/private-endpoints.bicep' = if (privateStandby) {
+  scope: standbyRg
+  name: 'private-endpoints-2'
+  params: {
+    location: twoRegions ? secondaryLocation : location
+    tags: tags
+    vnetId: network2.outputs.id
+    subnetId: network2.outputs.privateEndpointSubnetId
+    endpoints: privateTargets
+    nameSuffix: '2-${resourceToken}'
   }
 }
 
@@ -674,6 +724,7 @@ module functionApp2 'modules/functionapp.bicep' = if (twoRegions) {
     durableBackend: durableBackend
     schedulerEndpoint: twoRegions && onScheduler ? scheduler2.outputs.endpoint : ''
     applicationInsightsConnectionString: logging.outputs.connectionString
+    subnetId: privateStandby ? network2.outputs.appSubnetId : ''
     frontDoorId: frontDoor.outputs.frontDoorId
     workspaceId: logging.outputs.workspaceId
   }

@@ -1,6 +1,7 @@
 // Azure Policy assignments on the resource group: the four required tags (Deny: a resource without
-// them is refused), and Audit by default for encryption and network rules, which this deployment
-// meets (storage.bicep, cosmos.bicep) and which anything added by hand later is measured against.
+// them is refused), and `effect` (Audit by default) for encryption and key-free access, which this
+// deployment meets (storage.bicep, cosmos.bicep) and which anything added by hand is measured
+// against. Storage network rules are always Audit: the host storage accounts are public by design.
 // Built-in definition ids are the same in every tenant; each carries its definition's name.
 
 metadata description = 'agentops policy assignments'
@@ -13,7 +14,7 @@ param requiredTags array = [
   'application'
 ]
 
-@description('Effect of the encryption and network assignments: Audit reports, Deny refuses.')
+@description('Effect of the encryption and key-free access assignments: Audit reports, Deny refuses.')
 @allowed([
   'Audit'
   'Deny'
@@ -21,7 +22,7 @@ param requiredTags array = [
 ])
 param effect string = 'Audit'
 
-@description('True when the deployment uses private endpoints: then storage without network rules is reported too.')
+@description('True when the deployment uses private endpoints: then storage open to public networks is reported too.')
 param privateNetworking bool
 
 var definitions = {
@@ -36,24 +37,29 @@ var definitions = {
 var alwaysGuarded = [
   {
     name: 'storage-secure-transfer'
+    effect: effect
     definition: definitions.storageSecureTransfer
   }
   {
     name: 'storage-infrastructure-encryption'
+    effect: effect
     definition: definitions.storageInfrastructureEncryption
   }
   {
     name: 'storage-no-shared-key'
+    effect: effect
     definition: definitions.storageNoSharedKey
   }
   {
     name: 'cosmos-no-local-auth'
+    effect: effect
     definition: definitions.cosmosLocalAuth
   }
 ]
 var networkGuarded = [
   {
     name: 'storage-network-access'
+    effect: 'Audit' // Deny would refuse the public host storage accounts
     definition: definitions.storageNetworkAccess
   }
 ]
@@ -84,7 +90,7 @@ resource guardAssignments 'Microsoft.Authorization/policyAssignments@2024-04-01'
       enforcementMode: 'Default'
       parameters: {
         effect: {
-          value: effect
+          value: guard.effect
         }
       }
     }

@@ -1,5 +1,7 @@
 // Private endpoints, with their private DNS zones linked to the network, so that the app resolves
-// each service's usual host name to its private address.
+// each service's usual host name to its private address. One instance per region, each in its own
+// resource group: a private DNS zone is global and its records name one endpoint's address, so a
+// region whose endpoints must keep working when the other region is down needs zones of its own.
 
 metadata description = 'agentops private endpoints and private DNS zones'
 
@@ -15,8 +17,11 @@ param vnetId string
 @description('Resource id of the subnet the endpoints are placed in.')
 param subnetId string
 
-@description('Endpoints: {name, targetId, groupId (blob, queue, table, Sql, vault, account), zone (privatelink.*)}; one zone each, so no two may share a zone.')
+@description('Endpoints: {key, targetId, groupId (blob, queue, table, Sql, vault, account), zone (privatelink.*)}; one zone each, so no two may share a zone.')
 param endpoints array
+
+@description('Suffix of the endpoint names (pe-<key>-<suffix>).')
+param nameSuffix string
 
 resource dnsZones 'Microsoft.Network/privateDnsZones@2020-06-01' = [
   for endpoint in endpoints: {
@@ -43,7 +48,7 @@ resource links 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01
 
 resource privateEndpoints 'Microsoft.Network/privateEndpoints@2024-05-01' = [
   for endpoint in endpoints: {
-    name: endpoint.name
+    name: 'pe-${endpoint.key}-${nameSuffix}'
     location: location
     tags: tags
     properties: {
@@ -52,7 +57,7 @@ resource privateEndpoints 'Microsoft.Network/privateEndpoints@2024-05-01' = [
       }
       privateLinkServiceConnections: [
         {
-          name: endpoint.name
+          name: 'pe-${endpoint.key}-${nameSuffix}'
           properties: {
             privateLinkServiceId: endpoint.targetId
             groupIds: [

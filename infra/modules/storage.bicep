@@ -44,7 +44,7 @@ param publicNetworkAccess bool = true
 param workspaceId string
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  // checkov:skip=CKV_AZURE_35: network access is a parameter, Deny with privateNetworking; the host account stays public because Flex Consumption fetches its package before VNet integration, and shared keys are off on both, so every request needs an Entra ID token with a data role
+  // checkov:skip=CKV_AZURE_35: network access is a parameter, Deny for the data account with privateNetworking; the host accounts stay reachable publicly in this template (no private endpoints for their blob, queue and table services yet), and shared keys are off on all, so every request needs an Entra ID token with a data role
   // checkov:skip=CKV_AZURE_206: redundancy is a parameter (skuName): ZRS by default, RAGZRS for the data account in main.prod.parameters.json
   name: name
   location: location
