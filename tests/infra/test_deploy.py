@@ -291,6 +291,16 @@ def test_a_wrong_role_id_is_reported(tmp_path: Path, old: str, new: str, problem
     assert len(problems) == 1 and problems[0].endswith(problem), problems
 
 
+def test_the_standby_disables_exactly_the_timer_functions() -> None:
+    standby = literal(_parse(MAIN).variable("standbySettings"))
+    assert isinstance(standby, dict)
+    disabled = {re.fullmatch(r"AzureWebJobs\.(\w+)\.Disabled", k)[1] for k in standby}  # type: ignore[index]
+    schedules = (ROOT / "triggers" / "schedules.py").read_text()
+    timers = set(re.findall(r"@bp\.timer_trigger\([^)]*\)\n(?:@.*\n)*async def (\w+)", schedules))
+    assert timers and disabled == timers
+    assert set(standby.values()) == {"true"}
+
+
 def test_front_door_probes_the_readiness_route() -> None:
     group = _resource(_module("frontdoor-origins"), "Microsoft.Cdn/profiles/originGroups")
     probe = _value(group, "properties", "healthProbeSettings", "probePath")
