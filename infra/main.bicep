@@ -413,7 +413,7 @@ module hostStorage 'modules/storage.bicep' = {
         immutabilityDays: 0
       }
     ]
-    versioning: false // packages are replaced whole; azd keeps the history
+    versioning: false // a package is replaced whole; rolling back is redeploying the previous commit
     softDeleteDays: 7
     workspaceId: logging.outputs.workspaceId
   }

@@ -19,17 +19,18 @@ ring() {
 
 seed() {
     name="$1"
-    value="$2"
+    content_type="$2"
+    value="$3"
     if az keyvault secret show --vault-name "$vault" --name "$name" --query id -o tsv >/dev/null 2>&1; then
         echo "seed-secrets: $name exists, left as it is"
         return
     fi
     # From standard input, so the value never appears in a process list.
     printf '%s' "$value" | az keyvault secret set --vault-name "$vault" --name "$name" \
-        --file /dev/stdin --content-type application/json --query id -o tsv >/dev/null
+        --file /dev/stdin --content-type "$content_type" --query id -o tsv >/dev/null
     echo "seed-secrets: $name written"
 }
 
-seed backup-encryption-key "$(ring)"
-seed data-encryption-keys "$(ring)"
-seed cache-encryption-key "$(new_key)"
+seed backup-encryption-key application/json "$(ring)"
+seed data-encryption-keys application/json "$(ring)"
+seed cache-encryption-key text/plain "$(new_key)"
