@@ -157,7 +157,79 @@ class BicepFile:
             assert type_text is not None
             resource_type, _, api_version = type_text.partition("@")
             body = declaration.named_children[-1]
-            if body.type in ("if_statement", "for_statement"):
+            while body.type in ("if_statement", "for_statement"):  # [for ...: if (...) {...}]
                 body = body.named_children[-1]
             found.append(Resource(text(symbol), resource_type, api_version, body))
         return found
+
+    def variable(self, name: str) -> Node:
+        """The value node of the variable `name`."""
+        for declaration in self.declarations("variable_declaration"):
+            if self.declared_name(declaration) == name:
+                return declaration.named_children[-1]
+        raise KeyError(f"{self.path.name}: no variable {name!r}")
+
+    def modules(self) -> list[tuple[str, str]]:
+        """(symbol, path as written) of every module declaration."""
+        found = []
+        for declaration in self.declarations("module_declaration"):
+            symbol, source = declaration.named_children[:2]
+            value = string_value(source)
+            assert value is not None, f"{self.path.name}: {text(symbol)} needs a literal path"
+            found.append((text(symbol), value))
+        return found
+
+
+class Expression:
+    """A value the tests cannot evaluate (a reference, a call, a condition): kept as its text."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, source: str) -> None:
+        self.text = source
+
+    def __repr__(self) -> str:
+        return f"Expression({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Expression) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+
+def literal(node: Node) -> object:
+    """A Bicep literal as Python: objects, arrays, strings without interpolation, numbers,
+    booleans and null; anything else becomes an Expression with its source text."""
+    match node.type:
+        case "object":
+            found: dict[str, object] = {}
+            for prop in node.named_children:
+                if prop.type != "object_property":
+                    continue
+                key = prop.named_children[0]
+                name = string_value(key) if key.type == "string" else text(key)
+                found[str(name)] = literal(prop.named_children[-1])
+            return found
+        case "array":
+            return [literal(item) for item in node.named_children if item.type != "comment"]
+        case "string":
+            value = string_value(node)
+            return Expression(text(node)) if value is None else value
+        case "number":
+            return int(text(node))
+        case "boolean":
+            return text(node) == "true"
+        case "null":
+            return None
+    return Expression(text(node))
+
+
+def object_keys(node: Node) -> set[str]:
+    """Every key of every object literal under `node`, at any depth."""
+    keys: set[str] = set()
+    for found in walk(node):
+        if found.type == "object_property":
+            key = found.named_children[0]
+            keys.add(str(string_value(key) if key.type == "string" else text(key)))
+    return keys
