@@ -64,13 +64,16 @@ class DurableEngine(OrchestrationStep):
             asyncio.create_task(self._activity_worker(), name=f"durable-activity-{i}")
             for i in range(self._max_activities)
         ]
+        self._tasks += await self._start_entities()
         self._tasks.append(asyncio.create_task(self._timer_loop(), name="durable-timers"))
         self._started = True
         logger.info(
-            "durable engine started: hub %s, %d orchestrators, %d activities, %d live instances",
+            "durable engine started: hub %s, %d orchestrators, %d activities, %d entities,"
+            " %d live instances",
             self.task_hub,
             len(self.orchestrators),
             len(self.activities),
+            len(self.entities),
             sum(1 for i in self.instances.values() if not i.is_terminal),
         )
 
@@ -113,6 +116,7 @@ class DurableEngine(OrchestrationStep):
         for pool in (self._thread_pool, self._replay_pool):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
+        self._stop_entities()
         for waiters in self._waiters.values():
             for waiter in waiters:
                 if not waiter.done():

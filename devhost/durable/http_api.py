@@ -268,6 +268,9 @@ def build_router(engine: DurableEngine) -> Router:
         Route("/instances/{instance_id}/restart", guard(restart), methods=["POST"]),
         Route("/instances/{instance_id}/rewind", guard(rewind), methods=["POST"]),
     ]
+    from .entity_http import entity_routes  # it builds on this module's helpers
+
+    routes += entity_routes(engine, check_hub)
     return Router(routes=routes)
 
 

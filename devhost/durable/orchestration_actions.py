@@ -16,6 +16,7 @@ from .client_operations import ClientOperations
 from .clock import format_time, parse_time
 from .dispatch import WorkDispatch
 from .engine_state import TimerEntry, WorkItem
+from .entities import EntityDispatch
 from .history import RETRY_MARK, Event, EventType, make_event
 from .instances import UPSERT_INSTANCE, Instance
 from .replay import EpisodeResult, NewTask
@@ -24,7 +25,7 @@ from .store import Statement
 logger = logging.getLogger(__name__)
 
 
-class OrchestrationActions(ClientOperations, WorkDispatch):
+class OrchestrationActions(ClientOperations, WorkDispatch, EntityDispatch):
     """Schedule what an episode asked for; continue an instance as new or finish it."""
 
     def _schedule(

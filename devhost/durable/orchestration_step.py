@@ -7,6 +7,7 @@ import json
 import logging
 import time
 
+from .entities import explain_orchestrator_error
 from .history import RETRY_MARK, Event, EventType, make_event
 from .instances import UPSERT_INSTANCE, Instance
 from .orchestration_actions import OrchestrationActions
@@ -193,10 +194,13 @@ class OrchestrationStep(OrchestrationActions):
         if error is None and result.unsupported is not None:
             error = f"{result.unsupported} is not supported by the devhost durable engine"
         if error is None:
-            error = self._determinism_error(instance, result)
+            error = self._determinism_error(instance, result) or self._entity_determinism_error(
+                instance, result
+            )
         if result.custom_status is not None:
             instance.custom_status = result.custom_status
         if error is not None:
+            error = explain_orchestrator_error(error)
             message = f"Orchestrator function '{instance.name}' failed: {error}"
             appended.append(make_event(EventType.EXECUTION_FAILED, now, Reason=message))
             self._record(instance, appended, statements)
@@ -222,6 +226,7 @@ class OrchestrationStep(OrchestrationActions):
                     (self.store.hub, instance.instance_id, instance.execution_id, timer_id),
                 )
             )
+        appended += self._send_to_entities(instance, result, now, statements)
 
         if result.continued_as_new:
             self._continue_as_new(instance, appended, result, statements)

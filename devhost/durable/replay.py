@@ -21,6 +21,7 @@ from azure.durable_functions.models.actions.CallActivityAction import CallActivi
 from azure.durable_functions.models.actions.CallActivityWithRetryAction import (
     CallActivityWithRetryAction,
 )
+from azure.durable_functions.models.actions.CallEntityAction import CallEntityAction
 from azure.durable_functions.models.actions.CallSubOrchestratorAction import (
     CallSubOrchestratorAction,
 )
@@ -31,6 +32,7 @@ from azure.durable_functions.models.actions.CompoundAction import CompoundAction
 from azure.durable_functions.models.actions.ContinueAsNewAction import ContinueAsNewAction
 from azure.durable_functions.models.actions.CreateTimerAction import CreateTimerAction
 from azure.durable_functions.models.actions.NoOpAction import NoOpAction
+from azure.durable_functions.models.actions.SignalEntityAction import SignalEntityAction
 from azure.durable_functions.models.actions.WaitForExternalEventAction import (
     WaitForExternalEventAction,
 )
@@ -82,6 +84,17 @@ class NewTask:
     armed: bool = True  # False for a timer cancelled before it was ever recorded
 
 
+@dataclass(frozen=True)
+class EntitySend:
+    """A message the orchestrator sent an entity, in the order it sent them."""
+
+    kind: str  # "signal" | "call"
+    target: str  # the entity's instance id, "@name@key"
+    operation: str
+    input: str | None  # JSON text
+    task_id: int | None = None  # the SDK's task id of a call; its EventSent carries it
+
+
 @dataclass
 class EpisodeResult:
     signature: list[tuple[str, str]]
@@ -95,6 +108,7 @@ class EpisodeResult:
     custom_status: str | None = None  # JSON text
     unconsumed_events: set[str] = field(default_factory=set)
     unsupported: str | None = None
+    entity_sends: list[EntitySend] = field(default_factory=list)
 
 
 def _flatten(actions: list[Action]) -> Iterator[Action]:
@@ -174,12 +188,15 @@ def run_episode(
 
     flat = list(_flatten(context._actions))
     result = EpisodeResult(signature=[])
+    call_ids = {id(_task_action(task)): task.id for task in _open_atomic_tasks(context)}
     for action in flat:
         entry = _signature_entry(action)
         if entry is not None:
             result.signature.append(entry)
         elif isinstance(action, ContinueAsNewAction):
             result.continue_as_new_input = action.input_
+        elif isinstance(action, (SignalEntityAction, CallEntityAction)):
+            result.entity_sends.append(_entity_send(action, call_ids.get(id(action))))
         elif not isinstance(action, WaitForExternalEventAction):
             result.unsupported = type(action).__name__.removesuffix("Action")
 
@@ -206,6 +223,17 @@ def run_episode(
             result.output = json.dumps(state.get("output"))
     result.unconsumed_events = {key for key in context.deferred_tasks if isinstance(key, str)}
     return result
+
+
+def _entity_send(action: SignalEntityAction | CallEntityAction, task_id: int | None) -> EntitySend:
+    kind = "signal" if isinstance(action, SignalEntityAction) else "call"
+    return EntitySend(
+        kind,
+        action.instance_id,
+        action.operation,
+        action.input_,
+        task_id if kind == "call" else None,
+    )
 
 
 def _new_task(task: AtomicTask, child_id_prefix: str) -> NewTask | None:

@@ -98,6 +98,10 @@ class DurableStore:
         self._writer_task: asyncio.Task[None] | None = None
         self._closing = False
 
+    @property
+    def path(self) -> Path:
+        return self._path
+
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
