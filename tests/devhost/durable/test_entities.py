@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import azure.durable_functions as df
@@ -10,7 +11,9 @@ import httpx
 import pytest
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-from .conftest import SYSTEM_KEY, wait_for_status
+from devhost.testing import start_devhost
+
+from .conftest import APPS, SYSTEM_KEY, wait_for_status
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -167,3 +170,55 @@ async def test_entity_state_and_queued_operations_survive_a_restart(serve_engine
     await _state_when(second.client, counter, 15)
     await second.client.signal_entity(counter, "add", 1)
     await _state_when(second.client, counter, 16)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_batch_reruns_the_batch_and_counts_each_operation_once(tmp_path: Path):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    env = {"ENTITY_MARKER_DIR": str(markers)}
+    with start_devhost(APPS / "durable_entities", env=env) as devhost:
+        webhook = devhost.url(f"{WEBHOOK}/entities/slow_counter/k")
+        for amount in range(1, 11):  # each accepted signal is committed before its 202
+            response = httpx.post(
+                webhook, params={"op": "add"}, json=amount, headers=devhost.durable_headers
+            )
+            assert response.status_code == 202, response.text
+        runs = markers / "runs.log"
+        deadline = time.monotonic() + 20
+        while not runs.exists() or not runs.read_text().endswith("\n"):
+            assert time.monotonic() < deadline, devhost.output
+            time.sleep(0.02)
+        devhost.kill()  # SIGKILL while the first operation of a batch is running
+        killed_runs = runs.read_text().splitlines()
+        devhost.restart()
+        (markers / "release").touch()
+        deadline = time.monotonic() + 30
+        while True:
+            state = httpx.get(webhook, headers=devhost.durable_headers)
+            if state.status_code == 200 and state.json() == sum(range(1, 11)):
+                break
+            assert time.monotonic() < deadline, (state.status_code, state.text, devhost.output)
+            time.sleep(0.05)
+    runs_after = runs.read_text().splitlines()
+    # The interrupted operation ran again in the new process (at-least-once delivery) ...
+    assert killed_runs[0].split(" in pid ")[0] == "1"
+    assert runs_after.count(killed_runs[0]) == 1
+    assert [line.split(" in pid ")[0] for line in runs_after].count("1") == 2
+    # ... and the state counted every operation exactly once: 55, as checked above.
+
+
+@pytest.mark.slow
+def test_http_functions_signal_and_read_an_entity_through_the_sdk_client_under_devhost():
+    with start_devhost(APPS / "durable_entities") as devhost:
+        missing = httpx.get(devhost.url("/api/counters/served"))
+        assert missing.status_code == 200, devhost.output
+        assert missing.json() == {"exists": False, "state": None}
+        for _ in range(4):
+            response = httpx.post(devhost.url("/api/counters/served/add"), json=4)
+            assert response.status_code == 202, devhost.output
+        deadline = time.monotonic() + 20
+        while (body := httpx.get(devhost.url("/api/counters/served")).json())["state"] != 16:
+            assert time.monotonic() < deadline, (body, devhost.output)
+            time.sleep(0.02)
+        assert body == {"exists": True, "state": 16}

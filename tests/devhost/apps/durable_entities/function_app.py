@@ -2,6 +2,9 @@
 and called from orchestrators, signalled and read from HTTP functions through the SDK's client."""
 
 import json
+import os
+import time
+from pathlib import Path
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -34,6 +37,18 @@ def ledger(context: df.DurableEntityContext) -> None:
     entries.append(context.get_input())
     context.set_state(state)
     context.set_result(len(entries))
+
+
+@app.entity_trigger(context_name="context")
+def slow_counter(context: df.DurableEntityContext) -> None:
+    """Adds like Counter, but logs each run to a marker folder and holds until released, so that
+    a test can kill the host while a batch is half done."""
+    markers = Path(os.environ["ENTITY_MARKER_DIR"])
+    with (markers / "runs.log").open("a") as log:
+        log.write(f"{context.get_input()} in pid {os.getpid()}\n")
+    while not (markers / "release").exists():
+        time.sleep(0.02)
+    context.set_state(context.get_state(lambda: 0) + context.get_input())
 
 
 @app.orchestration_trigger(context_name="context")
