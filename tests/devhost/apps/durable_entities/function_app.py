@@ -68,6 +68,17 @@ def count_with_entity(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def signal_many(context: df.DurableOrchestrationContext):
+    """`signals` signals of add 1 over `keys` counters named by `prefix` (bench/entities)."""
+    spec = context.get_input()
+    for index in range(spec["signals"]):
+        context.signal_entity(
+            df.EntityId("Counter", f"{spec['prefix']}{index % spec['keys']}"), "add", 1
+        )
+    return spec["signals"]
+
+
+@app.orchestration_trigger(context_name="context")
 def call_failing(context: df.DurableOrchestrationContext):
     try:
         yield context.call_entity(df.EntityId("Counter", context.get_input()), "fail")
