@@ -83,7 +83,9 @@ class EngineState:
                     fn.get_function_name(), trigger.name, fn.get_user_function()
                 )
             elif kind == "entityTrigger":
-                self.entities[fn.get_function_name()] = fn.get_user_function()
+                # The binding's entityName, when set, names the entity (as in the Functions host).
+                entity_name = getattr(trigger, "entity_name", None) or fn.get_function_name()
+                self.entities[entity_name] = fn.get_user_function()
         self.clock = EngineClock()
         self.store = DurableStore(db_path, task_hub)
         self.instances: dict[str, Instance] = {}

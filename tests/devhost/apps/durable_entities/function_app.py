@@ -29,8 +29,8 @@ def Counter(context: df.DurableEntityContext) -> None:
         raise ValueError(f"counter {context.entity_key} refuses")
 
 
-@app.entity_trigger(context_name="context")
-def ledger(context: df.DurableEntityContext) -> None:
+@app.entity_trigger(context_name="context", entity_name="ledger")
+def ledger_entity(context: df.DurableEntityContext) -> None:
     """A dict state: the entry names each operation wrote, in order."""
     state = context.get_state(dict)
     entries = state.setdefault("entries", [])
