@@ -222,3 +222,37 @@ def test_http_functions_signal_and_read_an_entity_through_the_sdk_client_under_d
             assert time.monotonic() < deadline, (body, devhost.output)
             time.sleep(0.02)
         assert body == {"exists": True, "state": 16}
+
+
+async def test_a_replay_that_sends_to_another_entity_fails_as_non_deterministic(entities):
+    instance_id = await entities.client.start_new("signal_then_wait")
+    await wait_for_status(entities.client, instance_id, "Running")
+    await _state_when(entities.client, df.EntityId("Counter", "first"), 1)
+    entities.module.SIGNAL_TARGET["key"] = "second"
+    await entities.client.raise_event(instance_id, "go", None)
+    status = await wait_for_status(entities.client, instance_id)
+    assert status.runtime_status == OrchestrationRuntimeStatus.Failed
+    assert "Non-Deterministic workflow detected" in status.output
+    assert "'add' to entity '@counter@first'" in status.output
+    assert "@counter@second" in status.output
+
+
+async def test_a_batch_runs_in_the_sdk_executor_with_one_result_per_operation():
+    from devhost.durable.entity_batch import run_batch
+    from devhost.durable.entity_store import EntityRecord
+
+    from .conftest import load_app
+
+    handle = load_app("durable_entities").app.get_functions()
+    counter = next(f for f in handle if f.get_function_name() == "Counter").get_user_function()
+    record = EntityRecord("@counter@unit", "counter", "unit", exists=True, state="40")
+    requests = [
+        {"id": "1", "op": "add", "signal": True, "input": "2"},
+        {"id": "2", "op": "fail", "signal": False, "input": None},
+        {"id": "3", "op": "get", "signal": False, "input": None},
+    ]
+    outcome = run_batch(counter, record, requests)
+    assert outcome.exists and outcome.state == "42"
+    assert [r.is_error for r in outcome.results] == [False, True, False]
+    assert outcome.results[1].result == '"counter unit refuses"'
+    assert outcome.results[2].result == "42"

@@ -78,6 +78,17 @@ def signal_many(context: df.DurableOrchestrationContext):
     return spec["signals"]
 
 
+# Changed by a test between two episodes, to make the replay send somewhere else.
+SIGNAL_TARGET = {"key": "first"}
+
+
+@app.orchestration_trigger(context_name="context")
+def signal_then_wait(context: df.DurableOrchestrationContext):
+    context.signal_entity(df.EntityId("Counter", SIGNAL_TARGET["key"]), "add", 1)
+    yield context.wait_for_external_event("go")
+    return "done"
+
+
 @app.orchestration_trigger(context_name="context")
 def call_failing(context: df.DurableOrchestrationContext):
     try:
