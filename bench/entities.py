@@ -41,7 +41,7 @@ async def wait_for_counts(http: httpx.AsyncClient, prefix: str, keys: int, signa
         seen = {item["entityId"]["key"]: item["state"] for item in listed}
         if all(seen.get(key) == count for key, count in expected.items()):
             return
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # a listing of every entity costs the host CPU: not too often
 
 
 async def from_orchestrator(
