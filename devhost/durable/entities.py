@@ -48,7 +48,8 @@ class UnknownEntityError(LookupError):
 
 def explain_orchestrator_error(error: str) -> str:
     """Name the missing feature when an orchestrator reached for entity locking."""
-    if "object has no attribute 'lock'" in error or "has no attribute 'is_locked'" in error:
+    prefix = "'DurableOrchestrationContext' object has no attribute"
+    if any(f"{prefix} '{name}'" in error for name in ("lock", "is_locked")):
         return f"{error} ({LOCK_UNSUPPORTED})"
     return error
 
