@@ -23,6 +23,8 @@ scripts/infra-check.sh
 export AGENTOPS_REQUIRE_COSMOS=1 AGENTOPS_REQUIRE_AZURITE=1 AGENTOPS_REQUIRE_INFRA_TOOLS=1
 .venv/bin/python -m pytest "$@"
 if [[ $# -eq 0 ]]; then
+    # Agent Framework's own Functions hosting on devhost, in a venv of its own (see the script).
+    scripts/af-hosting-check.sh
     # The app again end to end with activities in two worker processes, as Azure runs Python.
     E2E_WORKER_PROCESSES=2 .venv/bin/python -m pytest -q tests/e2e
 fi
