@@ -25,6 +25,7 @@ from .clock import EngineClock, format_time
 from .history import Event
 from .instances import Instance
 from .store import DurableStore, Statement
+from .versioning import VersioningPolicy
 from .worker_pool import ActivityWorkerPool
 
 
@@ -61,11 +62,15 @@ class EngineState:
         time_skip_grace: float = 0.1,
         worker_pool: ActivityWorkerPool | None = None,
         function_directory: str = "",
+        versioning: VersioningPolicy | None = None,
+        http_poll_interval_ms: int = 30_000,
     ) -> None:
         if max_concurrent_activities < 1 or max_concurrent_orchestrators < 1:
             raise ValueError("concurrency limits must be at least 1")
         self.task_hub = task_hub
         self.function_directory = function_directory  # the app's, as activities' context shows
+        self.versioning = versioning or VersioningPolicy()
+        self.http_poll_interval_ms = http_poll_interval_ms
         self.time_skipping = time_skipping
         self._time_skip_grace = time_skip_grace
         self._max_activities = max_concurrent_activities
@@ -107,6 +112,7 @@ class EngineState:
         self._followups: list[tuple[Instance, Event]] = []
         self._worker_pool = worker_pool
         self._worker_losses: dict[int, int] = {}
+        self._version_warned: set[str] = set()  # instances whose version this host rejects
 
     def published_urls(self) -> DurableUrls:
         if self.urls is None:

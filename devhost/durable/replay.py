@@ -80,6 +80,7 @@ class NewTask:
     retry_interval_ms: int | None = None  # retry timers: the policy's interval
     is_retry: bool = False
     armed: bool = True  # False for a timer cancelled before it was ever recorded
+    version: str | None = None  # sub-orchestrations: the version asked for, if any
 
 
 @dataclass
@@ -235,6 +236,7 @@ def _from_action(task_id: int, action: Action, prefix: str, *, is_retry: bool) -
             input=action._input,
             instance_id=action.instance_id or f"{prefix}:{task_id}",
             is_retry=is_retry,
+            version=action.version,
         )
     if isinstance(action, CreateTimerAction):
         return NewTask(
