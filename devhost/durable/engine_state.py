@@ -22,6 +22,7 @@ from azure.functions.decorators.function_app import Function
 from .activities import ActivityFunction
 from .binding import DurableUrls
 from .clock import EngineClock, format_time
+from .durable_http import DurableHttp
 from .history import Event
 from .instances import Instance
 from .store import DurableStore, Statement
@@ -90,6 +91,9 @@ class EngineState:
             elif kind == "entityTrigger":
                 self.entities[fn.get_function_name()] = fn.get_user_function()
         self.clock = EngineClock()
+        self._durable_http = DurableHttp(
+            self.clock, time_skipping=time_skipping, poll_interval_ms=http_poll_interval_ms
+        )
         self.store = DurableStore(db_path, task_hub)
         self.instances: dict[str, Instance] = {}
         self.urls: DurableUrls | None = None

@@ -21,6 +21,7 @@ from azure.durable_functions.models.actions.CallActivityAction import CallActivi
 from azure.durable_functions.models.actions.CallActivityWithRetryAction import (
     CallActivityWithRetryAction,
 )
+from azure.durable_functions.models.actions.CallHttpAction import CallHttpAction
 from azure.durable_functions.models.actions.CallSubOrchestratorAction import (
     CallSubOrchestratorAction,
 )
@@ -41,6 +42,7 @@ from azure.durable_functions.models.ReplaySchema import ReplaySchema
 from azure.durable_functions.models.Task import AtomicTask, RetryAbleTask, TimerTask
 from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
 
+from .durable_http import HTTP_ACTIVITY
 from .history import Event
 
 
@@ -111,6 +113,8 @@ def _flatten(actions: list[Action]) -> Iterator[Action]:
 def _signature_entry(action: Action) -> tuple[str, str] | None:
     if isinstance(action, ActivityActions):
         return ("activity", action.function_name)
+    if isinstance(action, CallHttpAction):
+        return ("activity", HTTP_ACTIVITY)  # as Azure records it: a built-in activity
     if isinstance(action, SubOrchestrationActions):
         return ("suborchestration", action.function_name)
     if isinstance(action, CreateTimerAction):
@@ -228,6 +232,9 @@ def _from_action(task_id: int, action: Action, prefix: str, *, is_retry: bool) -
         return NewTask(
             task_id, "activity", action.function_name, input=action.input_, is_retry=is_retry
         )
+    if isinstance(action, CallHttpAction):
+        request = json.dumps(action.http_request.to_json())
+        return NewTask(task_id, "activity", HTTP_ACTIVITY, input=request, is_retry=is_retry)
     if isinstance(action, SubOrchestrationActions):
         return NewTask(
             task_id,
