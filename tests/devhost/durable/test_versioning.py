@@ -126,3 +126,15 @@ async def test_strict_reject_leaves_a_mismatched_child_pending_until_terminated(
     status = await wait_for_status(served.client, parent)
     assert status.runtime_status == OrchestrationRuntimeStatus.Failed
     assert "terminated" in status.output
+
+
+async def test_restart_keeps_the_instance_version(serve_engine):
+    served = await serve_engine("durable_versioning", versioning=VersioningPolicy("1.0"))
+    first = await served.client.start_new("checkout", version="0.5")
+    await wait_for_status(served.client, first, "Running")
+    await served.client.terminate(first, "again")
+    await wait_for_status(served.client, first, "Terminated")
+    second = await served.client.restart(first)
+    status = await wait_for_status(served.client, second, "Running")
+    assert second != first
+    assert status.version == "0.5"
