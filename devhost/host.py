@@ -107,7 +107,8 @@ def load_app(settings: HostSettings, environ: MutableMapping[str, str]) -> tuple
         if info.unsupported:
             logger.warning("function %s is not served: %s", info.name, info.unsupported)
             unsupported.append(info)
-        elif info.trigger_type == HTTP_TRIGGER:
+        if info.trigger_type == HTTP_TRIGGER:
+            # Routed even when it cannot run, so that a call says why instead of a bare 404.
             methods = tuple(str(getattr(m, "value", m)).upper() for m in (trigger.methods or ()))
             route = trigger.route if trigger.route is not None else info.name
             http.append(
@@ -118,6 +119,8 @@ def load_app(settings: HostSettings, environ: MutableMapping[str, str]) -> tuple
                     auth_level=AuthLevel.parse(trigger.auth_level),
                 )
             )
+        elif info.unsupported:
+            continue
         elif info.trigger_type == TIMER_TRIGGER:
             schedule = parse_schedule(info.name, str(trigger.schedule), environ)
             timers.append(TimerFunction(info, schedule, bool(trigger.run_on_startup)))

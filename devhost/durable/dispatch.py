@@ -62,6 +62,13 @@ class WorkDispatch(EngineState):
                     outcome = await self._durable_http.call(item.input)
                 elif activity is None:
                     outcome = missing_function(item.name, "an activity")
+                elif item.name in self.unservable:
+                    outcome = ActivityOutcome(
+                        succeeded=False,
+                        reason=f"Activity function '{item.name}' cannot run in devhost: "
+                        f"{self.unservable[item.name]}",
+                        details="",
+                    )
                 elif self._worker_pool is not None:
                     try:
                         outcome = await self._worker_pool.invoke(item.name, item.input, trace)

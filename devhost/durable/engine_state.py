@@ -19,6 +19,8 @@ from typing import Any
 
 from azure.functions.decorators.function_app import Function
 
+from devhost.invoke import unsupplied_reason
+
 from .activities import ActivityFunction
 from .binding import DurableUrls
 from .clock import EngineClock, format_time
@@ -28,6 +30,8 @@ from .instances import Instance
 from .store import DurableStore, Statement
 from .versioning import VersioningPolicy
 from .worker_pool import ActivityWorkerPool
+
+DURABLE_RUNS = frozenset({"orchestrationTrigger", "activityTrigger"})
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,15 @@ class EngineState:
                 )
             elif kind == "entityTrigger":
                 self.entities[fn.get_function_name()] = fn.get_user_function()
+        # Durable functions declaring a binding devhost does not supply: they fail with why.
+        self.unservable: dict[str, str] = {}
+        for fn in functions:
+            trigger = fn.get_trigger()
+            if trigger is None or trigger.get_binding_name() not in DURABLE_RUNS:
+                continue
+            reason = unsupplied_reason(fn)
+            if reason is not None:
+                self.unservable[fn.get_function_name()] = reason
         self.clock = EngineClock()
         self._durable_http = DurableHttp(
             self.clock, time_skipping=time_skipping, poll_interval_ms=http_poll_interval_ms

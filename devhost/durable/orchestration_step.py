@@ -142,6 +142,9 @@ class OrchestrationStep(OrchestrationActions):
         version_error = self.versioning.mismatch(instance.version)
         if version_error is not None:  # versionFailureStrategy Fail (Reject never gets here)
             result = EpisodeResult(signature=[], done=True, error=version_error)
+        elif instance.name in self.unservable:
+            reason = f"it cannot run in devhost: {self.unservable[instance.name]}"
+            result = EpisodeResult(signature=[], done=True, error=reason)
         elif handle is None:
             result = EpisodeResult(
                 signature=[],
