@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,31 @@ async def test_restart_keeps_the_instance_version(serve_engine):
     status = await wait_for_status(served.client, second, "Running")
     assert second != first
     assert status.version == "0.5"
+
+
+async def test_a_task_hub_from_before_versioning_opens_and_its_instances_stay_unversioned(
+    serve_engine, tmp_path: Path
+):
+    db_path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(db_path) as conn:
+        # The instances table as devhost wrote it before it kept versions.
+        conn.execute(
+            "CREATE TABLE instances (hub TEXT NOT NULL, instance_id TEXT NOT NULL,"
+            " name TEXT NOT NULL, execution_id TEXT NOT NULL, status TEXT NOT NULL, input TEXT,"
+            " output TEXT, custom_status TEXT, created_time TEXT NOT NULL,"
+            " last_updated_time TEXT NOT NULL, parent_instance_id TEXT,"
+            " parent_execution_id TEXT, parent_task_id INTEGER, PRIMARY KEY (hub, instance_id))"
+        )
+        conn.execute(
+            "INSERT INTO instances VALUES ('TestHub', 'old', 'version_of', 'e1', 'Completed',"
+            " NULL, '\"x\"', NULL, '2026-01-01T00:00:00.000000Z',"
+            " '2026-01-01T00:00:00.000000Z', NULL, NULL, NULL)"
+        )
+    served = await serve_engine(
+        "durable_versioning", db_path=db_path, versioning=VersioningPolicy("1.0")
+    )
+    old = await served.client.get_status("old")
+    assert old.runtime_status == OrchestrationRuntimeStatus.Completed
+    assert old.version is None
+    new = await served.client.start_new("version_of")
+    assert (await wait_for_status(served.client, new)).output == "1.0"
