@@ -75,7 +75,6 @@ class EngineState:
         self.task_hub = task_hub
         self.function_directory = function_directory  # the app's, as activities' context shows
         self.versioning = versioning or VersioningPolicy()
-        self.http_poll_interval_ms = http_poll_interval_ms
         self.time_skipping = time_skipping
         self._time_skip_grace = time_skip_grace
         self._max_activities = max_concurrent_activities
