@@ -161,13 +161,16 @@ def _binding_label(binding: Any) -> str:
 def unsupplied_bindings(function: Function) -> list[str]:
     """The bindings of `function` that devhost does not supply, each named for a person.
 
-    devhost supplies triggers, durableClient and the HTTP response (`$return` of type http);
-    anything else (blob, queue, table, Cosmos DB, Service Bus, ...) it neither reads nor writes.
+    devhost supplies triggers, the HTTP response (`$return` of type http) and, to HTTP and timer
+    functions, durableClient; anything else (blob, queue, table, Cosmos DB, Service Bus, a durable
+    client on an activity, ...) it neither reads nor writes.
     """
     trigger = function.get_trigger()
+    # The durable client goes to the functions the Invoker calls: HTTP and timer triggers.
+    gets_client = trigger is not None and trigger.type in (HTTP_TRIGGER, TIMER_TRIGGER)
     missing: list[str] = []
     for binding in function.get_bindings():
-        if binding is trigger or binding.type == DURABLE_CLIENT:
+        if binding is trigger or (binding.type == DURABLE_CLIENT and gets_client):
             continue
         if binding.type == "http" and binding.name == "$return":
             continue
@@ -181,8 +184,9 @@ def unsupplied_reason(function: Function) -> str | None:
     if not missing:
         return None
     return (
-        f"devhost does not supply its {', '.join(missing)}; it supplies triggers, durableClient "
-        "and context only (call the service from the function's code to run it locally)"
+        f"devhost does not supply its {', '.join(missing)}; it supplies triggers, context and, "
+        "to HTTP and timer functions, durableClient (call the service from the function's code "
+        "to run it locally)"
     )
 
 

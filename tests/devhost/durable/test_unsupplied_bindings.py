@@ -30,3 +30,11 @@ async def test_an_orchestrator_with_a_queue_output_fails_naming_the_binding(serv
     status = await wait_for_status(served.client, instance_id)
     assert status.runtime_status == OrchestrationRuntimeStatus.Failed
     assert "queue output binding '$return' (queueName 'done')" in status.output
+
+
+async def test_an_activity_with_a_durable_client_fails_naming_it(served):
+    instance_id = await served.client.start_new("starts_from_an_activity")
+    status = await wait_for_status(served.client, instance_id)
+    assert status.runtime_status == OrchestrationRuntimeStatus.Failed
+    assert "Activity function 'start_another' cannot run in devhost" in status.output
+    assert "durableClient input binding 'client'" in status.output

@@ -138,8 +138,9 @@ def test_functions_devhost_cannot_serve_are_listed_not_served(
     assert response.status_code == 501
     assert response.json()["detail"] == (
         "function 'with_blob' is not served: devhost does not supply its blob input binding "
-        "'blob' (path 'container/item.txt'); it supplies triggers, durableClient and context "
-        "only (call the service from the function's code to run it locally)"
+        "'blob' (path 'container/item.txt'); it supplies triggers, context and, to HTTP and "
+        "timer functions, durableClient (call the service from the function's code to run it "
+        "locally)"
     )
     assert (
         "with_blob: httpTrigger (not served: devhost does not supply its blob input binding "

@@ -24,3 +24,14 @@ def blob_reader(name: str, blob: func.InputStream) -> str:
 @app.orchestration_trigger(context_name="context")
 def returns_to_a_queue(context: df.DurableOrchestrationContext):
     return "sent"
+
+
+@app.orchestration_trigger(context_name="context")
+def starts_from_an_activity(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity("start_another", None))
+
+
+@app.activity_trigger(input_name="unused")
+@app.durable_client_input(client_name="client")
+async def start_another(unused: None, client: df.DurableOrchestrationClient) -> str:
+    return await client.start_new("reads_a_blob")
