@@ -79,6 +79,7 @@ async def serve_engine(
         time_skipping: bool = True,
         max_concurrent_activities: int = 8,
         versioning: VersioningPolicy | None = None,
+        http_poll_interval_ms: int = 30_000,
     ) -> EngineServer:
         module = load_app(app_name)
         path = db_path or tmp_path / "durable.sqlite3"
@@ -90,6 +91,7 @@ async def serve_engine(
             max_concurrent_orchestrators=2,
             time_skipping=time_skipping,
             versioning=versioning,
+            http_poll_interval_ms=http_poll_interval_ms,
         )
         await engine.start()
         server, task, base_url = await _serve(engine)

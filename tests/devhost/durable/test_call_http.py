@@ -165,3 +165,11 @@ async def test_a_managed_identity_token_source_is_refused_loudly(http_calls, rem
     )
     assert "not supported by devhost" in status.output
     assert remote.requests == []
+
+
+async def test_polls_without_retry_after_wait_the_configured_interval(serve_engine, remote):
+    served = await serve_engine("durable_http_calls", http_poll_interval_ms=5_000)
+    status = await _run(served, "fetch", {"method": "POST", "url": f"{remote.base_url}/jobs"})
+    assert status.output["response"]["statusCode"] == 200
+    # Retry-After 30 s on the first 202, then httpSettings' 5 s twice.
+    assert 40 <= status.output["waited"] < 60
