@@ -88,6 +88,8 @@ def _banner(host: FunctionHost, simulator_url: str | None, metrics: bool) -> Ite
     yield f"devhost: serving {host.settings.script_root}"
     yield "Functions:"
     for http in app.http:
+        if http.info.unsupported:
+            continue  # listed below, with the reason
         methods = ",".join(http.methods)
         yield f"  {http.info.name}: [{methods}] {host.function_url(http)} ({http.auth_level})"
     for timer in app.timers:

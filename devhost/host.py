@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 # Sync functions share this pool, like the Python worker's PYTHON_THREADPOOL_THREAD_COUNT.
 DEFAULT_THREADS = 32
+DURABLE_HTTP_UTILS = "azure.durable_functions.models.utils.http_utils"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +107,8 @@ def load_app(settings: HostSettings, environ: MutableMapping[str, str]) -> tuple
         if info.unsupported:
             logger.warning("function %s is not served: %s", info.name, info.unsupported)
             unsupported.append(info)
-        elif info.trigger_type == HTTP_TRIGGER:
+        if info.trigger_type == HTTP_TRIGGER:
+            # Routed even when it cannot run, so that a call says why instead of a bare 404.
             methods = tuple(str(getattr(m, "value", m)).upper() for m in (trigger.methods or ()))
             route = trigger.route if trigger.route is not None else info.name
             http.append(
@@ -116,6 +119,8 @@ def load_app(settings: HostSettings, environ: MutableMapping[str, str]) -> tuple
                     auth_level=AuthLevel.parse(trigger.auth_level),
                 )
             )
+        elif info.unsupported:
+            continue
         elif info.trigger_type == TIMER_TRIGGER:
             schedule = parse_schedule(info.name, str(trigger.schedule), environ)
             timers.append(TimerFunction(info, schedule, bool(trigger.run_on_startup)))
@@ -128,6 +133,18 @@ def load_app(settings: HostSettings, environ: MutableMapping[str, str]) -> tuple
             )
     loaded = LoadedApp(config, keys, functions, http, timers, durable, unsupported)
     return loaded, raw_functions
+
+
+async def _close_durable_client_session() -> None:
+    """Close the Durable SDK client's aiohttp session, if the app ever opened it.
+
+    The SDK keeps one session per process, made on devhost's event loop by the first client call,
+    and has no shutdown hook (the Functions worker process just ends). Left open, aiohttp reports
+    it as an unclosed client session when the interpreter exits, on every stop.
+    """
+    module = sys.modules.get(DURABLE_HTTP_UTILS)
+    if module is not None:
+        await module._close_session()
 
 
 class FunctionHost:
@@ -203,6 +220,8 @@ class FunctionHost:
             time_skipping=self.settings.time_skipping,
             worker_pool=pool,
             function_directory=str(self.settings.script_root),
+            versioning=config.versioning,
+            http_poll_interval_ms=config.http_poll_interval_ms,
         )
         engine.publish(
             DurableUrls(
@@ -239,6 +258,7 @@ class FunctionHost:
             await self._scheduler.stop()
         if self.engine is not None:
             await self.engine.stop()
+        await _close_durable_client_session()
         self.invoker.shutdown()
         self.state = "Stopped"
 

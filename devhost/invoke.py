@@ -144,6 +144,52 @@ class FunctionInfo:
         return self.function.get_trigger()
 
 
+# What identifies a binding's target, in the order it is worth naming.
+_BINDING_TARGETS = ("path", "queueName", "topicName", "containerName", "databaseName", "hubName")
+_DIRECTIONS = {0: "input", 1: "output", 2: "input/output"}
+
+
+def _binding_label(binding: Any) -> str:
+    """'blob input binding 'blob' (path 'c/i.txt')', from what the decorator recorded."""
+    details = binding.get_dict_repr()
+    direction = getattr(details.get("direction"), "value", details.get("direction"))
+    label = f"{binding.type} {_DIRECTIONS.get(direction, 'binding')} binding '{binding.name}'"
+    target = next((f"{key} {details[key]!r}" for key in _BINDING_TARGETS if details.get(key)), "")
+    return f"{label} ({target})" if target else label
+
+
+def unsupplied_bindings(function: Function) -> list[str]:
+    """The bindings of `function` that devhost does not supply, each named for a person.
+
+    devhost supplies triggers, the HTTP response (`$return` of type http) and, to HTTP and timer
+    functions, durableClient; anything else (blob, queue, table, Cosmos DB, Service Bus, a durable
+    client on an activity, ...) it neither reads nor writes.
+    """
+    trigger = function.get_trigger()
+    # The durable client goes to the functions the Invoker calls: HTTP and timer triggers.
+    gets_client = trigger is not None and trigger.type in (HTTP_TRIGGER, TIMER_TRIGGER)
+    missing: list[str] = []
+    for binding in function.get_bindings():
+        if binding is trigger or (binding.type == DURABLE_CLIENT and gets_client):
+            continue
+        if binding.type == "http" and binding.name == "$return":
+            continue
+        missing.append(_binding_label(binding))
+    return missing
+
+
+def unsupplied_reason(function: Function) -> str | None:
+    """Why devhost cannot run `function` as declared, naming each binding it lacks; or None."""
+    missing = unsupplied_bindings(function)
+    if not missing:
+        return None
+    return (
+        f"devhost does not supply its {', '.join(missing)}; it supplies triggers, context and, "
+        "to HTTP and timer functions, durableClient (call the service from the function's code "
+        "to run it locally)"
+    )
+
+
 def describe(function: Function) -> FunctionInfo:
     """Read a function's trigger and bindings, and whether devhost can supply its parameters."""
     name = function.get_function_name() or function.get_user_function().__name__
@@ -153,20 +199,16 @@ def describe(function: Function) -> FunctionInfo:
     supplied = {trigger.name}
     clients: list[str] = []
     for binding in function.get_bindings():
-        if binding is trigger:
-            continue
         if binding.type == DURABLE_CLIENT:
             clients.append(binding.name)
             supplied.add(binding.name)
-        elif binding.type == "http" or binding.name == "$return":
-            continue
     try:
         parameters = inspect.signature(function.get_user_function()).parameters
     except (TypeError, ValueError):
         parameters = {}
     takes_context = CONTEXT_PARAMETER in parameters
-    unsupported: str | None = None
-    if trigger.type in (HTTP_TRIGGER, TIMER_TRIGGER):
+    unsupported = unsupplied_reason(function)
+    if unsupported is None and trigger.type in (HTTP_TRIGGER, TIMER_TRIGGER):
         for parameter in parameters.values():
             if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 continue
@@ -175,7 +217,7 @@ def describe(function: Function) -> FunctionInfo:
             if parameter.default is not parameter.empty:
                 continue
             unsupported = (
-                f"parameter {parameter.name!r} has a binding devhost does not supply "
+                f"parameter {parameter.name!r} is bound to nothing devhost knows "
                 "(it supplies the trigger, durableClient and context)"
             )
             break

@@ -10,9 +10,11 @@ import re
 import sys
 import traceback
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from devhost.durable.versioning import VersioningPolicy, versioning_from_host_json
 
 if TYPE_CHECKING:
     from azure.functions.decorators.core import Function
@@ -21,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 SCRIPT_FILE = "function_app.py"
 _SETTING_REF = re.compile(r"%([^%]+)%")
+DEFAULT_HTTP_POLL_MS = 30_000  # the Durable extension's defaultAsyncRequestSleepTimeMilliseconds
 
 
 class AppLoadError(Exception):
@@ -35,6 +38,10 @@ class HostConfig:
     hub_name: str
     max_concurrent_activities: int
     max_concurrent_orchestrators: int
+    versioning: VersioningPolicy = field(default_factory=VersioningPolicy)
+    # extensions.durableTask.httpSettings: how long call_http waits between polls of a 202
+    # when the answer has no Retry-After.
+    http_poll_interval_ms: int = DEFAULT_HTTP_POLL_MS
 
 
 def expand_settings(value: str, environ: Mapping[str, str], *, what: str) -> str:
@@ -75,10 +82,17 @@ def load_local_settings(script_root: Path, environ: MutableMapping[str, str]) ->
     return applied
 
 
-def _positive_int(section: Mapping[str, Any], key: str, default: int, path: Path) -> int:
+def _positive_int(
+    section: Mapping[str, Any],
+    key: str,
+    default: int,
+    path: Path,
+    *,
+    where: str = "extensions.durableTask",
+) -> int:
     value = section.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise AppLoadError(f"{path}: extensions.durableTask.{key} must be a positive integer")
+        raise AppLoadError(f"{path}: {where}.{key} must be a positive integer")
     return value
 
 
@@ -112,6 +126,13 @@ def read_host_config(script_root: Path, environ: Mapping[str, str]) -> HostConfi
         )
     # The Functions host defaults both limits to 10 per processor.
     default_limit = 10 * (os.cpu_count() or 1)
+    try:
+        versioning = versioning_from_host_json(durable)
+    except ValueError as error:
+        raise AppLoadError(f"{path}: {error}") from None
+    http_settings = durable.get("httpSettings") or {}
+    if not isinstance(http_settings, dict):
+        raise AppLoadError(f"{path}: extensions.durableTask.httpSettings must be an object")
     return HostConfig(
         route_prefix=route_prefix.strip("/"),
         hub_name=hub_name,
@@ -120,6 +141,14 @@ def read_host_config(script_root: Path, environ: Mapping[str, str]) -> HostConfi
         ),
         max_concurrent_orchestrators=_positive_int(
             durable, "maxConcurrentOrchestratorFunctions", default_limit, path
+        ),
+        versioning=versioning,
+        http_poll_interval_ms=_positive_int(
+            http_settings,
+            "defaultAsyncRequestSleepTimeMilliseconds",
+            DEFAULT_HTTP_POLL_MS,
+            path,
+            where="extensions.durableTask.httpSettings",
         ),
     )
 

@@ -179,6 +179,10 @@ class FunctionEndpoint:
         if not self._host.keys.authorizes(function.auth_level, _caller_key(request)):
             level = "the master key" if function.auth_level is AuthLevel.ADMIN else "a key"
             return problem(401, f"function {function.info.name!r} requires {level}")
+        if function.info.unsupported:
+            return problem(
+                501, f"function {function.info.name!r} is not served: {function.info.unsupported}"
+            )
         body = await _read_body(request, self._max_body)
         if body is None:
             return problem(413, f"the request body is over {self._max_body} bytes")

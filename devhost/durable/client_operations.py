@@ -37,16 +37,25 @@ class ClientOperations(EngineState):
         instance_id: str | None,
         input_text: str | None,
         trace: InvocationTrace | None = None,
+        version: str | None = None,
     ) -> str:
         """Create (or replace) an instance and queue its ExecutionStarted event; `trace` is the
-        starter's trace context, which the instance's activities are invoked in."""
+        starter's trace context, which the instance's activities are invoked in; `version` the
+        one the starter asked for (host.json's defaultVersion otherwise)."""
         if name not in self.orchestrators:
             raise UnknownOrchestratorError(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
                 "function. Additional info: the app registers no such orchestrator."
             )
         instance_id = instance_id or uuid.uuid4().hex
-        future = self._create_instance(name, instance_id, input_text, parent=None, trace=trace)
+        future = self._create_instance(
+            name,
+            instance_id,
+            input_text,
+            parent=None,
+            trace=trace,
+            version=self.versioning.version_for_new(version),
+        )
         await future
         return instance_id
 
@@ -58,6 +67,7 @@ class ClientOperations(EngineState):
         parent: tuple[str, str, int] | None,
         extra: list[Statement] | None = None,
         trace: InvocationTrace | None = None,
+        version: str | None = None,
     ) -> asyncio.Future[None]:
         now = self.now_text()
         execution_id = uuid.uuid4().hex
@@ -71,6 +81,7 @@ class ClientOperations(EngineState):
             created_time=now,
             last_updated_time=now,
             trace=trace,
+            version=version,
         )
         if parent is not None:
             (instance.parent_instance_id, instance.parent_execution_id, instance.parent_task_id) = (
@@ -94,10 +105,10 @@ class ClientOperations(EngineState):
             Name=name,
             Input=input_text,
             ParentInstance=parent_info,
-            Version="",
             OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
             ParentTraceContext=trace.to_event() if trace else None,
         )
+        started["Version"] = version  # always present: the SDK reads it for context.version
         return self._deliver(instance, execution_id, started, statements)
 
     def _purge_statements(self, instance_id: str) -> list[Statement]:

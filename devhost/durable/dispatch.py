@@ -14,6 +14,7 @@ import time
 
 from .activities import ActivityOutcome, invoke_activity, missing_function
 from .clock import format_time
+from .durable_http import HTTP_ACTIVITY
 from .engine_state import EngineState, TimerEntry, WorkItem
 from .history import EventType, make_event
 from .store import Statement
@@ -57,8 +58,17 @@ class WorkDispatch(EngineState):
                 logger.debug(
                     "activity started: %s task %d of %s", item.name, item.task_id, item.instance_id
                 )
-                if activity is None:
+                if item.name == HTTP_ACTIVITY:
+                    outcome = await self._durable_http.call(item.input)
+                elif activity is None:
                     outcome = missing_function(item.name, "an activity")
+                elif item.name in self.unservable:
+                    outcome = ActivityOutcome(
+                        succeeded=False,
+                        reason=f"Activity function '{item.name}' cannot run in devhost: "
+                        f"{self.unservable[item.name]}",
+                        details="",
+                    )
                 elif self._worker_pool is not None:
                     try:
                         outcome = await self._worker_pool.invoke(item.name, item.input, trace)

@@ -112,6 +112,7 @@ class DurableEngine(OrchestrationStep):
         self._tasks = []
         if self._worker_pool is not None:
             await self._worker_pool.stop()
+        await self._durable_http.aclose()
         await self.store.close()
         for pool in (self._thread_pool, self._replay_pool):
             if pool is not None:

@@ -19,13 +19,19 @@ from typing import Any
 
 from azure.functions.decorators.function_app import Function
 
+from devhost.invoke import unsupplied_reason
+
 from .activities import ActivityFunction
 from .binding import DurableUrls
 from .clock import EngineClock, format_time
+from .durable_http import DurableHttp
 from .history import Event
 from .instances import Instance
 from .store import DurableStore, Statement
+from .versioning import VersioningPolicy
 from .worker_pool import ActivityWorkerPool
+
+DURABLE_RUNS = frozenset({"orchestrationTrigger", "activityTrigger"})
 
 
 @dataclass(frozen=True)
@@ -61,11 +67,14 @@ class EngineState:
         time_skip_grace: float = 0.1,
         worker_pool: ActivityWorkerPool | None = None,
         function_directory: str = "",
+        versioning: VersioningPolicy | None = None,
+        http_poll_interval_ms: int = 30_000,
     ) -> None:
         if max_concurrent_activities < 1 or max_concurrent_orchestrators < 1:
             raise ValueError("concurrency limits must be at least 1")
         self.task_hub = task_hub
         self.function_directory = function_directory  # the app's, as activities' context shows
+        self.versioning = versioning or VersioningPolicy()
         self.time_skipping = time_skipping
         self._time_skip_grace = time_skip_grace
         self._max_activities = max_concurrent_activities
@@ -86,7 +95,19 @@ class EngineState:
                 # The binding's entityName, when set, names the entity (as in the Functions host).
                 entity_name = getattr(trigger, "entity_name", None) or fn.get_function_name()
                 self.entities[entity_name] = fn.get_user_function()
+        # Durable functions declaring a binding devhost does not supply: they fail with why.
+        self.unservable: dict[str, str] = {}
+        for fn in functions:
+            trigger = fn.get_trigger()
+            if trigger is None or trigger.get_binding_name() not in DURABLE_RUNS:
+                continue
+            reason = unsupplied_reason(fn)
+            if reason is not None:
+                self.unservable[fn.get_function_name()] = reason
         self.clock = EngineClock()
+        self._durable_http = DurableHttp(
+            self.clock, time_skipping=time_skipping, poll_interval_ms=http_poll_interval_ms
+        )
         self.store = DurableStore(db_path, task_hub)
         self.instances: dict[str, Instance] = {}
         self.urls: DurableUrls | None = None
@@ -109,6 +130,7 @@ class EngineState:
         self._followups: list[tuple[Instance, Event]] = []
         self._worker_pool = worker_pool
         self._worker_losses: dict[int, int] = {}
+        self._version_warned: set[str] = set()  # instances whose version this host rejects
 
     def published_urls(self) -> DurableUrls:
         if self.urls is None:

@@ -29,6 +29,13 @@ CONTINUATION_HEADER = "x-ms-continuation-token"
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+REWIND_UNSUPPORTED = (
+    "rewind is not supported by devhost's durable engine: a failed instance cannot be rewound "
+    "locally. Restart it instead (client.restart or POST .../instances/{id}/restart), which "
+    "runs it again from the start with the same input and version."
+)
+
+
 class BadRequestError(ValueError):
     """The request is malformed; answered with 400 and the message."""
 
@@ -115,7 +122,11 @@ def build_router(engine: DurableEngine) -> Router:
         try:
             # The Durable SDK sends its caller's trace context; the orchestration joins it.
             trace = InvocationTrace.from_headers(request.headers)
-            instance_id = await engine.start_orchestration(name, instance_id, input_text, trace)
+            # `start_new(..., version=...)` sends the version as a query parameter.
+            version = request.query_params.get("version")
+            instance_id = await engine.start_orchestration(
+                name, instance_id, input_text, trace, version=version
+            )
         except ValueError as exc:
             return _error(400, str(exc))
         body = payload(instance_id)
@@ -241,12 +252,18 @@ def build_router(engine: DurableEngine) -> Router:
         instance = engine.get_instance(request.path_params["instance_id"])
         new_id = _flag(request, "restartWithNewInstanceId", True)
         started = await engine.start_orchestration(
-            instance.name, None if new_id else instance.instance_id, instance.input
+            instance.name,
+            None if new_id else instance.instance_id,
+            instance.input,
+            version=instance.version,
         )
         return JSONResponse(started, status_code=202)
 
     async def rewind(request: Request) -> Response:
-        return _error(501, "rewind is not supported by the devhost durable engine")
+        check_hub(request)
+        engine.get_instance(request.path_params["instance_id"])  # 404 for an unknown id
+        # A JSON string, not an object: the SDK's client.rewind raises it as its message.
+        return JSONResponse(REWIND_UNSUPPORTED, status_code=501)
 
     routes = [
         Route("/orchestrators/{name}", guard(start), methods=["POST"]),

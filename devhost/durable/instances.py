@@ -34,6 +34,8 @@ class Instance:
     signature: list[tuple[str, str]] = field(default_factory=list)
     # The trace context of whoever started it (ExecutionStarted's ParentTraceContext).
     trace: InvocationTrace | None = None
+    # The orchestration version it was created with (None: unversioned), fixed for its life.
+    version: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -59,6 +61,7 @@ class Instance:
             parent_instance_id=row.parent_instance_id,
             parent_execution_id=row.parent_execution_id,
             parent_task_id=row.parent_task_id,
+            version=row.version,
         )
         if history is None:
             instance.history = None
@@ -94,13 +97,14 @@ class Instance:
             self.parent_instance_id,
             self.parent_execution_id,
             self.parent_task_id,
+            self.version,
         )
 
 
 UPSERT_INSTANCE = (
     "INSERT OR REPLACE INTO instances (hub, instance_id, name, execution_id, status, input,"
     " output, custom_status, created_time, last_updated_time, parent_instance_id,"
-    " parent_execution_id, parent_task_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " parent_execution_id, parent_task_id, version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
@@ -130,6 +134,7 @@ def status_json(
         "output": _parsed(instance.output),
         "createdTime": instance.created_time,
         "lastUpdatedTime": instance.last_updated_time,
+        "version": instance.version,
     }
     if history is not None:
         events = []

@@ -110,6 +110,7 @@ class OrchestrationActions(ClientOperations, WorkDispatch, EntityDispatch):
             Name=task.name,
             InstanceId=child_id,
             Input=task.input,
+            Version=task.version,
             **mark,
         )
 
@@ -135,6 +136,8 @@ class OrchestrationActions(ClientOperations, WorkDispatch, EntityDispatch):
             task.input,
             parent=(parent.instance_id, parent.execution_id, task.task_id),
             trace=parent.trace,  # Durable keeps a child in its parent's trace
+            # As in Azure: the version asked for, else host.json's, never the parent's.
+            version=self.versioning.version_for_new(task.version),
         )
 
     def _continue_as_new(
@@ -168,9 +171,9 @@ class OrchestrationActions(ClientOperations, WorkDispatch, EntityDispatch):
             now,
             Name=instance.name,
             Input=instance.input,
-            Version="",
             ParentTraceContext=instance.trace.to_event() if instance.trace else None,
         )
+        started["Version"] = instance.version  # a new execution keeps the instance's version
         logger.info("orchestration continued as new: %s (%s)", instance.instance_id, instance.name)
         statements.append(self._enqueue(instance, instance.execution_id, started))
         for event in carried:

@@ -13,6 +13,7 @@ from .instances import UPSERT_INSTANCE, Instance
 from .orchestration_actions import OrchestrationActions
 from .replay import EpisodeResult, run_episode
 from .store import Statement
+from .versioning import VersionFailureStrategy
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,13 @@ class OrchestrationStep(OrchestrationActions):
                     self._mark_ready(instance_id)
 
     def _runnable(self, instance: Instance) -> bool:
+        if self._rejected_version(instance):
+            # Left as it is (versionFailureStrategy Reject); only terminate still reaches it,
+            # since on one host nothing else ever would.
+            return any(
+                event["EventType"] == EventType.EXECUTION_TERMINATED
+                for _, _, event in instance.inbox
+            )
         if instance.status != "Suspended":
             return True
         return any(
@@ -56,9 +64,30 @@ class OrchestrationStep(OrchestrationActions):
             for _, _, event in instance.inbox
         )
 
+    def _rejected_version(self, instance: Instance) -> bool:
+        """Whether the instance's version is one this host leaves alone, said once per instance."""
+        policy = self.versioning
+        if policy.failure is not VersionFailureStrategy.REJECT or instance.is_terminal:
+            return False
+        reason = policy.mismatch(instance.version)
+        if reason is None:
+            return False
+        if instance.instance_id not in self._version_warned:
+            self._version_warned.add(instance.instance_id)
+            logger.warning(
+                "orchestration %s (%s) is not run: %s It stays %s until devhost runs with a "
+                "host.json whose defaultVersion and versionMatchStrategy accept it "
+                "(versionFailureStrategy is Reject).",
+                instance.instance_id,
+                instance.name,
+                reason,
+                instance.status,
+            )
+        return True
+
     async def _run_episode(self, instance: Instance) -> None:
         if not self._runnable(instance):
-            return  # suspended: the events wait in the inbox until resume or terminate
+            return  # suspended or rejected: the events wait in the inbox
         statements: list[Statement] = []
         hub = self.store.hub
         taken, instance.inbox = instance.inbox, []
@@ -111,7 +140,13 @@ class OrchestrationStep(OrchestrationActions):
         handle = self.orchestrators.get(instance.name)
         execution_id = instance.execution_id
         loop = asyncio.get_running_loop()
-        if handle is None:
+        version_error = self.versioning.mismatch(instance.version)
+        if version_error is not None:  # versionFailureStrategy Fail (Reject never gets here)
+            result = EpisodeResult(signature=[], done=True, error=version_error)
+        elif instance.name in self.unservable:
+            reason = f"it cannot run in devhost: {self.unservable[instance.name]}"
+            result = EpisodeResult(signature=[], done=True, error=reason)
+        elif handle is None:
             result = EpisodeResult(
                 signature=[],
                 done=True,

@@ -22,6 +22,7 @@ from azure.durable_functions.models.actions.CallActivityWithRetryAction import (
     CallActivityWithRetryAction,
 )
 from azure.durable_functions.models.actions.CallEntityAction import CallEntityAction
+from azure.durable_functions.models.actions.CallHttpAction import CallHttpAction
 from azure.durable_functions.models.actions.CallSubOrchestratorAction import (
     CallSubOrchestratorAction,
 )
@@ -43,6 +44,7 @@ from azure.durable_functions.models.ReplaySchema import ReplaySchema
 from azure.durable_functions.models.Task import AtomicTask, RetryAbleTask, TimerTask
 from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
 
+from .durable_http import HTTP_ACTIVITY
 from .history import Event
 
 
@@ -82,6 +84,7 @@ class NewTask:
     retry_interval_ms: int | None = None  # retry timers: the policy's interval
     is_retry: bool = False
     armed: bool = True  # False for a timer cancelled before it was ever recorded
+    version: str | None = None  # sub-orchestrations: the version asked for, if any
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ def _flatten(actions: list[Action]) -> Iterator[Action]:
 def _signature_entry(action: Action) -> tuple[str, str] | None:
     if isinstance(action, ActivityActions):
         return ("activity", action.function_name)
+    if isinstance(action, CallHttpAction):
+        return ("activity", HTTP_ACTIVITY)  # as Azure records it: a built-in activity
     if isinstance(action, SubOrchestrationActions):
         return ("suborchestration", action.function_name)
     if isinstance(action, CreateTimerAction):
@@ -255,6 +260,9 @@ def _from_action(task_id: int, action: Action, prefix: str, *, is_retry: bool) -
         return NewTask(
             task_id, "activity", action.function_name, input=action.input_, is_retry=is_retry
         )
+    if isinstance(action, CallHttpAction):
+        request = json.dumps(action.http_request.to_json())
+        return NewTask(task_id, "activity", HTTP_ACTIVITY, input=request, is_retry=is_retry)
     if isinstance(action, SubOrchestrationActions):
         return NewTask(
             task_id,
@@ -263,6 +271,7 @@ def _from_action(task_id: int, action: Action, prefix: str, *, is_retry: bool) -
             input=action._input,
             instance_id=action.instance_id or f"{prefix}:{task_id}",
             is_retry=is_retry,
+            version=action.version,
         )
     if isinstance(action, CreateTimerAction):
         return NewTask(

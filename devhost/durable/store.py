@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS instances (
     hub TEXT NOT NULL, instance_id TEXT NOT NULL, name TEXT NOT NULL,
     execution_id TEXT NOT NULL, status TEXT NOT NULL, input TEXT, output TEXT,
     custom_status TEXT, created_time TEXT NOT NULL, last_updated_time TEXT NOT NULL,
-    parent_instance_id TEXT, parent_execution_id TEXT, parent_task_id INTEGER,
+    parent_instance_id TEXT, parent_execution_id TEXT, parent_task_id INTEGER, version TEXT,
     PRIMARY KEY (hub, instance_id)
 );
 CREATE TABLE IF NOT EXISTS history (
@@ -70,6 +70,7 @@ class InstanceRow:
     parent_instance_id: str | None
     parent_execution_id: str | None
     parent_task_id: int | None
+    version: str | None = None
 
 
 @dataclass
@@ -116,6 +117,7 @@ class DurableStore:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = self._connect()
         self._conn.executescript(SCHEMA)
+        _add_missing_columns(self._conn)
         self._read_conn = self._connect()
         return self._load(self._conn)
 
@@ -125,7 +127,7 @@ class DurableStore:
         for row in conn.execute(
             "SELECT instance_id, name, execution_id, status, input, output, custom_status,"
             " created_time, last_updated_time, parent_instance_id, parent_execution_id,"
-            " parent_task_id FROM instances WHERE hub = ?",
+            " parent_task_id, version FROM instances WHERE hub = ?",
             hub,
         ):
             state.instances.append(InstanceRow(*row))
@@ -230,6 +232,13 @@ class DurableStore:
             if conn is not None:
                 conn.close()
         self._conn = self._read_conn = None
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a task hub written by an older devhost up to this schema."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(instances)")}
+    if "version" not in columns:
+        conn.execute("ALTER TABLE instances ADD COLUMN version TEXT")
 
 
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})

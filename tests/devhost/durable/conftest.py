@@ -20,6 +20,7 @@ from starlette.routing import Mount
 
 from devhost.durable import DurableEngine
 from devhost.durable.binding import DurableUrls
+from devhost.durable.versioning import VersioningPolicy
 
 APPS = Path(__file__).resolve().parent.parent / "apps"
 SYSTEM_KEY = "test-system-key"
@@ -77,6 +78,8 @@ async def serve_engine(
         db_path: Path | None = None,
         time_skipping: bool = True,
         max_concurrent_activities: int = 8,
+        versioning: VersioningPolicy | None = None,
+        http_poll_interval_ms: int = 30_000,
     ) -> EngineServer:
         module = load_app(app_name)
         path = db_path or tmp_path / "durable.sqlite3"
@@ -87,6 +90,8 @@ async def serve_engine(
             max_concurrent_activities=max_concurrent_activities,
             max_concurrent_orchestrators=2,
             time_skipping=time_skipping,
+            versioning=versioning,
+            http_poll_interval_ms=http_poll_interval_ms,
         )
         await engine.start()
         server, task, base_url = await _serve(engine)

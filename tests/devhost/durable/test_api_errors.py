@@ -7,6 +7,8 @@ import pytest
 
 from devhost.durable.binding import DurableUrls, rpc_base_url
 
+from .conftest import wait_for_status
+
 pytestmark = pytest.mark.timeout(30)
 
 
@@ -123,3 +125,22 @@ async def test_management_urls_ignore_the_host_header(served, http):
         if name != "id":
             assert url.startswith(f"{served.base_url}/runtime/webhooks/"), (name, url)
     assert response.headers["location"].startswith(served.base_url)
+
+
+async def test_rewind_is_refused_with_what_to_do_instead(served, http):
+    instance_id = await served.client.start_new(
+        "with_retry", client_input={"key": "rw", "failures": 9}
+    )
+    status = await wait_for_status(served.client, instance_id)
+    assert status.runtime_status.value == "Failed"
+    # The SDK's client raises the host's message as it is.
+    with pytest.raises(Exception, match="rewind is not supported by devhost's durable engine"):
+        await served.client.rewind(instance_id, "try again")
+    for base in ("/durabletask", "/runtime/webhooks/durabletask"):
+        response = await http.post(f"{base}/instances/{instance_id}/rewind?reason=x")
+        assert response.status_code == 501
+        assert "Restart it instead" in response.json()
+        missing = await http.post(f"{base}/instances/missing/rewind?reason=x")
+        assert missing.status_code == 404
+    # Nothing changed: the instance is still the failed one.
+    assert (await served.client.get_status(instance_id)).runtime_status.value == "Failed"

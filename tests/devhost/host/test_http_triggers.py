@@ -133,8 +133,20 @@ def test_route_values_are_decoded_once(client: httpx.Client) -> None:
 def test_functions_devhost_cannot_serve_are_listed_not_served(
     client: httpx.Client, devhost
 ) -> None:
-    assert client.get("/api/with-blob").status_code == 404
-    assert "with_blob: httpTrigger (not served: parameter 'blob'" in devhost.output
+    # Its route answers with what is missing rather than a bare 404.
+    response = client.get("/api/with-blob")
+    assert response.status_code == 501
+    assert response.json()["detail"] == (
+        "function 'with_blob' is not served: devhost does not supply its blob input binding "
+        "'blob' (path 'container/item.txt'); it supplies triggers, context and, to HTTP and "
+        "timer functions, durableClient (call the service from the function's code to run it "
+        "locally)"
+    )
+    assert (
+        "with_blob: httpTrigger (not served: devhost does not supply its blob input binding "
+        "'blob' (path 'container/item.txt')"
+    ) in devhost.output
+    assert "/api/with-blob" not in devhost.output  # not listed among the served routes
     assert "from_queue: queueTrigger (not served" in devhost.output
 
 
