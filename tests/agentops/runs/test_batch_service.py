@@ -174,6 +174,9 @@ class _PeakCounter:
         self._model = model
         self.in_flight = self.peak = 0
 
+    async def prefetch(self, requests: Any) -> None:
+        await self._model.prefetch(requests)
+
     async def call(self, request: Any, **kwargs: Any) -> Any:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
