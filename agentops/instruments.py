@@ -172,7 +172,7 @@ CACHE_LOOKUPS = _spec(
     "agentops.cache.lookups",
     "counter",
     "{lookup}",
-    "response cache lookups by outcome: hit, miss, error",
+    "response cache lookups by outcome: hit, miss, error, own (an item's own answer, billed)",
     "agent",
     "outcome",
 )

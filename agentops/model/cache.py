@@ -13,6 +13,13 @@ store holds no plain digest of a sensitive query either. Without a key, sensitiv
 cached. AES-GCM rather than Fernet: it authenticates associated data, which Fernet cannot, and
 it is faster; Fernet's embedded timestamp adds nothing since entries carry their own expiry.
 Both levels hold the same value, so sensitive answers are not in memory in plain text either.
+
+An entry names the item that produced it (``producer``, the gateway's ``item_key``; sealed with
+the answer for sensitive agents). The answer's tokens were billed when it was produced, but the
+item's outcome is written after the entry (another transaction, on Cosmos DB another container):
+a crash between the two leaves the item pending with its answer in the cache. When that same item
+runs again and finds its own entry, ``get`` hands the answer back as the item's own, with its
+usage, not as a hit: the item is billed for it once, and nothing is reported as saved.
 """
 
 from __future__ import annotations
@@ -24,8 +31,8 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -34,10 +41,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from agentops.encryption.keyring import open_bytes, seal_bytes
 from agentops.model.types import ModelAnswer, ModelRequest, Usage
 from agentops.store.ports import CacheStore
+from agentops.store.records import CacheEntry
 
 logger = logging.getLogger(__name__)
 
 _KEY_FORMAT = "v1"
+# How long a prefetch's "not there" stands for its key: about one model call, not longer.
+_ABSENT_FOR_S = 60.0
 
 
 @dataclass(slots=True)
@@ -83,6 +93,8 @@ class ResponseCache:
             else None
         )
         self._local: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # Keys a prefetch did not find, until when that answer stands (taken by the next get).
+        self._absent: OrderedDict[str, float] = OrderedDict()
         self.stats = CacheStats()
 
     def key(self, request: ModelRequest) -> str | None:
@@ -110,7 +122,11 @@ class ResponseCache:
             return "s:" + hmac.new(self._mac_key, material, hashlib.sha256).hexdigest()
         return "p:" + hashlib.sha256(material).hexdigest()
 
-    async def get(self, request: ModelRequest, key: str | None = None) -> ModelAnswer | None:
+    async def get(
+        self, request: ModelRequest, key: str | None = None, producer: str = ""
+    ) -> ModelAnswer | None:
+        """A hit (no usage, ``saved_usage`` set), the caller's own answer (``cached=False``, its
+        usage: ``producer`` wrote the entry and never completed), or None."""
         key = key if key is not None else self.key(request)
         if key is None:
             return None
@@ -120,6 +136,11 @@ class ResponseCache:
         if entry is not None and entry["expires_at"] <= now:
             del self._local[key]
             entry = None
+        # A prefetch that found no entry answers the first lookup of its key without the store.
+        absent = self._absent.pop(key, None)
+        if entry is None and absent is not None and absent > now:
+            self.stats.misses += 1
+            return None
         if entry is None and self._shared is not None:
             entry = await self._shared.cache_get(key)
             level = "shared"
@@ -130,10 +151,13 @@ class ResponseCache:
                 self._remember(key, entry)
         elif entry is not None:
             self._local.move_to_end(key)
-        answer = self._open(key, entry) if entry is not None else None
-        if answer is None:
+        opened = self._open(key, entry) if entry is not None else None
+        if opened is None:
             self.stats.misses += 1
             return None
+        answer, made_by = opened
+        if producer and made_by == producer:
+            return replace(answer, cached=False)
         self._count_hit(request, answer, level)
         # Nothing was spent on this answer: its tokens are what the hit saved, not a cost.
         return ModelAnswer(
@@ -145,27 +169,76 @@ class ResponseCache:
             saved_usage=answer.usage,
         )
 
-    async def put(self, request: ModelRequest, answer: ModelAnswer, key: str | None = None) -> None:
-        key = key if key is not None else self.key(request)
-        if key is None:
+    async def prefetch(self, keys: Iterable[str]) -> None:
+        """Read the shared entries of ``keys`` in one store round trip, for the gets that follow.
+
+        Found entries join the local level; a key found absent is a miss for its next get only
+        (within ``_ABSENT_FOR_S``), so a batch's lookups cost one query instead of one each. An
+        entry written meanwhile by another process is missed once: a model call, never a wrong
+        answer or a wrong bill.
+        """
+        if self._shared is None:
             return
-        payload = {
+        now = self._clock()
+        wanted = [k for k in dict.fromkeys(keys) if self._local_entry(k, now) is None]
+        if not wanted:
+            return
+        found = await self._shared.cache_get_many(wanted)
+        for key in wanted:
+            entry = found.get(key)
+            if entry is not None and entry.get("expires_at", 0) > now:
+                self._remember(key, entry)
+            else:
+                self._absent[key] = now + _ABSENT_FOR_S
+                self._absent.move_to_end(key)
+        while len(self._absent) > max(self._max, 1):
+            self._absent.popitem(last=False)
+
+    def entry(
+        self, request: ModelRequest, answer: ModelAnswer, key: str, producer: str = ""
+    ) -> CacheEntry:
+        """The entry for ``answer``, remembered locally; the caller writes it to the store.
+
+        ``producer`` names the item the answer is for (see the module docstring).
+        """
+        payload: dict[str, Any] = {
             "text": answer.text,
             "model": answer.model,
             "prompt_tokens": answer.usage.prompt_tokens,
             "completion_tokens": answer.usage.completion_tokens,
         }
-        entry: dict[str, Any] = {"expires_at": self._clock() + request.cache_ttl_s}
+        if producer:
+            payload["producer"] = producer
+        value: dict[str, Any] = {"expires_at": self._clock() + request.cache_ttl_s}
         if request.sensitive:
             assert self._aead is not None
             sealed = seal_bytes(self._aead, json.dumps(payload).encode(), key.encode())
-            entry["sealed"] = base64.b64encode(sealed).decode()
+            value["sealed"] = base64.b64encode(sealed).decode()
         else:
-            entry.update(payload)
-        self._remember(key, entry)
-        if self._shared is not None:
-            await self._shared.cache_put(key, entry, request.cache_ttl_s)
+            value.update(payload)
+        self._remember(key, value)
+        self._absent.pop(key, None)
         self.stats.stores += 1
+        return CacheEntry(key, value, request.cache_ttl_s)
+
+    async def put(
+        self,
+        request: ModelRequest,
+        answer: ModelAnswer,
+        key: str | None = None,
+        producer: str = "",
+    ) -> None:
+        """Store ``answer`` on both levels."""
+        key = key if key is not None else self.key(request)
+        if key is None:
+            return
+        entry = self.entry(request, answer, key, producer)
+        if self._shared is not None:
+            await self._shared.cache_put(entry.key, entry.value, entry.ttl_s)
+
+    def _local_entry(self, key: str, now: float) -> dict[str, Any] | None:
+        entry = self._local.get(key)
+        return entry if entry is not None and entry["expires_at"] > now else None
 
     def _remember(self, key: str, entry: dict[str, Any]) -> None:
         if self._max == 0:
@@ -175,7 +248,8 @@ class ResponseCache:
         while len(self._local) > self._max:
             self._local.popitem(last=False)
 
-    def _open(self, key: str, entry: dict[str, Any]) -> ModelAnswer | None:
+    def _open(self, key: str, entry: dict[str, Any]) -> tuple[ModelAnswer, str] | None:
+        """The stored answer and the item that produced it ("" if none was named)."""
         payload: dict[str, Any] = entry
         if "sealed" in entry:
             if self._aead is None:
@@ -188,13 +262,14 @@ class ResponseCache:
                 self._local.pop(key, None)
                 return None
             payload = json.loads(plain)
-        return ModelAnswer(
+        answer = ModelAnswer(
             text=payload["text"],
             usage=Usage(payload["prompt_tokens"], payload["completion_tokens"]),
             model=payload["model"],
             cached=True,
             model_calls=0,
         )
+        return answer, str(payload.get("producer", ""))
 
     def _count_hit(self, request: ModelRequest, answer: ModelAnswer, level: str) -> None:
         stats = self.stats

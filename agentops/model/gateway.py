@@ -19,7 +19,8 @@ The breaker is looked at before queueing in the limiter so that an open circuit 
 instead of after a wait, and admits (taking a half-open probe slot) only after the wait, so a
 probe is not held by a request that is still queued. A call is billed once: usage is recorded for
 an answer, and for a failed call that spent tokens first (a tool loop that failed in a later
-round); a cached answer costs nothing.
+round); a cached answer costs nothing. An item that finds its own cache entry (its answer was
+stored, its outcome lost in a crash) gets that answer with its usage and cost: its bill, not a hit.
 
 Errors for the caller: ``PermanentModelError`` (fail the item), ``TransientModelError`` and its
 ``CircuitOpenError`` (retryable, with ``retry_after_s``), ``BudgetExceededError`` (stop
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
 from agentops.instruments import CACHE_LOOKUPS, CACHE_SAVED_COST, COST, LLM_CALLS, TOKENS_USED
@@ -91,10 +92,35 @@ class ModelGateway:
         self._policy = policy
         self._sleep = sleep
 
+    async def prefetch(self, requests: Sequence[ModelRequest]) -> None:
+        """Look up the cache entries of a batch's requests at once (one store round trip), so
+        that their calls find them, or their absence, in memory."""
+        cache = self._cache
+        if cache is None:
+            return
+        keys = [key for key in map(cache.key, requests) if key is not None]
+        if not keys:
+            return
+        try:
+            await cache.prefetch(keys)
+        except Exception:  # each call then looks its key up alone
+            logger.warning("cache prefetch failed; looking up item by item", exc_info=True)
+
     async def call(
-        self, request: ModelRequest, *, attempts_used: int = 0, item_key: str = ""
+        self,
+        request: ModelRequest,
+        *,
+        attempts_used: int = 0,
+        item_key: str = "",
+        defer_cache_write: bool = False,
     ) -> ModelAnswer:
-        """Answer ``request``; ``attempts_used`` is the model calls the item already spent."""
+        """Answer ``request``; ``attempts_used`` is the model calls the item already spent.
+
+        ``item_key`` names the item: its cache entry carries it, so that the same item finding
+        its own entry (written before a crash, its outcome never) is billed, not served a hit.
+        With ``defer_cache_write`` the answer carries its ``cache_entry`` for the caller to
+        write with the item's outcome (one transaction where the store allows it).
+        """
         if attempts_used < 0:
             raise ValueError("attempts_used must not be negative")
         if attempts_used >= self._policy.max_attempts:
@@ -102,7 +128,7 @@ class ModelGateway:
         cache = self._cache
         key = cache.key(request) if cache is not None else None
         if key is not None:
-            hit = await self._lookup(request, key)
+            hit = await self._lookup(request, key, item_key)
             if hit is not None:
                 return hit
 
@@ -169,20 +195,27 @@ class ModelGateway:
                 raise
             break
 
+        # Billed (metered, budgets counted) before the entry exists: an entry implies a bill.
         cost = await self._bill(request, answer.usage, answer.model)
+        entry = None
         if key is not None:
             assert cache is not None
             try:
-                await cache.put(request, answer, key)
+                if defer_cache_write:
+                    entry = cache.entry(request, answer, key, item_key)
+                else:
+                    await cache.put(request, answer, key, item_key)
             except Exception:
                 logger.warning("cache store failed; the answer stands", exc_info=True)
-        return replace(answer, cached=False, model_calls=calls, cost=cost, saved_cost=0.0)
+        return replace(
+            answer, cached=False, model_calls=calls, cost=cost, saved_cost=0.0, cache_entry=entry
+        )
 
-    async def _lookup(self, request: ModelRequest, key: str) -> ModelAnswer | None:
+    async def _lookup(self, request: ModelRequest, key: str, item_key: str) -> ModelAnswer | None:
         """The cached answer with what it saved, or None; counted by outcome."""
         assert self._cache is not None
         try:
-            hit = await self._cache.get(request, key)
+            hit = await self._cache.get(request, key, item_key)
         except Exception:  # the cache only saves work: its store failing must not fail items
             logger.warning("cache lookup failed; calling the model", exc_info=True)
             _lookups.record(1, {"agent": request.agent, "outcome": "error"})
@@ -190,6 +223,12 @@ class ModelGateway:
         if hit is None:
             _lookups.record(1, {"agent": request.agent, "outcome": "miss"})
             return None
+        if not hit.cached:
+            # This item's own answer, produced and billed (metered, budgets counted) before a
+            # crash lost its outcome: the item pays for it now, once, and nothing was saved.
+            _lookups.record(1, {"agent": request.agent, "outcome": "own"})
+            cost = self._prices.cost(hit.usage, request.deployment, hit.model)
+            return replace(hit, cost=cost, saved_cost=0.0)
         saved = self._prices.cost(hit.saved_usage, request.deployment, hit.model)
         _lookups.record(1, {"agent": request.agent, "outcome": "hit"})
         _saved.record(saved, {"agent": request.agent})

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 # Token counts are stored with items and runs; the model path speaks the same type.
-from agentops.store.records import Usage
+from agentops.store.records import CacheEntry, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,8 @@ class ModelAnswer:
     # and on a cache hit what ``saved_usage`` would have cost.
     cost: float = 0.0
     saved_cost: float = 0.0
+    # When the caller asked to write the cache entry itself (with the item's outcome): the entry.
+    cache_entry: CacheEntry | None = None
 
 
 class ModelError(Exception):

@@ -68,6 +68,13 @@ class BatchService:
             raise LookupError(f"run {work.run_id}: some of items {work.indexes} do not exist")
         already = [item for item in items if item.status != "pending"]
         todo = [item for item in items if item.status == "pending"]
+        requests = {
+            item.index: self._request(work, run, item)
+            for item in todo
+            if item.attempts < self._max_attempts
+        }
+        # The batch's cache entries in one store round trip, rather than one per item.
+        await self._model.prefetch(list(requests.values()))
         limit = asyncio.Semaphore(work.concurrency or max(1, len(todo)))
 
         async def answer(item: Item) -> _ItemResult:
@@ -79,7 +86,7 @@ class BatchService:
                     tracing.ITEM_ATTEMPT: item.attempts + 1,
                 }
                 with tracing.span(tracer, "run item", attributes=attributes) as span:
-                    result = await self._answer(work, run, item)
+                    result = await self._answer(work, run, item, requests.get(item.index))
                     span.set_attribute(tracing.OUTCOME, result.status)
                     return result
 
@@ -113,19 +120,28 @@ class BatchService:
             stopped=stopped,
         )
 
-    async def _answer(self, work: BatchWork, run: Run, item: Item) -> _ItemResult:
+    def _request(self, work: BatchWork, run: Run, item: Item) -> ModelRequest:
+        if run.encrypted:  # the query is opened in memory only, for the model call
+            item = self._sealer.open_item(run.tenant_id, item)
+        query = loggable_query(item.query)
+        logger.debug("run %s item %d: query %s", work.run_id, item.index, query)
+        return self._agents.request_for(work.agent, work.tenant, item.query)
+
+    async def _answer(
+        self, work: BatchWork, run: Run, item: Item, request: ModelRequest | None
+    ) -> _ItemResult:
         index = item.index
-        if item.attempts >= self._max_attempts:
+        if request is None:
             # Spent on an earlier execution whose report never reached the orchestrator.
             await self._fail(work, index, "transient", f"no attempts left ({item.attempts} made)")
             return _ItemResult("failed")
-        if run.encrypted:  # the query is opened in memory only, for the model call
-            item = self._sealer.open_item(run.tenant_id, item)
-        logger.debug("run %s item %d: query %s", work.run_id, index, loggable_query(item.query))
-        request: ModelRequest = self._agents.request_for(work.agent, work.tenant, item.query)
         try:
+            # The answer's cache entry is written with the item's outcome (complete_item).
             answer: ModelAnswer = await self._model.call(
-                request, attempts_used=item.attempts, item_key=f"{work.run_id}:{index}"
+                request,
+                attempts_used=item.attempts,
+                item_key=f"{work.run_id}:{index}",
+                defer_cache_write=True,
             )
         except BudgetExceededError as error:
             item_metrics.item_deferred(work.agent, "budget")  # stays pending; the run stops
@@ -171,7 +187,7 @@ class BatchService:
             outcome = self._sealer.seal_outcome(
                 run.agent, run.tenant_id, work.run_id, index, outcome
             )
-        if await self._store.complete_item(work.run_id, index, outcome):
+        if await self._store.complete_item(work.run_id, index, outcome, answer.cache_entry):
             item_metrics.item_completed(work.agent, request.deployment)
         return _ItemResult("completed")
 

@@ -27,9 +27,21 @@ class ModelCaller(Protocol):
     The answer comes priced (``cost``, and ``saved_cost`` on a cache hit): callers never price.
     """
 
+    async def prefetch(self, requests: Sequence[ModelRequest]) -> None:
+        """Look up these requests' cache entries at once, for the calls that follow."""
+        ...
+
     async def call(
-        self, request: ModelRequest, *, attempts_used: int = 0, item_key: str = ""
-    ) -> ModelAnswer: ...
+        self,
+        request: ModelRequest,
+        *,
+        attempts_used: int = 0,
+        item_key: str = "",
+        defer_cache_write: bool = False,
+    ) -> ModelAnswer:
+        """With ``defer_cache_write``, the caller writes ``answer.cache_entry`` (the answer's
+        cache entry) with the item's outcome."""
+        ...
 
 
 class BudgetGate(Protocol):

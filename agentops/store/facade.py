@@ -41,6 +41,7 @@ from agentops.store.ports import (
 )
 from agentops.store.records import (
     AuditEntry,
+    CacheEntry,
     Item,
     ItemError,
     ItemOutcome,
@@ -136,12 +137,20 @@ class StoreFacade:
         wanted = sorted({check_index(i) for i in indexes})
         return await self._runs.get_items(run_id, wanted) if wanted else []
 
-    async def complete_item(self, run_id: str, index: int, outcome: ItemOutcome) -> bool:
+    async def complete_item(
+        self,
+        run_id: str,
+        index: int,
+        outcome: ItemOutcome,
+        cache_entry: CacheEntry | None = None,
+    ) -> bool:
         check_key("run_id", run_id)
         check_index(index)
         if not isinstance(outcome, ItemOutcome):
             raise TypeError("outcome must be an ItemOutcome")
-        return await self._runs.complete_item(run_id, index, outcome)
+        if cache_entry is not None:
+            _check_cache_entry(cache_entry)
+        return await self._runs.complete_item(run_id, index, outcome, cache_entry)
 
     async def record_attempt(self, run_id: str, index: int, error: ItemError) -> int:
         check_key("run_id", run_id)
@@ -222,11 +231,12 @@ class StoreFacade:
     async def cache_get(self, key: str) -> dict[str, Any] | None:
         return await self._cache.cache_get(check_key("cache key", key))
 
+    async def cache_get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        wanted = list(dict.fromkeys(check_key("cache key", key) for key in keys))
+        return await self._cache.cache_get_many(wanted) if wanted else {}
+
     async def cache_put(self, key: str, value: dict[str, Any], ttl_s: int) -> None:
-        check_key("cache key", key)
-        check_ttl(ttl_s)
-        if not isinstance(value, dict):
-            raise TypeError("cache value must be a dict")
+        _check_cache_entry(CacheEntry(key, value, ttl_s))
         await self._cache.cache_put(key, value, ttl_s)
 
     # -- usage counters --------------------------------------------------------------------
@@ -330,3 +340,10 @@ class StoreFacade:
 def _check_since(since: datetime | None) -> None:
     if since is not None and since.tzinfo is None:
         raise ValueError("since must be timezone-aware")
+
+
+def _check_cache_entry(entry: CacheEntry) -> None:
+    check_key("cache key", entry.key)
+    check_ttl(entry.ttl_s)
+    if not isinstance(entry.value, dict):
+        raise TypeError("cache value must be a dict")

@@ -505,6 +505,15 @@ class Page[T]:
     continuation: str | None  # pass back to get the next page; None on the last page
 
 
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """A response cache entry to write with an item's outcome: the cache's own value, its TTL."""
+
+    key: str
+    value: dict[str, Any]
+    ttl_s: int
+
+
 def cache_doc(key: str, value: dict[str, Any], expires_at: datetime, ttl_s: int) -> dict[str, Any]:
     # `ttl` drives Cosmos DB's expiry; `expires_at` lets each adapter judge expiry by its clock.
     return {

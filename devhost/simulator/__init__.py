@@ -12,6 +12,7 @@ Endpoints
     GET|PUT|PATCH /sim/config                    read, replace, or merge top-level fields
     POST /sim/reset                              counters, quota windows, schedule positions
     GET  /sim/stats                              outcomes by status and deployment, tokens, phase
+    GET  /sim/served                             answers and tokens by last user message (query)
     GET  /sim/health
 
 Answers (same request, same answer)

@@ -163,7 +163,9 @@ class _ChatEndpoint:
         headers["x-request-id"] = completion_id
         created = int(time.time())
         stats.record(deployment, "200")
-        stats.record_tokens(deployment, prompt_tokens, completion.completion_tokens)
+        stats.record_tokens(
+            deployment, prompt_tokens, completion.completion_tokens, _last_user_text(chat)
+        )
         per_token_s = state.latency.per_token_s
         if chat.stream:
             events = fmt.stream_events(
@@ -199,6 +201,13 @@ def _has_key(request: Request, key: str) -> bool:
     if request.headers.get("api-key") == key:
         return True
     return request.headers.get("authorization", "") == f"Bearer {key}"
+
+
+def _last_user_text(chat: ChatRequest) -> str | None:
+    for message in reversed(chat.messages):
+        if message.get("role") == "user":
+            return content_text(message.get("content"))
+    return None
 
 
 def _mentions(chat: ChatRequest, phrase: str) -> bool:
@@ -298,6 +307,9 @@ class _Control:
     async def stats(self, request: Request) -> Response:
         return _json(fmt.dumps(self._state.describe()))
 
+    async def served(self, request: Request) -> Response:
+        return _json(fmt.dumps(self._state.stats.served_dict()))
+
     async def models(self, request: Request) -> Response:
         data = [
             {"id": name, "object": "model", "created": 0, "owned_by": "devhost-simulator"}
@@ -324,6 +336,7 @@ def create_app(config: SimulatorConfig) -> Starlette:
         Route("/sim/config", control.patch_config, methods=["PATCH"]),
         Route("/sim/reset", control.reset, methods=["POST"]),
         Route("/sim/stats", control.stats, methods=["GET"]),
+        Route("/sim/served", control.served, methods=["GET"]),
         Route("/sim/health", control.health, methods=["GET"]),
     ]
     app = _SimulatorApp(routes=routes)

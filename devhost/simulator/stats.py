@@ -1,4 +1,4 @@
-"""Counters behind ``GET /sim/stats``."""
+"""Counters behind ``GET /sim/stats`` and ``GET /sim/served``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,15 @@ class DeploymentStats:
     by_status: Counter[str] = field(default_factory=Counter)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+    def served_dict(self) -> dict[str, Any]:
+        """``GET /sim/served``: per last user message, the answers given and their tokens."""
+        return {
+            "served": [
+                {"query": query, "answers": n, "prompt_tokens": p, "completion_tokens": c}
+                for query, (n, p, c) in sorted(self.served.items())
+            ]
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +49,9 @@ class Stats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     deployments: dict[str, DeploymentStats] = field(default_factory=dict)
+    # What was answered, by the request's last user message (an item's query): answers and
+    # tokens, so a test can hold a run's reported usage against what the endpoint billed.
+    served: dict[str, list[int]] = field(default_factory=dict)
 
     def deployment(self, name: str) -> DeploymentStats:
         stats = self.deployments.get(name)
@@ -54,12 +66,28 @@ class Stats:
             stats.requests += 1
             stats.by_status[outcome] += 1
 
-    def record_tokens(self, deployment: str, prompt: int, completion: int) -> None:
+    def record_tokens(
+        self, deployment: str, prompt: int, completion: int, query: str | None = None
+    ) -> None:
         self.prompt_tokens += prompt
         self.completion_tokens += completion
+        if query is not None:
+            served = self.served.setdefault(query, [0, 0, 0])
+            served[0] += 1
+            served[1] += prompt
+            served[2] += completion
         stats = self.deployment(deployment)
         stats.prompt_tokens += prompt
         stats.completion_tokens += completion
+
+    def served_dict(self) -> dict[str, Any]:
+        """``GET /sim/served``: per last user message, the answers given and their tokens."""
+        return {
+            "served": [
+                {"query": query, "answers": n, "prompt_tokens": p, "completion_tokens": c}
+                for query, (n, p, c) in sorted(self.served.items())
+            ]
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -52,13 +52,14 @@ class CosmosStore(StoreFacade):
             enable_endpoint_discovery=enable_endpoint_discovery,
             clock=clock,
         )
+        cache = CosmosCacheStore(connection)
         super().__init__(
             StoreParts(
                 connection=connection,
-                runs=CosmosRunStore(connection),
+                runs=CosmosRunStore(connection, cache),
                 threads=CosmosThreadStore(connection),
                 usage=CosmosUsageStore(connection),
-                cache=CosmosCacheStore(connection),
+                cache=cache,
                 audit=CosmosAuditStore(connection),
                 collections=CosmosCollectionStore(connection),
                 reports=CosmosReportStore(connection),

@@ -7,6 +7,7 @@ is a miss from the moment it expires.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -29,7 +30,21 @@ class CosmosCacheStore:
         return dict(doc["value"])
 
     @remote
+    async def cache_get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        container = await self._db.container("cache")
+        # ReadMany: point reads by (id, partition key) in one call, no cross-partition query.
+        docs = await container.read_items([(key, key) for key in keys])
+        now = self._db.now()
+        found: dict[str, dict[str, Any]] = {}
+        for doc in docs:
+            expires_at = dt_from_doc(doc.get("expires_at"))
+            if expires_at is not None and expires_at > now:
+                found[doc["key"]] = dict(doc["value"])
+        return found
+
+    @remote
     async def cache_put(self, key: str, value: dict[str, Any], ttl_s: int) -> None:
+        """Upsert; also how an item's answer is stored, after its outcome (see `CosmosRunStore`)."""
         container = await self._db.container("cache")
         now = self._db.now()
         await container.upsert_item(cache_doc(key, value, now + timedelta(seconds=ttl_s), ttl_s))

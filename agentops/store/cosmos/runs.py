@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -23,8 +24,11 @@ from azure.cosmos import exceptions
 
 from agentops.store import changes
 from agentops.store.checks import decode_cursor, keyset_after, page_of
+from agentops.store.cosmos.cache import CosmosCacheStore
 from agentops.store.cosmos.connection import MAX_CONCURRENCY, CosmosConnection, remote
+from agentops.store.errors import StoreError
 from agentops.store.records import (
+    CacheEntry,
     Item,
     ItemCounts,
     ItemError,
@@ -35,6 +39,8 @@ from agentops.store.records import (
     Usage,
     dt_to_doc,
 )
+
+logger = logging.getLogger(__name__)
 
 _BATCH_SIZE = 100  # the service's limit of operations per transactional batch
 
@@ -52,8 +58,9 @@ _ITEM_TOTALS_QUERY = (
 
 
 class CosmosRunStore:
-    def __init__(self, connection: CosmosConnection) -> None:
+    def __init__(self, connection: CosmosConnection, cache: CosmosCacheStore) -> None:
         self._db = connection
+        self._cache = cache
 
     @remote
     async def create_run(self, run: Run) -> bool:
@@ -141,9 +148,23 @@ class CosmosRunStore:
         return sorted((Item.from_doc(doc) for doc in docs), key=lambda item: item.index)
 
     @remote
-    async def complete_item(self, run_id: str, index: int, outcome: ItemOutcome) -> bool:
+    async def complete_item(
+        self,
+        run_id: str,
+        index: int,
+        outcome: ItemOutcome,
+        cache_entry: CacheEntry | None = None,
+    ) -> bool:
         change = changes.item_completion(run_id, index, outcome, self._db.now())
-        return await self._db.modify("items", str(index), run_id, change)
+        moved = await self._db.modify("items", str(index), run_id, change)
+        if cache_entry is not None:
+            # No transaction spans two containers: the outcome first, so a crash in between
+            # loses a cache entry (a later call to the model), never the item's bill.
+            try:
+                await self._cache.cache_put(cache_entry.key, cache_entry.value, cache_entry.ttl_s)
+            except StoreError:
+                logger.warning("cache store failed; the item's outcome stands", exc_info=True)
+        return moved
 
     @remote
     async def record_attempt(self, run_id: str, index: int, error: ItemError) -> int:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from agentops.store.records import Item, ItemError, ItemOutcome, ItemTotals, Page, Run
+from agentops.store.records import CacheEntry, Item, ItemError, ItemOutcome, ItemTotals, Page, Run
 
 
 class RunStore(Protocol):
@@ -39,11 +39,20 @@ class RunStore(Protocol):
         """The items that exist among `indexes`, ordered by index."""
         ...
 
-    async def complete_item(self, run_id: str, index: int, outcome: ItemOutcome) -> bool:
+    async def complete_item(
+        self,
+        run_id: str,
+        index: int,
+        outcome: ItemOutcome,
+        cache_entry: CacheEntry | None = None,
+    ) -> bool:
         """Move a pending item to its outcome. True only for the call that moved it.
 
         A re-executed activity gets False and must not bill the item again.
         Raises KeyError if the item does not exist.
+        `cache_entry`, the response cache entry of the item's answer, is written with the
+        outcome: in the same transaction where the store has one across both (SQLite), after
+        the outcome otherwise (Cosmos DB), so a crash can lose the entry but never the bill.
         """
         ...
 

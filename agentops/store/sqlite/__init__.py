@@ -36,13 +36,14 @@ class SqliteStore(StoreFacade):
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         connection = SqliteConnection(path, busy_timeout_s=busy_timeout_s, clock=clock)
+        cache = SqliteCacheStore(connection)
         super().__init__(
             StoreParts(
                 connection=connection,
-                runs=SqliteRunStore(connection),
+                runs=SqliteRunStore(connection, cache),
                 threads=SqliteThreadStore(connection),
                 usage=SqliteUsageStore(connection),
-                cache=SqliteCacheStore(connection),
+                cache=cache,
                 audit=SqliteAuditStore(connection),
                 collections=SqliteCollectionStore(connection),
                 reports=SqliteReportStore(connection),

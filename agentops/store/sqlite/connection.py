@@ -88,9 +88,15 @@ class SqliteConnection:
             raise StoreError(f"sqlite store {self.path}: {exc}") from exc
 
     async def modify[T](
-        self, table: str, where: str, key: tuple[str | int, ...], change: Change[T]
+        self,
+        table: str,
+        where: str,
+        key: tuple[str | int, ...],
+        change: Change[T],
+        also: Callable[[sqlite3.Connection], None] | None = None,
     ) -> T:
-        """Read one document, apply `change`, write the result: one write transaction."""
+        """Read one document, apply `change`, write the result: one write transaction, which
+        `also` joins (another write that must commit with this one)."""
 
         def op(conn: sqlite3.Connection) -> T:
             with self.transaction(conn):
@@ -98,6 +104,8 @@ class SqliteConnection:
                 new, result = change(None if found is None else json.loads(found[0]))
                 if new is not None:
                     conn.execute(WRITE_SQL[table], row(table, new))
+                if also is not None:
+                    also(conn)
                 return result
 
         return await self.call(op)

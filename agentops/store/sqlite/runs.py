@@ -11,6 +11,7 @@ from typing import Any
 from agentops.store import changes
 from agentops.store.checks import decode_cursor, keyset_after, page_of
 from agentops.store.records import (
+    CacheEntry,
     Item,
     ItemCounts,
     ItemError,
@@ -21,6 +22,7 @@ from agentops.store.records import (
     Usage,
     dt_to_doc,
 )
+from agentops.store.sqlite.cache import SqliteCacheStore
 from agentops.store.sqlite.connection import SqliteConnection
 from agentops.store.sqlite.tables import INSERT_NEW_SQL, row
 
@@ -30,8 +32,9 @@ _COMPLETED_AT = "json_extract(doc, '$.completed_at')"
 
 
 class SqliteRunStore:
-    def __init__(self, connection: SqliteConnection) -> None:
+    def __init__(self, connection: SqliteConnection, cache: SqliteCacheStore) -> None:
         self._db = connection
+        self._cache = cache
 
     async def create_run(self, run: Run) -> bool:
         doc = run.to_doc()
@@ -100,9 +103,17 @@ class SqliteRunStore:
 
         return await self._db.call(op)
 
-    async def complete_item(self, run_id: str, index: int, outcome: ItemOutcome) -> bool:
+    async def complete_item(
+        self,
+        run_id: str,
+        index: int,
+        outcome: ItemOutcome,
+        cache_entry: CacheEntry | None = None,
+    ) -> bool:
         change = changes.item_completion(run_id, index, outcome, self._db.now())
-        return await self._db.modify("items", _ITEM, (run_id, index), change)
+        # The answer's cache entry commits with the outcome: no crash leaves one without the other.
+        also = None if cache_entry is None else self._cache.write(cache_entry)
+        return await self._db.modify("items", _ITEM, (run_id, index), change, also)
 
     async def record_attempt(self, run_id: str, index: int, error: ItemError) -> int:
         change = changes.item_attempt(run_id, index, error)

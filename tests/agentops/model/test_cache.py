@@ -139,3 +139,75 @@ def test_bad_arguments_are_refused(clock):
         make_cache(None, clock, encryption_key=b"short")
     with pytest.raises(ValueError):
         make_cache(None, clock, max_entries=-1)
+
+
+async def test_the_producing_item_gets_its_own_answer_back_with_its_usage(store, clock):
+    request = make_request()
+    await make_cache(store, clock).put(request, ANSWER, producer="run-1:0")
+    restarted = make_cache(store, clock)  # a new process: only the shared level
+    own = await restarted.get(request, producer="run-1:0")
+    assert own == ModelAnswer("4", Usage(1000, 500), "gpt-4o-mini", cached=False, model_calls=0)
+    assert restarted.stats.hits == 0 and restarted.stats.saved_tokens == 0
+    other = await restarted.get(request, producer="run-1:1")
+    assert other.cached and other.usage == Usage() and other.saved_usage == Usage(1000, 500)
+    assert (await restarted.get(request)).cached  # no item named: a hit
+
+
+async def test_a_sensitive_entry_seals_its_producer_with_the_answer(store, clock):
+    key = os.urandom(32)
+    request = make_request(sensitive=True, query="patient 4711")
+    await make_cache(store, clock, encryption_key=key).put(request, ANSWER, producer="run-9:3")
+    stored = json.dumps(
+        await store.cache_get(make_cache(store, clock, encryption_key=key).key(request))
+    )
+    assert "run-9" not in stored
+    own = await make_cache(store, clock, encryption_key=key).get(request, producer="run-9:3")
+    assert not own.cached and own.usage == Usage(1000, 500)
+
+
+class CountingStore:
+    """The shared level over the real store, counting its round trips."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.calls: list[str] = []
+
+    async def cache_get(self, key):
+        self.calls.append("get")
+        return await self._store.cache_get(key)
+
+    async def cache_get_many(self, keys):
+        self.calls.append("get_many")
+        return await self._store.cache_get_many(keys)
+
+    async def cache_put(self, key, value, ttl_s):
+        self.calls.append("put")
+        await self._store.cache_put(key, value, ttl_s)
+
+
+async def test_a_prefetch_answers_a_batch_of_lookups_in_one_round_trip(store, clock):
+    requests = [make_request(query=f"q{n}") for n in range(4)]
+    await make_cache(store, clock).put(requests[0], ANSWER)
+    shared = CountingStore(store)
+    cache = make_cache(shared, clock)
+    await cache.prefetch([cache.key(r) for r in requests])
+    answers = [await cache.get(r) for r in requests]
+    assert [a is not None for a in answers] == [True, False, False, False]
+    assert shared.calls == ["get_many"]
+    # "Not there" stands for one lookup only: the next one asks the store again.
+    await make_cache(store, clock).put(requests[1], ANSWER)
+    assert (await cache.get(requests[1])).text == "4"
+    assert shared.calls == ["get_many", "get"]
+    # Keys already held locally are not fetched again.
+    await cache.prefetch([cache.key(requests[0])])
+    assert shared.calls == ["get_many", "get"]
+
+
+async def test_a_prefetched_absence_expires(store, clock):
+    shared = CountingStore(store)
+    cache = make_cache(shared, clock)
+    request = make_request()
+    await cache.prefetch([cache.key(request)])
+    clock.advance(120)
+    await make_cache(store, clock).put(request, ANSWER)
+    assert (await cache.get(request)).text == "4"

@@ -258,3 +258,31 @@ async def test_an_inline_retry_after_a_spending_failure_bills_both_calls_once(st
     assert answer.cost == pytest.approx(1.4)  # the answer's own price; the budgets have both
     tokens, cost = await store.get_usage("tenant:contoso", TODAY_OF(clock))
     assert tokens == 1150 and cost == pytest.approx(1.4 + 0.2)
+
+
+async def test_an_item_finding_its_own_entry_is_billed_once_not_served_a_hit(
+    store, clock, captured_telemetry
+):
+    crashed = make_gateway(store, clock, Endpoint())
+    first = await crashed.call(make_request(), item_key="run-1:0")  # outcome lost in a crash
+    restarted_endpoint = Endpoint()
+    restarted = make_gateway(store, clock, restarted_endpoint)
+    again = await restarted.call(make_request(), item_key="run-1:0")
+    assert restarted_endpoint.calls == []
+    assert (again.text, again.usage, again.cached) == (first.text, Usage(600, 400), False)
+    assert again.cost == pytest.approx(first.cost) and again.saved_cost == 0.0
+    # Counted against the budgets once, when the model answered.
+    assert await store.get_usage("tenant:contoso", TODAY_OF(clock)) == (1000, pytest.approx(1.4))
+    assert captured_telemetry.total("agentops.cache.lookups", outcome="own") == 1
+    assert captured_telemetry.total("agentops.cache.lookups", outcome="hit") == 0
+    assert captured_telemetry.points("agentops.cache.saved_cost") == []
+
+
+async def test_a_deferred_cache_write_hands_the_entry_to_the_caller(store, clock):
+    gateway = make_gateway(store, clock, Endpoint())
+    answer = await gateway.call(make_request(), item_key="run-1:0", defer_cache_write=True)
+    assert answer.cache_entry is not None and answer.cache_entry.ttl_s == 300
+    assert answer.cache_entry.value["producer"] == "run-1:0"
+    assert await store.cache_get(answer.cache_entry.key) is None  # the caller writes it
+    # The process's own level has it already.
+    assert (await gateway.call(make_request())).cached

@@ -174,6 +174,9 @@ class _PeakCounter:
         self._model = model
         self.in_flight = self.peak = 0
 
+    async def prefetch(self, requests: Any) -> None:
+        await self._model.prefetch(requests)
+
     async def call(self, request: Any, **kwargs: Any) -> Any:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
@@ -194,3 +197,28 @@ async def test_a_batch_streams_its_items_through_its_own_window(services: Servic
     report = await batches.run(_work(run_id, "summarizer", list(range(9)), concurrency=3))
     assert report.completed == 9
     assert counter.peak == 3
+
+
+async def test_a_batch_costs_one_store_round_trip_per_item(
+    tmp_path: Path, sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentops.store.sqlite.connection import SqliteConnection
+
+    services = build_services(_settings(tmp_path, sim))  # no budgets: no usage counters
+    trips: list[str] = []
+    call = SqliteConnection.call
+
+    async def counted(self: SqliteConnection, fn: Any) -> Any:
+        trips.append(getattr(fn, "__qualname__", "?"))
+        return await call(self, fn)
+
+    try:
+        run_id = await _new_run(services, "summarizer", [f"trip text {n}" for n in range(16)])
+        monkeypatch.setattr(SqliteConnection, "call", counted)
+        report = await services.batches.run(_work(run_id, "summarizer", list(range(16))))
+        assert report.completed == 16
+        # The run, its items, the batch's cache keys at once; then each outcome with its
+        # answer's cache entry in one transaction.
+        assert len(trips) == 3 + 16, trips
+    finally:
+        await services.aclose()

@@ -18,6 +18,7 @@ from agentops.store import (
     RunStatus,
     Usage,
 )
+from agentops.store.records import CacheEntry
 from tests.agentops.store.samples import T0, answer, make_run
 
 
@@ -277,3 +278,24 @@ async def test_run_encrypted_mark_round_trips_and_can_be_set(store):
     assert (await store.update_run("run-1", encrypted=True)).encrypted is True
     with pytest.raises(TypeError):
         await store.update_run("run-1", encrypted="yes")
+
+
+async def test_an_outcome_and_its_cache_entry_are_written_together(store):
+    await store.create_run(make_run())
+    await store.add_items("run-1", ["q0", "q1"])
+    entry = CacheEntry("p:answer-0", {"text": "42", "producer": "run-1:0"}, ttl_s=300)
+    assert await store.complete_item("run-1", 0, answer("42"), entry)
+    assert await store.cache_get("p:answer-0") == {"text": "42", "producer": "run-1:0"}
+    (item,) = await store.get_items("run-1", [0])
+    assert item.status is ItemStatus.COMPLETED and item.answer == "42"
+    # A re-executed completion changes nothing on the item; the entry is the same answer.
+    assert not await store.complete_item("run-1", 0, answer("other"), entry)
+    assert (await store.get_items("run-1", [0]))[0].answer == "42"
+
+
+async def test_a_bad_cache_entry_is_refused_before_the_outcome_is_written(store):
+    await store.create_run(make_run())
+    await store.add_items("run-1", ["q0"])
+    with pytest.raises(ValueError):
+        await store.complete_item("run-1", 0, answer(), CacheEntry("bad/key", {}, ttl_s=60))
+    assert (await store.get_items("run-1", [0]))[0].status is ItemStatus.PENDING

@@ -97,6 +97,34 @@ async def test_stats_count_tokens_by_deployment(
     assert stats["in_flight"] == 0
 
 
+async def test_served_lists_answers_and_tokens_by_query(
+    http: httpx.AsyncClient, client: AsyncOpenAI
+) -> None:
+    a = await client.chat.completions.create(model="gpt-4o-mini", messages=user("one"))
+    again = await client.chat.completions.create(model="other", messages=user("one"))
+    b = await client.chat.completions.create(model="gpt-4o-mini", messages=user("two"))
+    failing = await http.post("/v1/chat/completions", json={"model": "gpt-4o-mini"})
+    assert failing.status_code == 400  # refused: nothing served
+    assert a.usage is not None and again.usage is not None and b.usage is not None
+    served = (await http.get("/sim/served")).json()["served"]
+    assert served == [
+        {
+            "query": "one",
+            "answers": 2,
+            "prompt_tokens": a.usage.prompt_tokens + again.usage.prompt_tokens,
+            "completion_tokens": a.usage.completion_tokens + again.usage.completion_tokens,
+        },
+        {
+            "query": "two",
+            "answers": 1,
+            "prompt_tokens": b.usage.prompt_tokens,
+            "completion_tokens": b.usage.completion_tokens,
+        },
+    ]
+    await http.post("/sim/reset")
+    assert (await http.get("/sim/served")).json() == {"served": []}
+
+
 async def test_health_and_unknown_routes(http: httpx.AsyncClient) -> None:
     assert (await http.get("/sim/health")).json() == {"status": "ok"}
     assert (await http.get("/nope")).status_code == 404
