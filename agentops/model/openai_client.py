@@ -7,6 +7,9 @@ call gets an explicit timeout instead of the SDK's ten-minute default.
 Two transports: the SDK's default httpx client, or its aiohttp client (``openai[aiohttp]``),
 which holds up better with many concurrent requests on one event loop.
 
+Chat completion requests skip the SDK's type walk over messages and tools where it changes
+nothing (``agentops.model.request_body``).
+
 A key is a ``SecretStr`` or an async callable returning one: the SDK awaits the callable before
 every request, so a key rotated in Key Vault is used as soon as the secret cache reads it,
 without a new client or a restart.
@@ -23,6 +26,8 @@ from typing import TYPE_CHECKING
 import httpx2
 from openai import AsyncAzureOpenAI, AsyncOpenAI, DefaultAioHttpClient, DefaultAsyncHttpxClient
 from pydantic import SecretStr
+
+from agentops.model.request_body import skip_type_walk
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -51,6 +56,7 @@ class ModelConnection:
     """
 
     def __init__(self, client: AsyncOpenAI, *, label: str, transport: Transport) -> None:
+        skip_type_walk(client)
         self.client = client
         self.label = label
         self.transport = transport
