@@ -1,9 +1,10 @@
 """The requests ``PlainBodyCompletions`` sends are the SDK's own, byte for byte.
 
 Every agent in ``agents.yaml`` answers the same queries twice through a real ``AgentRunner``: over
-the SDK's ``AsyncCompletions`` and over ``PlainBodyCompletions``. A recording transport answers
-like a model (a tool call first for an agent with tools, then text) and keeps each request:
-method, URL, headers and body bytes must be the same on both paths, call for call.
+the SDK's ``AsyncCompletions`` and over ``PlainBodyCompletions``, on OpenAI and on Azure OpenAI.
+A recording transport answers like a model (a tool call first for an agent with tools, then text)
+and keeps each request: method, URL, headers and body bytes must be the same on both paths, call
+for call.
 
 ``test_the_installed_sdk_is_the_verified_one`` fails after an SDK upgrade: run this module against
 the new version, then move ``VERIFIED_SDK_VERSION`` (agentops/model/request_body.py).
@@ -20,7 +21,7 @@ from typing import Any
 import httpx2
 import openai
 import pytest
-from openai import AsyncOpenAI
+from openai import AsyncAzureOpenAI, AsyncOpenAI
 from openai.resources.chat.completions import AsyncCompletions
 
 from agentops.agents.registry import AgentRegistry
@@ -110,13 +111,26 @@ async def clients() -> AsyncIterator[list[AsyncOpenAI]]:
         await client.close()
 
 
-def _connection(model: RecordingModel, made: list[AsyncOpenAI], *, plain: bool) -> ModelConnection:
-    client = AsyncOpenAI(
-        base_url="http://model.test/v1",
-        api_key="test-key",
-        max_retries=0,
-        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(model)),
-    )
+def _connection(
+    model: RecordingModel, made: list[AsyncOpenAI], *, plain: bool, azure: bool = False
+) -> ModelConnection:
+    http_client = httpx2.AsyncClient(transport=httpx2.MockTransport(model))
+    client: AsyncOpenAI
+    if azure:
+        client = AsyncAzureOpenAI(
+            azure_endpoint="https://model.openai.azure.com",
+            api_key="test-key",
+            api_version="2024-10-21",
+            max_retries=0,
+            http_client=http_client,
+        )
+    else:
+        client = AsyncOpenAI(
+            base_url="http://model.test/v1",
+            api_key="test-key",
+            max_retries=0,
+            http_client=http_client,
+        )
     made.append(client)
     connection = ModelConnection(client, label="recording", transport=Transport.HTTPX)
     if plain:
@@ -141,10 +155,16 @@ def _cases(registry: AgentRegistry) -> Iterator[tuple[str, str | None]]:
 
 
 async def _sent(
-    registry: AgentRegistry, agent: str, tool: str | None, made: list[AsyncOpenAI], *, plain: bool
+    registry: AgentRegistry,
+    agent: str,
+    tool: str | None,
+    made: list[AsyncOpenAI],
+    *,
+    plain: bool,
+    azure: bool,
 ) -> tuple[list[Any], list[Any]]:
     model = RecordingModel(tool=tool)
-    connection = _connection(model, made, plain=plain)
+    connection = _connection(model, made, plain=plain, azure=azure)
     runner = AgentRunner(registry, connection)
     history = (ChatMessage("user", "Earlier question?"), ChatMessage("assistant", "Earlier."))
     answers = []
@@ -161,15 +181,16 @@ async def _sent(
     return model.requests, answers
 
 
+@pytest.mark.parametrize("azure", [False, True], ids=["openai", "azure"])
 async def test_every_agent_sends_the_sdks_bytes(
-    registry: AgentRegistry, clients: list[AsyncOpenAI]
+    registry: AgentRegistry, clients: list[AsyncOpenAI], azure: bool
 ) -> None:
     cases = list(_cases(registry))
     assert {agent for agent, _ in cases} == {summary.name for summary in registry.list()}
     assert any(tool for _, tool in cases), "agents.yaml has an agent with tools"
     for agent, tool in cases:
-        sdk, sdk_answers = await _sent(registry, agent, tool, clients, plain=False)
-        ours, our_answers = await _sent(registry, agent, tool, clients, plain=True)
+        sdk, sdk_answers = await _sent(registry, agent, tool, clients, plain=False, azure=azure)
+        ours, our_answers = await _sent(registry, agent, tool, clients, plain=True, azure=azure)
         assert len(ours) == len(sdk) >= 2 * len(QUERIES), agent
         for number, (expected, got) in enumerate(zip(sdk, ours, strict=True)):
             assert got == expected, f"{agent} ({tool}), request {number}"
