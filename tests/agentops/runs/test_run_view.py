@@ -14,7 +14,7 @@ from agentops.auth import LOCAL_PRINCIPAL
 from agentops.bootstrap import Services, build_services
 from agentops.runs.contracts import BatchWork, FinalizeWork
 from agentops.runs.requests import RunRequest
-from agentops.runs.run_service import TOTALS_REUSE_S, RunSnapshot
+from agentops.runs.run_service import TOTALS_REUSE_FACTOR, TOTALS_REUSE_S, RunSnapshot
 from agentops.settings import Settings
 from devhost.simulator.config import SimulatorConfig
 from devhost.simulator.server import serve_in_background
@@ -65,3 +65,21 @@ async def test_totals_of_a_run_under_way_are_reused_briefly(services: Services) 
     done = await _view(services, run.run_id)
     assert done.status == "completed"
     assert (done.totals.counts.pending, done.totals.counts.completed) == (0, 2)
+
+
+async def test_totals_that_took_long_to_read_are_reused_longer(services: Services) -> None:
+    now = [100.0]
+
+    def clock() -> float:  # every reading of the clock is 0.1 s later: the read took 0.1 s
+        now[0] += 0.1
+        return now[0]
+
+    services.runs._clock = clock  # type: ignore[attr-defined]
+    run = await services.runs.create(LOCAL_PRINCIPAL, "summarizer", RunRequest(queries=["one"]))
+    first = await _view(services, run.run_id)
+    work = BatchWork(run_id=run.run_id, tenant="local", agent="summarizer", indexes=[0])
+    assert (await services.batches.run(work)).completed == 1
+    now[0] += TOTALS_REUSE_FACTOR * 0.1 - 0.5  # past TOTALS_REUSE_S, within 50 x 0.1 s
+    assert (await _view(services, run.run_id)).totals == first.totals
+    now[0] += 1.0
+    assert (await _view(services, run.run_id)).totals.counts.completed == 1
