@@ -20,6 +20,7 @@ from agent_framework.observability import OBSERVABILITY_SETTINGS
 from agent_framework.openai import OpenAIChatCompletionClient
 from openai import AsyncOpenAI
 
+from agentops.agents import runner as runner_module
 from agentops.agents.layers import (
     TracedChatClient,
     UntracedAgent,
@@ -142,3 +143,26 @@ async def test_the_same_requests_either_way(runner: AgentRunner, instrumentation
         await _ask(runner, "calculator")
         by_switch[on] = list(sent)
     assert by_switch[False] == by_switch[True] and len(by_switch[True]) == 3
+
+
+async def test_the_same_requests_as_with_every_layer(
+    runner: AgentRunner, instrumentation: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against agents built as Agent Framework's defaults stack them: Agent over
+    OpenAIChatCompletionClient, function invocation included, for every agent."""
+    sent: list[bytes] = runner.sent  # type: ignore[attr-defined]
+    OBSERVABILITY_SETTINGS.enable_instrumentation = False
+    by_build: dict[str, tuple[list[bytes], list[Any]]] = {}
+    for build in ("layers", "every layer"):
+        if build == "every layer":
+            monkeypatch.setattr(runner_module, "agent_class", lambda traced: Agent)
+            monkeypatch.setattr(
+                runner_module, "client_class", lambda traced, tools: OpenAIChatCompletionClient
+            )
+            runner._agents.clear()
+            runner._clients.clear()
+        sent.clear()
+        answers = [await _ask(runner, agent) for agent in ("summarizer", "triage", "calculator")]
+        by_build[build] = (list(sent), answers)
+    assert isinstance(runner._agents[("summarizer", "gpt-4o-mini", False)], Agent)
+    assert by_build["layers"] == by_build["every layer"]
