@@ -1,9 +1,11 @@
 """Answer one ``ModelRequest`` with a Microsoft Agent Framework agent.
 
-The runner builds one ``Agent`` per agent definition and deployment on first use, over one chat
-completion client per deployment, all sharing the endpoint's connection pool. A call runs the
-agent's whole tool loop (the model asks for a tool, the Python function runs, its result goes
-back) until the model answers in text.
+The runner builds one agent per agent definition and deployment on first use, over one chat
+completion client per deployment, all sharing the endpoint's connection pool. Agents and clients
+carry only the Agent Framework layers they use (``agentops.agents.layers``): no telemetry layers
+while its instrumentation is off, no function-invocation loop for an agent without tools. A call
+runs the agent's whole tool loop (the model asks for a tool, the Python function runs, its result
+goes back) until the model answers in text.
 
 Each run has its own ``ItemGuard``, which counts the usage of every round trip and holds the item
 to its declared tools, ``max_tool_rounds`` and ``max_total_output_tokens``; tools check their
@@ -19,12 +21,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agent_framework import Agent, ChatResponse, Message
-from agent_framework.openai import OpenAIChatCompletionClient
+from agent_framework import ChatResponse, Message
 
 from agentops.agents.agent_metrics import ToolMetering, agent_created, agent_executed
 from agentops.agents.definitions import AgentDefinition
 from agentops.agents.item_guard import ItemGuard
+from agentops.agents.layers import (
+    agent_class,
+    client_class,
+    instrumented,
+    without_loop_warning,
+)
 from agentops.agents.registry import AgentRegistry
 from agentops.agents.strict_tools import strict_tool
 from agentops.agents.tool_guard import FailOnToolError
@@ -42,8 +49,9 @@ class AgentRunner:
     def __init__(self, registry: AgentRegistry, connection: ModelConnection) -> None:
         self._registry = registry
         self._connection = connection
-        self._clients: dict[tuple[str, int], OpenAIChatCompletionClient] = {}
-        self._agents: dict[tuple[str, str], Agent[Any]] = {}
+        # Keyed by whether Agent Framework's instrumentation was on: tests switch it at run time.
+        self._clients: dict[tuple[str, int, bool, bool], Any] = {}
+        self._agents: dict[tuple[str, str, bool], Any] = {}
 
     async def invoke(self, request: ModelRequest) -> ModelAnswer:
         """Answer ``request.query`` (after ``request.history``) with the agent it names."""
@@ -98,8 +106,9 @@ class AgentRunner:
             model_calls=guard.model_calls,
         )
 
-    def _agent(self, request: ModelRequest, definition: AgentDefinition) -> Agent[Any]:
-        key = (request.agent, request.deployment)
+    def _agent(self, request: ModelRequest, definition: AgentDefinition) -> Any:
+        traced = instrumented()
+        key = (request.agent, request.deployment, traced)
         agent = self._agents.get(key)
         if agent is not None:
             return agent
@@ -115,26 +124,34 @@ class AgentRunner:
         options: dict[str, Any] = {"max_tokens": definition.max_output_tokens}
         if definition.temperature is not None:
             options["temperature"] = definition.temperature
-        agent = Agent(
-            self._client(request.deployment, definition.max_tool_rounds),
-            definition.instructions,
-            name=definition.name,
-            description=definition.description,
-            tools=[
-                strict_tool(function) for function in self._registry.tool_functions(definition.name)
-            ],
-            default_options=options,  # type: ignore[arg-type]
-            middleware=[ToolMetering(definition.name), FailOnToolError()],
-        )
+        functions = self._registry.tool_functions(definition.name)
+        tools = [strict_tool(function) for function in functions]
+        client = self._client(request.deployment, definition.max_tool_rounds, traced, bool(tools))
+        with without_loop_warning():
+            agent = agent_class(traced=traced)(
+                client,
+                definition.instructions,
+                name=definition.name,
+                description=definition.description,
+                tools=tools,
+                default_options=options,
+                # Function middleware runs around tool calls: an agent without tools has none.
+                middleware=[ToolMetering(definition.name), FailOnToolError()] if tools else None,
+            )
         agent_created(definition.name)
         self._agents[key] = agent
         return agent
 
-    def _client(self, deployment: str, max_tool_rounds: int) -> OpenAIChatCompletionClient:
-        key = (deployment, max_tool_rounds)
+    def _client(self, deployment: str, max_tool_rounds: int, traced: bool, tools: bool) -> Any:
+        key = (deployment, max_tool_rounds, traced, tools)
         client = self._clients.get(key)
-        if client is None:
-            client = OpenAIChatCompletionClient(
+        if client is not None:
+            return client
+        make = client_class(traced=traced, tools=tools)
+        if not tools:
+            client = make(model=deployment, async_client=self._connection.client)
+        else:
+            client = make(
                 model=deployment,
                 async_client=self._connection.client,
                 function_invocation_configuration={
@@ -146,7 +163,7 @@ class AgentRunner:
                     "terminate_on_unknown_calls": True,
                 },
             )
-            self._clients[key] = client
+        self._clients[key] = client
         return client
 
 

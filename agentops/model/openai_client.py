@@ -5,7 +5,11 @@ and a second layer of retries inside the SDK would multiply it and hide ``retry-
 call gets an explicit timeout instead of the SDK's ten-minute default.
 
 Two transports: the SDK's default httpx client, or its aiohttp client (``openai[aiohttp]``),
-which holds up better with many concurrent requests on one event loop.
+which holds up better with many concurrent requests on one event loop; on aiohttp, answers that
+are not streamed are read whole inside the transport (``agentops.model.aiohttp_transport``).
+
+Chat completion requests skip the SDK's type walk over messages and tools where it changes
+nothing (``agentops.model.request_body``).
 
 A key is a ``SecretStr`` or an async callable returning one: the SDK awaits the callable before
 every request, so a key rotated in Key Vault is used as soon as the secret cache reads it,
@@ -23,6 +27,9 @@ from typing import TYPE_CHECKING
 import httpx2
 from openai import AsyncAzureOpenAI, AsyncOpenAI, DefaultAioHttpClient, DefaultAsyncHttpxClient
 from pydantic import SecretStr
+
+from agentops.model.aiohttp_transport import WholeAnswerAiohttpTransport
+from agentops.model.request_body import skip_type_walk
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -51,6 +58,7 @@ class ModelConnection:
     """
 
     def __init__(self, client: AsyncOpenAI, *, label: str, transport: Transport) -> None:
+        skip_type_walk(client)
         self.client = client
         self.label = label
         self.transport = transport
@@ -164,7 +172,9 @@ def _http_client(
     )
     timeout = _timeout(timeout_s, connect_timeout_s)
     if transport is Transport.AIOHTTP:
-        return DefaultAioHttpClient(limits=limits, timeout=timeout)
+        return DefaultAioHttpClient(
+            limits=limits, timeout=timeout, transport=WholeAnswerAiohttpTransport(limits=limits)
+        )
     return DefaultAsyncHttpxClient(limits=limits, timeout=timeout)
 
 

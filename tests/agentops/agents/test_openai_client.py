@@ -8,6 +8,7 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI
 from openai._base_client import _DefaultAioHttpClient, _DefaultAsyncHttpxClient
 from pydantic import SecretStr
 
+from agentops.model.aiohttp_transport import WholeAnswerAiohttpTransport
 from agentops.model.openai_client import ModelConnection, Transport
 
 
@@ -33,6 +34,8 @@ async def test_openai_compatible_client_has_no_retries_and_an_explicit_timeout(
         assert client.timeout.read == 7.5
         assert client.timeout.connect == 2
         assert isinstance(client._client, http_client_type)
+        if transport == "aiohttp":  # answers read whole inside the transport
+            assert isinstance(client._client._transport, WholeAnswerAiohttpTransport)
         assert connection.transport is Transport(transport)
     finally:
         await connection.aclose()

@@ -161,11 +161,15 @@ async def test_conversation_history_reaches_the_model(
     assert followed.usage.prompt_tokens - alone.usage.prompt_tokens >= history_chars // 4 - 10
 
 
+@pytest.mark.parametrize("transport", list(Transport))
 async def test_429_is_transient_with_retry_after_ms(
-    start_simulator: Start, runner_for: Callable[..., AgentRunner], registry: AgentRegistry
+    start_simulator: Start,
+    runner_for: Callable[..., AgentRunner],
+    registry: AgentRegistry,
+    transport: Transport,
 ) -> None:
     sim = await start_simulator(faults={"schedule": [{"fault": "429"}], "retry_after_ms": 1500})
-    runner = runner_for(sim)
+    runner = runner_for(sim, transport=transport)
     with pytest.raises(TransientModelError) as caught:
         await runner.invoke(registry.request_for("summarizer", "t1", "hello"))
     assert caught.value.status == 429
@@ -173,16 +177,20 @@ async def test_429_is_transient_with_retry_after_ms(
     assert (await _stats(sim))["requests"] == 1, "the SDK must not retry on its own"
 
 
+@pytest.mark.parametrize("transport", list(Transport))
 @pytest.mark.parametrize("fault", ["500", "503"])
 async def test_server_errors_are_transient(
     start_simulator: Start,
     runner_for: Callable[..., AgentRunner],
     registry: AgentRegistry,
     fault: str,
+    transport: Transport,
 ) -> None:
     sim = await start_simulator(faults={"schedule": [{"fault": fault}]})
     with pytest.raises(TransientModelError) as caught:
-        await runner_for(sim).invoke(registry.request_for("summarizer", "t1", "hello"))
+        await runner_for(sim, transport=transport).invoke(
+            registry.request_for("summarizer", "t1", "hello")
+        )
     assert caught.value.status == int(fault)
     assert (await _stats(sim))["requests"] == 1
 
