@@ -5,9 +5,10 @@ user with another agent, it reads as missing. Each user may start `threads_per_d
 per UTC day, counted in the store's daily usage counters so every worker sees the same count.
 A sensitive agent's messages are stored sealed.
 
-``ask_stream`` is the same question answered as it is written: it yields the pieces (text
-deltas, tool calls), and once the answer is complete and stored, the same result ``ask``
-returns. A stream stopped early stores nothing; its tokens are billed by the gateway.
+``ask_stream`` is the same question answered as it is written: it yields the thread the
+exchange goes to (``ThreadOpened``, once the caller may ask), then the pieces (text deltas, tool
+calls), and once the answer is complete and stored, the same result ``ask`` returns. A stream
+stopped early stores nothing; its tokens are billed by the gateway.
 """
 
 from __future__ import annotations
@@ -68,6 +69,13 @@ def thread_count_scope(principal: Principal) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadOpened:
+    """The conversation a streamed exchange goes to (a new one has its id already)."""
+
+    thread_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Turn:
     """One question on its way: who asks, in which thread, and the model request."""
 
@@ -111,12 +119,14 @@ class ConversationService:
 
     async def ask_stream(
         self, principal: Principal, agent: str, ask: AskRequest
-    ) -> AsyncIterator[StreamPiece | dict[str, Any]]:
-        """The pieces of the answer as they come, then the result ``ask`` would return.
+    ) -> AsyncIterator[ThreadOpened | StreamPiece | dict[str, Any]]:
+        """The thread, the pieces of the answer as they come, then what ``ask`` would return.
 
-        Refusals (unknown thread, thread limit, budget) raise before anything is yielded.
+        Refusals of the caller (unknown thread, thread limit) raise before anything is
+        yielded; those of the model path (budget, breaker) before the first piece.
         """
         turn = await self._open(principal, agent, ask)
+        yield ThreadOpened(turn.thread_id)
         answer: ModelAnswer | None = None
         with log_context(agent=agent, tenant=principal.tenant):
             pieces = self._model.stream(turn.request)

@@ -14,6 +14,7 @@ import azure.functions as func
 
 from agentops.auth import ADMIN_ROLE
 from agentops.bootstrap import Services
+from agentops.conversations import ThreadOpened
 from agentops.runs.errors import RunConflictError
 from agentops.runs.requests import AskRequest, RunPage, RunPath, RunRequest
 from agentops.settings import get_settings
@@ -195,7 +196,10 @@ async def ask_agent(req: func.HttpRequest, context: func.Context) -> func.HttpRe
                 access.resource = f"threads/{unverified_id(request.thread_id)}"
             if stream:
                 items = AnswerPump(services.conversations.ask_stream(principal, agent, request))
-                first = await anext(items)  # refusals and failures before any output raise here
+                opened = await anext(items)  # the caller's refusals raise here
+                assert isinstance(opened, ThreadOpened)
+                access.resource = f"threads/{opened.thread_id}"
+                first = await anext(items)  # and the model path's, before any output
             else:
                 answer = await services.conversations.ask(principal, agent, request)
         except NotAcceptable as error:
