@@ -319,8 +319,9 @@ def build_services(
     from agentops.agents.runner import AgentRunner
 
     connection = open_model_connection(settings, secrets)
+    runner = AgentRunner(registry, connection)
     model = ModelGateway(
-        AgentRunner(registry, connection).invoke,
+        runner.invoke,
         prices=prices,
         cache=ResponseCache(
             store,
@@ -336,6 +337,7 @@ def build_services(
         ),
         breakers=breakers,
         policy=policy,
+        stream_invoke=runner.stream,
     )
     agents = registry
     audit = AuditWriter(AuditTrail(store))

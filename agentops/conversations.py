@@ -4,6 +4,11 @@ A conversation belongs to the user and agent that started it: to anyone else, in
 user with another agent, it reads as missing. Each user may start `threads_per_day` conversations
 per UTC day, counted in the store's daily usage counters so every worker sees the same count.
 A sensitive agent's messages are stored sealed.
+
+``ask_stream`` is the same question answered as it is written: it yields the thread the
+exchange goes to (``ThreadOpened``, once the caller may ask), then the pieces (text deltas, tool
+calls), and once the answer is complete and stored, the same result ``ask`` returns. A stream
+stopped early stores nothing; its tokens are billed by the gateway.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,8 +28,9 @@ from agentops.instruments import MEMORY_OPERATIONS
 from agentops.log_context import log_context
 from agentops.metering import instrument
 from agentops.model.budgets import next_utc_midnight
-from agentops.model.types import ChatMessage
-from agentops.runs.ports import AgentLookup, ModelCaller
+from agentops.model.stream_events import StreamPiece
+from agentops.model.types import ChatMessage, ModelAnswer, ModelRequest
+from agentops.runs.ports import AgentLookup, ModelStreamer
 from agentops.runs.requests import AskRequest
 from agentops.store.ports import Store, UsageStore
 from agentops.store.records import Message, Thread, ThreadOwner
@@ -61,12 +68,31 @@ def thread_count_scope(principal: Principal) -> str:
     return "threads:" + hashlib.sha256(who).hexdigest()[:32]
 
 
+@dataclass(frozen=True, slots=True)
+class ThreadOpened:
+    """The conversation a streamed exchange goes to (a new one has its id already)."""
+
+    thread_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """One question on its way: who asks, in which thread, and the model request."""
+
+    agent: str
+    tenant: str
+    owner: ThreadOwner
+    sensitive: bool
+    thread_id: str
+    request: ModelRequest
+
+
 class ConversationService:
     def __init__(
         self,
         store: Store,
         agents: AgentLookup,
-        model: ModelCaller,
+        model: ModelStreamer,
         *,
         max_messages: int,
         sealer: RecordSealer,
@@ -86,6 +112,38 @@ class ConversationService:
         self._now = now
 
     async def ask(self, principal: Principal, agent: str, ask: AskRequest) -> dict[str, Any]:
+        turn = await self._open(principal, agent, ask)
+        with log_context(agent=agent, tenant=principal.tenant):
+            answer = await self._model.call(turn.request)
+        return await self._close(turn, ask, answer)
+
+    async def ask_stream(
+        self, principal: Principal, agent: str, ask: AskRequest
+    ) -> AsyncIterator[ThreadOpened | StreamPiece | dict[str, Any]]:
+        """The thread, the pieces of the answer as they come, then what ``ask`` would return.
+
+        Refusals of the caller (unknown thread, thread limit) raise before anything is
+        yielded; those of the model path (budget, breaker) before the first piece.
+        """
+        turn = await self._open(principal, agent, ask)
+        yield ThreadOpened(turn.thread_id)
+        answer: ModelAnswer | None = None
+        with log_context(agent=agent, tenant=principal.tenant):
+            pieces = self._model.stream(turn.request)
+            try:
+                async for item in pieces:
+                    if isinstance(item, ModelAnswer):
+                        answer = item
+                    else:
+                        yield item
+            finally:
+                await pieces.aclose()  # type: ignore[attr-defined]
+        if answer is None:
+            raise RuntimeError("the model stream ended without an answer")
+        yield await self._close(turn, ask, answer)
+
+    async def _open(self, principal: Principal, agent: str, ask: AskRequest) -> _Turn:
+        """Check the caller may ask, read the history, count a new thread; the model request."""
         owner = ThreadOwner(principal.tenant, principal.id, agent)
         sensitive = bool(self._agents.get(agent).sensitive)
         if sensitive:
@@ -108,24 +166,26 @@ class ConversationService:
             await self._count_new_thread(principal)
         thread_id = ask.thread_id or uuid.uuid4().hex
         request = self._agents.request_for(agent, principal.tenant, ask.query, history)
-        with log_context(agent=agent, tenant=principal.tenant):
-            answer = await self._model.call(request)
+        return _Turn(agent, principal.tenant, owner, sensitive, thread_id, request)
+
+    async def _close(self, turn: _Turn, ask: AskRequest, answer: ModelAnswer) -> dict[str, Any]:
+        """Store both turns of the exchange; the result for the caller."""
         now = self._now()
         messages = [Message("user", ask.query, now), Message("assistant", answer.text, now)]
-        if sensitive:
-            messages = self._sealer.seal_messages(agent, principal.tenant, thread_id, messages)
+        if turn.sensitive:
+            messages = self._sealer.seal_messages(turn.agent, turn.tenant, turn.thread_id, messages)
         thread = await self._store.append_messages(
-            thread_id,
-            owner,
+            turn.thread_id,
+            turn.owner,
             messages,
             self._max_messages,
-            encrypted=sensitive,
+            encrypted=turn.sensitive,
             expected_version=0 if ask.thread_id is None else None,
         )
-        instrument(MEMORY_OPERATIONS).record(1, {"agent": agent, "operation": "write"})
+        instrument(MEMORY_OPERATIONS).record(1, {"agent": turn.agent, "operation": "write"})
         return {
-            "agent": agent,
-            "thread_id": thread_id,
+            "agent": turn.agent,
+            "thread_id": turn.thread_id,
             "answer": answer.text,
             "model": answer.model,
             "cached": answer.cached,

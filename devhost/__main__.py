@@ -189,6 +189,9 @@ async def _serve(
     return 0 if main.started else EXIT_START_ERROR
 
 
+HTTP_STREAMS_SETTING = "HTTP_STREAMS"
+
+
 def run(settings: HostSettings) -> int:
     environ = os.environ
     try:
@@ -197,6 +200,9 @@ def run(settings: HostSettings) -> int:
         public_base_url = _url(settings.host, main_sock)
         # As Core Tools does: the app can build its own URLs from the configured host name.
         environ.setdefault(HOSTNAME_SETTING, public_base_url.removeprefix("http://"))
+        # devhost sends a streamed response as it is written (what Azure's HTTP streams
+        # extension does), and says so to the app.
+        environ.setdefault(HTTP_STREAMS_SETTING, "true")
         servers: list[Any] = [main_sock]
         simulator_url: str | None = None
         if settings.simulator_port:

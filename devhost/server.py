@@ -95,7 +95,15 @@ def _public_url(public_base_url: str, request: Request) -> str:
 
 
 def to_response(result: Any) -> Response:
-    """Convert what an HTTP function returned into a Starlette response."""
+    """Convert what an HTTP function returned into a Starlette response.
+
+    A Starlette (or FastAPI) response passes through as it is, as Azure's HTTP streams extension
+    takes the FastAPI response types: a `StreamingResponse` goes out chunk by chunk as the app
+    produces them, and a client that disconnects cancels the app's stream (Starlette listens
+    for the disconnect while it streams).
+    """
+    if isinstance(result, Response):
+        return result
     if result is None:
         return Response(status_code=204)
     if isinstance(result, str):

@@ -14,6 +14,7 @@ import azure.functions as func
 
 from agentops.auth import ADMIN_ROLE
 from agentops.bootstrap import Services
+from agentops.conversations import ThreadOpened
 from agentops.runs.errors import RunConflictError
 from agentops.runs.requests import AskRequest, RunPage, RunPath, RunRequest
 from agentops.settings import get_settings
@@ -28,6 +29,15 @@ from triggers.responses import (
     Canceled,
     RunAccepted,
     RunView,
+)
+from triggers.sse import (
+    AnswerPump,
+    NotAcceptable,
+    buffered,
+    event_stream,
+    not_acceptable,
+    streamed,
+    wants_event_stream,
 )
 
 logger = logging.getLogger(__name__)
@@ -169,21 +179,38 @@ async def list_agents(req: func.HttpRequest, context: func.Context) -> func.Http
 
 @bp.route(route="agents/{agent}/run", methods=["POST"])
 async def ask_agent(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    """One answer as JSON, or with `Accept: text/event-stream` as it is written (`triggers.sse`)."""
     agent = req.route_params["agent"]
 
     async def handle(services: Services, access: Access) -> func.HttpResponse:
         try:
             principal = access.identify(req, services)
+            stream = wants_event_stream(req.headers.get("accept"))
             services.agents.get(agent)
             access.resource = f"agents/{agent}"
             access.details["agent"] = agent
             request = read_body(req, AskRequest, services)
             access.details["continued"] = request.thread_id is not None
+            access.details["streamed"] = stream
             if request.thread_id is not None:
                 access.resource = f"threads/{unverified_id(request.thread_id)}"
-            answer = await services.conversations.ask(principal, agent, request)
+            if stream:
+                items = AnswerPump(services.conversations.ask_stream(principal, agent, request))
+                opened = await anext(items)  # the caller's refusals raise here
+                assert isinstance(opened, ThreadOpened)
+                access.resource = f"threads/{opened.thread_id}"
+                first = await anext(items)  # and the model path's, before any output
+            else:
+                answer = await services.conversations.ask(principal, agent, request)
+        except NotAcceptable as error:
+            return not_acceptable(error)
         except CALLER_ERRORS as error:
             return access.refuse(error)
+        if stream:
+            body = event_stream(first, items)
+            if services.settings.http_streams:
+                return streamed(body)  # type: ignore[return-value]
+            return await buffered(body)
         response = Answer.model_validate(answer)
         access.resource = f"threads/{response.thread_id}"
         return json_response(response)

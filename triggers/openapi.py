@@ -20,6 +20,9 @@ from agentops.runs.requests import AskRequest, RunPage, RunPath, RunRequest
 from triggers.backup_responses import BACKUP_RESPONSE_MODELS
 from triggers.report_responses import REPORT_RESPONSE_MODELS
 from triggers.responses import RESPONSE_MODELS
+from triggers.stream_responses import EVENT_NAMES, STREAM_EVENT_MODELS
+
+EVENT_STREAM = "text/event-stream"
 
 _REF = "#/components/schemas/{model}"
 
@@ -30,6 +33,7 @@ def _schemas() -> dict[str, Any]:
         (RunRequest, "validation"),
         (AskRequest, "validation"),
         *((model, "serialization") for model in RESPONSE_MODELS),
+        *((model, "serialization") for model in STREAM_EVENT_MODELS),
         (RestoreRequest, "validation"),
         *((model, "serialization") for model in BACKUP_RESPONSE_MODELS),
         *((model, "serialization") for model in REPORT_RESPONSE_MODELS),
@@ -70,6 +74,34 @@ def _responses(ok: tuple[str, str, str], **problems: str) -> dict[str, Any]:
         ),
         **{code.removeprefix("s"): _problem(text) for code, text in problems.items()},
     }
+
+
+def _streamed(responses: dict[str, Any]) -> dict[str, Any]:
+    """The ask route's 200 also as Server-Sent Events (`triggers.stream_responses`)."""
+    names = ", ".join(f"`{name}`" for name in EVENT_NAMES)
+    ok = responses["200"]
+    ok["content"] = {
+        **ok["content"],
+        EVENT_STREAM: {
+            "schema": {
+                "type": "string",
+                "description": (
+                    f"Server-Sent Events named {names}: each `event:` line is followed by one "
+                    "`data:` line holding a JSON object. `delta` is TextDeltaEvent, `tool_call` "
+                    "ToolCallEvent, `tool_result` ToolResultEvent, `done` (last) Answer, "
+                    "`error` (last, after a failure once the stream began) Problem."
+                ),
+            },
+            "x-event-schemas": {
+                "delta": {"$ref": _REF.format(model="TextDeltaEvent")},
+                "tool_call": {"$ref": _REF.format(model="ToolCallEvent")},
+                "tool_result": {"$ref": _REF.format(model="ToolResultEvent")},
+                "done": {"$ref": _REF.format(model="Answer")},
+                "error": {"$ref": _REF.format(model="Problem")},
+            },
+        },
+    }
+    return responses
 
 
 _AGENT = {
@@ -122,15 +154,21 @@ def _run_paths() -> dict[str, Any]:
                 "operationId": "ask_agent",
                 "summary": "Answer one query synchronously, optionally continuing a conversation",
                 "parameters": [_AGENT],
+                "description": "With `Accept: text/event-stream` the answer streams as "
+                "Server-Sent Events (see the 200 response); refusals keep their status and "
+                "problem+json either way.",
                 "requestBody": {"required": True, "content": _json("AskRequest")},
-                "responses": _responses(
-                    ("200", "The answer", "Answer"),
-                    s400="Invalid body",
-                    s404="Unknown agent or conversation",
-                    s413="Body or query too large",
-                    s422="The model refused the request",
-                    s503="The model is unavailable (retry after Retry-After), or no data key "
-                    "for a sensitive agent",
+                "responses": _streamed(
+                    _responses(
+                        ("200", "The answer", "Answer"),
+                        s400="Invalid body",
+                        s404="Unknown agent or conversation",
+                        s406="Accept admits neither application/json nor text/event-stream",
+                        s413="Body or query too large",
+                        s422="The model refused the request",
+                        s503="The model is unavailable (retry after Retry-After), or no data "
+                        "key for a sensitive agent",
+                    )
                 ),
             }
         },

@@ -49,7 +49,8 @@ def json_response(
 
 def problem_kind(response: func.HttpResponse | None) -> str | None:
     """The last part of a problem answer's `type` (`unknown-run`), None for any other answer."""
-    if response is None or response.mimetype != "application/problem+json":
+    # A streamed answer (not a func.HttpResponse) is never a problem.
+    if response is None or getattr(response, "mimetype", None) != "application/problem+json":
         return None
     try:
         kind = json.loads(response.get_body()).get("type", "")

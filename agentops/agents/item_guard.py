@@ -13,7 +13,10 @@ chat middleware, so it sits under that loop and sees each model call on its own:
   ``max_tokens`` is cut to what is left, so the endpoint itself enforces the budget, and an item
   that runs out of it fails instead of returning a cut-off answer.
 
-One guard serves one ``Agent.run``: it holds that run's counts.
+One guard serves one ``Agent.run``: it holds that run's counts. On a streamed run the same
+checks run on each call's finished response, and the guard also counts the pieces of the call
+in progress (``pending``), so a stream the client cut short is billed for what it generated:
+an endpoint reports a streamed call's usage only at its end.
 """
 
 from __future__ import annotations
@@ -21,9 +24,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
-from agent_framework import ChatContext, ChatMiddleware, ChatResponse, MiddlewareFailure
+from agent_framework import (
+    ChatContext,
+    ChatMiddleware,
+    ChatResponse,
+    ChatResponseUpdate,
+    MiddlewareFailure,
+    ResponseStream,
+)
 
 from agentops.logging_safety import printable
+from agentops.model.rate_limiter import CHARS_PER_TOKEN, TOKENS_PER_MESSAGE
 from agentops.model.types import Usage
 
 _MAX_TOOL_NAME = 64
@@ -49,6 +60,9 @@ class ItemGuard(ChatMiddleware):
         self._max_call_tokens = max_output_tokens
         self._max_total_tokens = max_total_output_tokens
         self.usage = Usage()
+        # The streamed call in progress: its prompt estimated, its output counted piece by
+        # piece (one piece is one token); replaced by the reported usage when the call ends.
+        self.pending = Usage()
         self.model_calls = 0
         self.tool_rounds = 0
 
@@ -61,8 +75,31 @@ class ItemGuard(ChatMiddleware):
         await call_next()
         self.model_calls += 1
         response = context.result
-        if not isinstance(response, ChatResponse):
-            return  # streaming is not used on this path; nothing to count
+        if isinstance(response, ResponseStream):
+            self.pending = Usage(prompt_tokens=_prompt_estimate(context))
+            response.with_update_transform(self._count_piece)
+            response.with_result_transform(lambda final: self._finish_stream(final, limit))
+            return
+        if isinstance(response, ChatResponse):
+            self._after_call(response, limit)
+
+    def _count_piece(self, update: ChatResponseUpdate) -> ChatResponseUpdate:
+        pieces = sum(
+            1
+            for content in update.contents
+            if (content.type == "text" and content.text)
+            or (content.type == "function_call" and (content.name or content.arguments))
+        )
+        if pieces:
+            self.pending += Usage(completion_tokens=pieces)
+        return update
+
+    def _finish_stream(self, response: ChatResponse, limit: int) -> ChatResponse:
+        self.pending = Usage()
+        self._after_call(response, limit)
+        return response
+
+    def _after_call(self, response: ChatResponse, limit: int) -> None:
         self.usage += _usage(response.usage_details)
         called = [
             content.name or ""
@@ -101,6 +138,15 @@ class ItemGuard(ChatMiddleware):
             f"output token limit: the model wrote {self.usage.completion_tokens} tokens over "
             f"{self.model_calls} calls, the item's limit is {self._max_total_tokens}"
         )
+
+
+def _prompt_estimate(context: ChatContext) -> int:
+    """The call's prompt (instructions and messages) as the rate limiter estimates one: about
+    four characters a token, plus each message's framing."""
+    instructions = str(context.options.get("instructions") or "")
+    chars = len(instructions) + sum(len(message.text or "") for message in context.messages)
+    messages = len(context.messages) + (1 if instructions else 0)
+    return -(-chars // CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE * messages
 
 
 def _usage(details: Any) -> Usage:

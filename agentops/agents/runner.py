@@ -11,6 +11,10 @@ Each run has its own ``ItemGuard``, which counts the usage of every round trip a
 to its declared tools, ``max_tool_rounds`` and ``max_total_output_tokens``; tools check their
 arguments strictly (``strict_tools``).
 
+``stream`` runs the same loop with Agent Framework's streaming run: it yields text deltas and
+tool calls as they happen, then the answer; ``AnswerStream.spent`` tells what a stream cut short
+had used so far.
+
 Failures come out as ``PermanentModelError`` or ``TransientModelError`` (see
 ``agentops.model.classify``), carrying the usage the item spent before it failed, with reasons
 that never quote the agent's instructions; anything else is a bug and propagates unchanged.
@@ -19,9 +23,10 @@ that never quote the agent's instructions; anything else is a bug and propagates
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
-from agent_framework import ChatResponse, Message
+from agent_framework import Agent, AgentResponse, ChatResponse, Message
 
 from agentops.agents.agent_metrics import ToolMetering, agent_created, agent_executed
 from agentops.agents.definitions import AgentDefinition
@@ -38,7 +43,8 @@ from agentops.agents.tool_guard import FailOnToolError
 from agentops.logging_safety import printable
 from agentops.model.classify import classify_model_error
 from agentops.model.openai_client import ModelConnection
-from agentops.model.types import ModelAnswer, ModelRequest, PermanentModelError
+from agentops.model.stream_events import StreamItem, TextDelta, ToolCalled, ToolReturned
+from agentops.model.types import ModelAnswer, ModelRequest, PermanentModelError, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,28 @@ class AgentRunner:
 
     async def invoke(self, request: ModelRequest) -> ModelAnswer:
         """Answer ``request.query`` (after ``request.history``) with the agent it names."""
+        definition, agent, guard, messages = self._prepare(request)
+        try:
+            response = await agent.run(
+                messages,
+                options={"max_tokens": request.max_output_tokens},
+                middleware=[guard],
+            )
+        except Exception as exc:
+            error = self._failure(exc, request, definition, guard)
+            if error is exc:
+                raise
+            raise error from exc
+        return self._answer(request, definition, guard, response)
+
+    def stream(self, request: ModelRequest) -> AnswerStream:
+        """Answer ``request`` as a stream: pieces as they come, the ``ModelAnswer`` last."""
+        definition, agent, guard, messages = self._prepare(request)
+        return AnswerStream(self, request, definition, agent, guard, messages)
+
+    def _prepare(
+        self, request: ModelRequest
+    ) -> tuple[AgentDefinition, Agent[Any], ItemGuard, list[Message]]:
         definition = self._registry.get(request.agent)
         agent = self._agent(request, definition)
         guard = ItemGuard(
@@ -66,31 +94,35 @@ class AgentRunner:
         )
         messages = [Message(turn.role, [turn.text]) for turn in request.history]
         messages.append(Message("user", [request.query]))
-        try:
-            response = await agent.run(
-                messages,
-                options={"max_tokens": request.max_output_tokens},
-                middleware=[guard],
-            )
-        except Exception as exc:
-            error = classify_model_error(exc, private=(definition.instructions,))
-            agent_executed(definition.name, error or exc)
-            if error is None:
-                raise
-            # Spent before the failure, so billed like any other call.
-            error.usage = guard.usage
-            logger.info(
-                "agent %s on %s failed after %d calls: %s %s",
-                printable(request.agent, 64),
-                printable(request.deployment, 128),
-                guard.model_calls,
-                type(error).__name__,
-                error.status or "",
-            )
-            if error is exc:
-                raise
-            raise error from exc
+        return definition, agent, guard, messages
 
+    def _failure(
+        self, exc: Exception, request: ModelRequest, definition: AgentDefinition, guard: ItemGuard
+    ) -> Exception:
+        """The model error to raise for ``exc`` (``exc`` itself when it is not one)."""
+        error = classify_model_error(exc, private=(definition.instructions,))
+        agent_executed(definition.name, error or exc)
+        if error is None:
+            return exc
+        # Spent before the failure, so billed like any other call.
+        error.usage = guard.usage
+        logger.info(
+            "agent %s on %s failed after %d calls: %s %s",
+            printable(request.agent, 64),
+            printable(request.deployment, 128),
+            guard.model_calls,
+            type(error).__name__,
+            error.status or "",
+        )
+        return error
+
+    def _answer(
+        self,
+        request: ModelRequest,
+        definition: AgentDefinition,
+        guard: ItemGuard,
+        response: AgentResponse[Any],
+    ) -> ModelAnswer:
         if response.finish_reason == "content_filter":
             error = PermanentModelError("content filter: the answer was filtered")
             error.usage = guard.usage
@@ -165,6 +197,62 @@ class AgentRunner:
             )
         self._clients[key] = client
         return client
+
+
+class AnswerStream:
+    """One streamed run: iterate it for pieces and the answer; ``spent`` is its usage so far."""
+
+    def __init__(
+        self,
+        runner: AgentRunner,
+        request: ModelRequest,
+        definition: AgentDefinition,
+        agent: Agent[Any],
+        guard: ItemGuard,
+        messages: list[Message],
+    ) -> None:
+        self._runner = runner
+        self._request = request
+        self._definition = definition
+        self._agent = agent
+        self._guard = guard
+        self._messages = messages
+
+    def spent(self) -> Usage:
+        """What the calls reported, plus the call in progress as counted so far."""
+        return self._guard.usage + self._guard.pending
+
+    @property
+    def model_calls(self) -> int:
+        return self._guard.model_calls
+
+    async def __aiter__(self) -> AsyncIterator[StreamItem]:
+        request, guard = self._request, self._guard
+        seen_calls: set[str] = set()
+        try:
+            stream = self._agent.run(
+                self._messages,
+                stream=True,
+                options={"max_tokens": request.max_output_tokens},
+                middleware=[guard],
+            )
+            async for update in stream:
+                for content in update.contents:
+                    if content.type == "text" and content.text:
+                        yield TextDelta(content.text)
+                    elif content.type == "function_call" and content.call_id:
+                        if content.name and content.call_id not in seen_calls:
+                            seen_calls.add(content.call_id)
+                            yield ToolCalled(content.name, content.call_id)
+                    elif content.type == "function_result" and content.call_id:
+                        yield ToolReturned(content.call_id)
+            response = await stream.get_final_response()
+        except Exception as exc:
+            error = self._runner._failure(exc, request, self._definition, guard)
+            if error is exc:
+                raise
+            raise error from exc
+        yield self._runner._answer(request, self._definition, guard, response)
 
 
 def _final_text(messages: list[Message]) -> str:

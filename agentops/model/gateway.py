@@ -22,6 +22,13 @@ an answer, and for a failed call that spent tokens first (a tool loop that faile
 round); a cached answer costs nothing. An item that finds its own cache entry (its answer was
 stored, its outcome lost in a crash) gets that answer with its usage and cost: its bill, not a hit.
 
+``ModelGateway.stream`` is the same path for an answer streamed as it is written (cache ->
+budget -> breaker -> limiter -> streamed invoke), yielding the pieces and then the priced answer.
+A cache hit comes as one text delta. There is no inline retry: once text has reached the caller,
+another call would repeat it. A stream stopped early (the client left: the consumer closes the
+generator or its task is cancelled) is billed for what it generated, as the invoker counted it,
+since an endpoint reports a streamed call's usage only at its end.
+
 Errors for the caller: ``PermanentModelError`` (fail the item), ``TransientModelError`` and its
 ``CircuitOpenError`` (retryable, with ``retry_after_s``), ``BudgetExceededError`` (stop
 dispatching). Every ``ModelError`` raised carries ``model_calls``: the endpoint calls it cost,
@@ -33,8 +40,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from agentops.instruments import CACHE_LOOKUPS, CACHE_SAVED_COST, COST, LLM_CALLS, TOKENS_USED
 from agentops.logging_safety import redact
@@ -45,6 +53,7 @@ from agentops.model.cache import ResponseCache
 from agentops.model.pricing import PriceTable
 from agentops.model.rate_limiter import RateLimiter, estimate_prompt_tokens
 from agentops.model.retry import RetryPolicy
+from agentops.model.stream_events import StreamItem, TextDelta
 from agentops.model.types import (
     ModelAnswer,
     ModelError,
@@ -57,6 +66,17 @@ from agentops.model.types import (
 logger = logging.getLogger(__name__)
 
 Invoke = Callable[[ModelRequest], Awaitable[ModelAnswer]]
+
+
+class PieceStream(Protocol):
+    """One streamed invoke: pieces then the answer; ``spent`` is what it used so far."""
+
+    def __aiter__(self) -> AsyncIterator[StreamItem]: ...
+
+    def spent(self) -> Usage: ...
+
+
+StreamInvoke = Callable[[ModelRequest], PieceStream]
 
 _calls = instrument(LLM_CALLS)
 _tokens = instrument(TOKENS_USED)
@@ -82,8 +102,10 @@ class ModelGateway:
         breakers: BreakerRegistry,
         policy: RetryPolicy,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        stream_invoke: StreamInvoke | None = None,
     ) -> None:
         self._invoke = invoke
+        self._stream_invoke = stream_invoke
         self._prices = prices
         self._cache = cache
         self._budgets = budgets
@@ -211,6 +233,75 @@ class ModelGateway:
             answer, cached=False, model_calls=calls, cost=cost, saved_cost=0.0, cache_entry=entry
         )
 
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
+        """Answer ``request`` as it is written: pieces, then the priced ``ModelAnswer``."""
+        if self._stream_invoke is None:
+            raise RuntimeError("this gateway was built without a streaming invoker")
+        cache = self._cache
+        key = cache.key(request) if cache is not None else None
+        if key is not None:
+            hit = await self._lookup(request, key, "")
+            if hit is not None:
+                yield TextDelta(hit.text)
+                yield hit
+                return
+
+        prompt_estimate = estimate_prompt_tokens(request)
+        if self._budgets is not None:
+            estimate = prompt_estimate + request.max_output_tokens
+            await self._budgets.check(request.tenant, request.agent, estimate)
+        breaker = self._breakers.get(request.deployment)
+        breaker.check()
+        reservation = await self._limiter.acquire(request, prompt_estimate)
+        try:
+            breaker.admit()
+        except BaseException:
+            reservation.cancel()
+            raise
+        labels = {"agent": request.agent, "deployment": request.deployment}
+        run = self._stream_invoke(request)
+        answer: ModelAnswer | None = None
+        try:
+            async for item in run:
+                if isinstance(item, ModelAnswer):
+                    answer = item
+                else:
+                    yield item
+        except ModelError as error:
+            _calls.record(1, {**labels, "outcome": call_outcome(error)})
+            reservation.settle(_spent(error))
+            spent = await self._bill_failure(request, error)
+            if isinstance(error, TransientModelError) and error.status != 429:
+                breaker.on_failure()
+            else:
+                breaker.on_neutral()
+            error.model_calls = 1  # type: ignore[attr-defined]
+            self._account(request, error, spent)
+            raise
+        except BaseException as error:
+            # Stopped early (the client left) or a bug: bill what was generated, once. The
+            # store write is shielded: a cancelled request must not lose its bill.
+            _calls.record(1, {**labels, "outcome": call_outcome(error)})
+            spent = run.spent()
+            reservation.settle(spent if spent.total_tokens else None)
+            breaker.on_neutral()
+            if spent.total_tokens:
+                await asyncio.shield(self._bill(request, spent))
+            raise
+        if answer is None:
+            raise RuntimeError("the streamed invoke ended without an answer")
+        _calls.record(1, {**labels, "outcome": "ok"})
+        reservation.settle(answer.usage)
+        breaker.on_success()
+        cost = await self._bill(request, answer.usage, answer.model)
+        if key is not None:
+            assert cache is not None
+            try:
+                await cache.put(request, answer, key, "")
+            except Exception:
+                logger.warning("cache store failed; the answer stands", exc_info=True)
+        yield replace(answer, cached=False, cost=cost, saved_cost=0.0)
+
     async def _lookup(self, request: ModelRequest, key: str, item_key: str) -> ModelAnswer | None:
         """The cached answer with what it saved, or None; counted by outcome."""
         assert self._cache is not None
@@ -287,4 +378,12 @@ def _spent(error: ModelError) -> Usage | None:
     return error.usage if error.usage.total_tokens else None
 
 
-__all__ = ["Invoke", "ModelGateway", "PermanentModelError", "call_outcome", "model_calls_of"]
+__all__ = [
+    "Invoke",
+    "ModelGateway",
+    "PermanentModelError",
+    "PieceStream",
+    "StreamInvoke",
+    "call_outcome",
+    "model_calls_of",
+]

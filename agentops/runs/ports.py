@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
+from agentops.model.stream_events import StreamItem
 from agentops.model.types import ChatMessage, ModelAnswer, ModelRequest
 from agentops.store.ports import RunStore
 
-__all__ = ["AgentLookup", "BudgetGate", "ModelCaller", "RunStore"]
+__all__ = ["AgentLookup", "BudgetGate", "ModelCaller", "ModelStreamer", "RunStore"]
 
 
 class AgentLookup(Protocol):
@@ -42,6 +43,12 @@ class ModelCaller(Protocol):
         """With ``defer_cache_write``, the caller writes ``answer.cache_entry`` (the answer's
         cache entry) with the item's outcome."""
         ...
+
+
+class ModelStreamer(ModelCaller, Protocol):
+    """The model path, also as a stream: pieces as they are written, the priced answer last."""
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]: ...
 
 
 class BudgetGate(Protocol):

@@ -11,7 +11,9 @@ Endpoints
     GET  /v1/models                              the configured deployments
     GET|PUT|PATCH /sim/config                    read, replace, or merge top-level fields
     POST /sim/reset                              counters, quota windows, schedule positions
-    GET  /sim/stats                              outcomes by status and deployment, tokens, phase
+    GET  /sim/stats                              outcomes by status and deployment, tokens, phase;
+                                                 streams the client closed early (streams_cut)
+                                                 and the tokens they sent (cut_tokens_sent)
     GET  /sim/served                             answers and tokens by last user message (query)
     GET  /sim/health
 

@@ -172,7 +172,7 @@ class _ChatEndpoint:
                 completion_id, created, deployment, completion, prompt_tokens, chat.include_usage
             )
             return StreamingResponse(
-                _paced(events, per_token_s, stats),
+                _paced(events, per_token_s, stats, completion.completion_tokens),
                 media_type="text/event-stream",
                 headers={**headers, "cache-control": "no-cache"},
             )
@@ -185,7 +185,14 @@ class _ChatEndpoint:
         )
 
 
-async def _paced(events: Any, per_token_s: float, stats: Any) -> AsyncIterator[bytes]:
+async def _paced(
+    events: Any, per_token_s: float, stats: Any, completion_tokens: int
+) -> AsyncIterator[bytes]:
+    """The events, one token's latency apart. A stream the client closes before its end is
+    counted in ``streams_cut`` with the tokens it had sent (``cut_tokens_sent``): the endpoint
+    never sent that stream's usage chunk, so the client must count what it received."""
+    sent = 0
+    finished = False
     try:
         first = True
         for event in events:
@@ -193,8 +200,14 @@ async def _paced(events: Any, per_token_s: float, stats: Any) -> AsyncIterator[b
                 await asyncio.sleep(per_token_s)
             first = False
             yield event
+            sent += 1
+        finished = True
     finally:
         stats.in_flight -= 1
+        if not finished:
+            stats.streams_cut += 1
+            # The first event opens the message (role, or the tool's name) and carries no token.
+            stats.cut_tokens_sent += min(max(0, sent - 1), completion_tokens)
 
 
 def _has_key(request: Request, key: str) -> bool:

@@ -45,6 +45,9 @@ class Stats:
     faults: Counter[str] = field(default_factory=Counter)
     dropped: int = 0
     client_gone: int = 0
+    # Streams the client closed before their end, and the completion tokens they had sent.
+    streams_cut: int = 0
+    cut_tokens_sent: int = 0
     in_flight: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -97,6 +100,8 @@ class Stats:
             "faults": dict(self.faults),
             "dropped": self.dropped,
             "client_gone": self.client_gone,
+            "streams_cut": self.streams_cut,
+            "cut_tokens_sent": self.cut_tokens_sent,
             "tokens": {
                 "prompt": self.prompt_tokens,
                 "completion": self.completion_tokens,

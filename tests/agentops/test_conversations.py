@@ -11,8 +11,14 @@ import pytest
 
 from agentops.auth import Principal
 from agentops.bootstrap import Services, build_services
-from agentops.conversations import ThreadLimitError, UnknownThreadError, thread_count_scope
+from agentops.conversations import (
+    ThreadLimitError,
+    ThreadOpened,
+    UnknownThreadError,
+    thread_count_scope,
+)
 from agentops.encryption import EncryptionUnavailableError
+from agentops.model.stream_events import TextDelta
 from agentops.runs.requests import AskRequest
 from agentops.settings import Settings
 from devhost.simulator.config import SimulatorConfig
@@ -100,3 +106,35 @@ def test_the_count_scope_is_a_valid_store_key_for_any_user_id() -> None:
     assert check_key("scope", thread_count_scope(odd))
     assert thread_count_scope(odd) != thread_count_scope(ALICE)
     assert thread_count_scope(ALICE) != thread_count_scope(ALICE_ELSEWHERE)
+
+
+async def test_a_streamed_ask_stores_the_exchange_it_streamed(services: Services) -> None:
+    stream = services.conversations.ask_stream(ALICE, "summarizer", AskRequest(query="hi there"))
+    items = [item async for item in stream]
+    opened, *pieces, result = items
+    assert isinstance(opened, ThreadOpened)
+    assert all(isinstance(piece, TextDelta) for piece in pieces) and len(pieces) > 1
+    assert result["thread_id"] == opened.thread_id
+    assert result["answer"] == "".join(piece.text for piece in pieces)
+    thread = await services.store.get_thread(opened.thread_id)
+    assert [m.text for m in thread.messages] == ["hi there", result["answer"]]
+
+
+async def test_a_streamed_ask_refuses_a_strangers_thread_before_any_output(
+    services: Services,
+) -> None:
+    started = await ask(services, ALICE, "summarizer", "first words")
+    stream = services.conversations.ask_stream(
+        BOB, "summarizer", AskRequest(query="let me in", thread_id=started["thread_id"])
+    )
+    with pytest.raises(UnknownThreadError):
+        await anext(stream)
+
+
+async def test_a_streamed_ask_stopped_early_stores_nothing(services: Services) -> None:
+    stream = services.conversations.ask_stream(ALICE, "summarizer", AskRequest(query="cut me"))
+    opened = await anext(stream)
+    assert isinstance(await anext(stream), TextDelta)
+    await stream.aclose()
+    assert isinstance(opened, ThreadOpened)
+    assert await services.store.get_thread(opened.thread_id) is None

@@ -31,6 +31,7 @@ LEFT_TO_DEFAULT: dict[str, str] = {
     "BACKUP_RANGE_DOCS": "where the store splits by count (SQLite); Cosmos splits by partition",
     "WEBSITE_AUTH_ENABLED": "set by the platform when App Service Authentication is turned on",
     "WEBSITE_HOSTNAME": "set by the platform to the app's host name",
+    "HTTP_STREAMS": "off until the routes take the HTTP streams extension's types (README)",
     "MODEL_ENDPOINT": "the simulator's address; AZURE_OPENAI_ENDPOINT takes precedence in Azure",
     "MODEL_API_KEY": "keys are off on the OpenAI account; the identity signs in",
     "MODEL_TIMEOUT_S": "30 s per call, within the host's functionTimeout",
@@ -67,7 +68,7 @@ for _signal in SIGNALS:
     LEFT_TO_DEFAULT[f"OTEL_EXPORTER_OTLP_{_upper}_ENDPOINT"] = "per signal; no OTLP by default"
     LEFT_TO_DEFAULT[f"OTEL_EXPORTER_OTLP_{_upper}_PROTOCOL"] = "per signal; as the general one"
 
-PLATFORM_SET = frozenset({"WEBSITE_HOSTNAME", "WEBSITE_AUTH_ENABLED"})
+PLATFORM_SET = frozenset({"WEBSITE_HOSTNAME", "WEBSITE_AUTH_ENABLED", "HTTP_STREAMS"})
 
 # Set by the Bicep for the Functions host, the platform or an SDK rather than read by our code.
 HOST_SETTINGS: dict[str, str] = {

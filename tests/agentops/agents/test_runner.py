@@ -28,7 +28,14 @@ from agentops.agents.registry import AgentRegistry, UnknownAgentError
 from agentops.agents.runner import AgentRunner
 from agentops.agents.tools import BUILTIN_TOOLS
 from agentops.model.openai_client import ModelConnection, Transport
-from agentops.model.types import ChatMessage, PermanentModelError, TransientModelError, Usage
+from agentops.model.stream_events import StreamItem, TextDelta, ToolCalled, ToolReturned
+from agentops.model.types import (
+    ChatMessage,
+    ModelAnswer,
+    PermanentModelError,
+    TransientModelError,
+    Usage,
+)
 from devhost.simulator.config import SimulatorConfig
 from devhost.simulator.server import RunningSimulator, serve_in_background
 
@@ -606,3 +613,69 @@ async def test_concurrent_items_keep_their_own_counts(
     assert [answer.model_calls for answer in answers] == [2, 4, 1]
     alone = await runner.invoke(registry.request_for("calculator", "t", queries[1]))
     assert answers[1].usage == alone.usage
+
+
+# Streamed runs: the same limits and counts as a plain run.
+
+
+async def collect(runner: AgentRunner, request) -> list[StreamItem]:
+    return [item async for item in runner.stream(request)]
+
+
+async def test_text_streams_in_pieces_with_the_reported_usage(
+    start_simulator: Start, runner_for: Callable[..., AgentRunner], registry: AgentRegistry
+) -> None:
+    sim = await start_simulator()
+    items = await collect(runner_for(sim), registry.request_for("summarizer", "t1", "Sky is blue."))
+    deltas = [item.text for item in items if isinstance(item, TextDelta)]
+    answer = items[-1]
+    assert isinstance(answer, ModelAnswer)
+    assert len(deltas) > 3 and "".join(deltas) == answer.text == _echo("Sky is blue.")
+    stats = await _stats(sim)
+    assert answer.usage.prompt_tokens == stats["tokens"]["prompt"] > 0
+    assert answer.usage.completion_tokens == stats["tokens"]["completion"] == len(deltas)
+
+
+async def test_tool_calls_and_results_come_as_they_happen(
+    start_simulator: Start, runner_for: Callable[..., AgentRunner], registry: AgentRegistry
+) -> None:
+    sim = await start_simulator()
+    request = registry.request_for("calculator", "t1", "multiply 19 and 23")
+    items = await collect(runner_for(sim), request)
+    calls = [item for item in items if isinstance(item, ToolCalled)]
+    assert [call.name for call in calls] == ["multiply"]
+    assert ToolReturned(calls[0].call_id) in items
+    answer = items[-1]
+    assert isinstance(answer, ModelAnswer)
+    assert answer.text == "Tool results: multiply returned 437." and answer.model_calls == 2
+    assert answer.usage == await _spent(sim)
+
+
+async def test_the_round_cap_holds_for_a_stream(
+    start_simulator: Start, runner_for: Callable[..., AgentRunner]
+) -> None:
+    agents = _agents("    max_tool_rounds: 2")
+    sim = await start_simulator()
+    query = _scripted("add", {"a": 2, "b": 3}, rounds=50)
+    with pytest.raises(PermanentModelError) as caught:
+        await collect(runner_for(sim, agents=agents), agents.request_for("adder", "t", query))
+    assert caught.value.reason == (
+        "tool round limit: the model asked for more than 2 rounds of tool calls"
+    )
+    assert (await _stats(sim))["requests"] == 3
+    assert caught.value.usage == await _spent(sim)
+
+
+async def test_a_stream_stopped_early_reports_what_it_received(
+    start_simulator: Start, runner_for: Callable[..., AgentRunner], registry: AgentRegistry
+) -> None:
+    sim = await start_simulator(answer_tokens=200, latency={"per_token_ms": 5})
+    stream = runner_for(sim).stream(registry.request_for("summarizer", "t1", "a long one"))
+    iterator = aiter(stream)
+    received = 0
+    while received < 10:
+        received += isinstance(await anext(iterator), TextDelta)
+    await iterator.aclose()  # type: ignore[attr-defined]
+    spent = stream.spent()
+    assert spent.completion_tokens == received  # a cut stream reports no usage: counted
+    assert spent.prompt_tokens > 0  # estimated from the instructions and the messages

@@ -47,7 +47,15 @@ class Endpoint:
 
 
 def make_gateway(
-    store, clock, endpoint, *, limits=None, budgets=None, policy=None, breaker=None
+    store,
+    clock,
+    endpoint,
+    *,
+    limits=None,
+    budgets=None,
+    policy=None,
+    breaker=None,
+    stream_invoke=None,
 ) -> ModelGateway:
     return ModelGateway(
         endpoint,
@@ -60,6 +68,7 @@ def make_gateway(
         ),
         policy=policy or RetryPolicy(max_attempts=4, inline_max_wait_s=2.0),
         sleep=clock.sleep,
+        stream_invoke=stream_invoke,
     )
 
 

@@ -7,6 +7,7 @@ import random
 import statistics
 import time
 
+import httpx
 import pytest
 from openai import AsyncOpenAI
 
@@ -60,3 +61,27 @@ async def test_per_token_delay_spreads_the_stream(start_simulator) -> None:
     # about 12 content pieces at 20 ms each
     assert arrivals[-1] - arrivals[0] >= 0.2
     assert arrivals[1] < 0.2
+
+
+async def test_a_stream_closed_early_is_counted_with_the_tokens_it_sent(start_simulator) -> None:
+    async with (
+        start_simulator(latency={"ms": 0, "per_token_ms": 20}, answer_tokens=100) as sim,
+        AsyncOpenAI(base_url=sim.url, api_key="k", max_retries=0) as client,
+    ):
+        stream = await client.chat.completions.create(
+            model="m", messages=user("cut me short"), stream=True
+        )
+        pieces = 0
+        async for chunk in stream:
+            pieces += bool(chunk.choices and chunk.choices[0].delta.content)
+            if pieces == 4:
+                break
+        await stream.close()
+        async with httpx.AsyncClient(base_url=sim.url.removesuffix("/v1")) as control:
+            for _ in range(100):  # the server sees the close on its next write
+                stats = (await control.get("/sim/stats")).json()
+                if stats["streams_cut"]:
+                    break
+                await asyncio.sleep(0.02)
+    assert stats["streams_cut"] == 1 and stats["in_flight"] == 0
+    assert 4 <= stats["cut_tokens_sent"] < 100
