@@ -38,9 +38,14 @@ export async function runsView(main, params) {
       body.replaceChildren(problemBox(error));
       throw error;
     }
-    render(body, listing.runs, pages === 1);
+    if (pages > 1) {
+      // Older pages are on screen: update the rows in place rather than drop them.
+      for (const run of listing.runs) body.querySelector(`tr[data-run="${run.id}"]`)?.replaceWith(row(run));
+      return listing.runs.some((r) => r.status === "running" || r.status === "pending");
+    }
+    render(body, listing.runs);
     more.replaceChildren();
-    if (listing.continuation && pages === 1) {
+    if (listing.continuation) {
       more.append(el("button", { type: "button", class: "secondary", onclick: async () => {
         pages += 1;
         const next = await getJson(`runs?${query()}&continuation=${encodeURIComponent(listing.continuation)}`);
