@@ -45,9 +45,12 @@ def _sim(host: Devhost, config: dict[str, Any]) -> None:
 
 
 def _wait(driver: Any, check: Any, timeout: float = WAIT_S) -> Any:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(check)
+    # A refresh replaces the view's elements: one found a moment ago may be gone.
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, 0.1, ignored_exceptions=ignored).until(check)
 
 
 def _css(driver: Any, selector: str) -> Any:
@@ -178,13 +181,18 @@ def test_the_monitor_page_end_to_end(browser: Any, host: Devhost, screenshots: P
     _wait(driver, lambda d: d.find_element("css selector", "#ask-send").is_enabled())
     _shot(driver, screenshots, "06-ask")
 
-    # 6. Operations (the local caller is an admin).
+    # 6. Operations (the local caller is an admin), with a backup taken to list.
+    with httpx.Client(base_url=host.base_url, headers=host.function_headers, timeout=30) as api:
+        backup_id = api.post("/api/backups").json()["id"]
+        deadline = time.monotonic() + WAIT_S
+        while not api.get("/api/backups").json()["backups"]:
+            assert time.monotonic() < deadline, "the backup did not complete"
+            time.sleep(0.2)
     driver.get(page + "#/ops")
     _ready(driver, "ops")
     assert "Readiness" in _css(driver, "#ops-health").text
-    _wait(
-        driver, lambda d: "backups" in d.find_element("css selector", "#ops-backups").text.lower()
-    )
+    assert "closed" in _css(driver, "#ops-health").text  # the one deployment's breaker
+    _wait(driver, lambda d: backup_id in d.find_element("css selector", "#ops-backups").text)
     _shot(driver, screenshots, "07-ops")
 
     # The browser saw no policy violation or script error (refused requests, such as the 401
