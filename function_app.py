@@ -17,6 +17,7 @@ from triggers.health_api import bp as health_api
 from triggers.http_api import bp as http_api
 from triggers.report_api import bp as report_api
 from triggers.schedules import bp as schedules
+from triggers.ui_api import bp as ui_api
 
 # An invalid agents.yaml or app setting fails indexing, so a broken deployment does not start.
 check_configuration()
@@ -26,6 +27,7 @@ app.register_functions(http_api)
 app.register_functions(backup_api)
 app.register_functions(report_api)
 app.register_functions(health_api)
+app.register_functions(ui_api)
 app.register_functions(batch_orchestration)
 app.register_functions(batch_activities)
 app.register_functions(schedules)

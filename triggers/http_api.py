@@ -1,4 +1,4 @@
-"""The HTTP API: start batch runs, follow them, cancel them, list agents, ask one question.
+"""The HTTP API: start batch runs, list and follow them, cancel them, list agents, ask one question.
 
 Thin: each route authenticates, validates, calls an agentops service from the composition root
 and shapes the answer. Every error is problem+json, and bad input changes nothing. Every call
@@ -8,6 +8,7 @@ of a data route, refusals included, leaves one audit entry (`triggers.access.aud
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -16,7 +17,7 @@ from agentops.auth import ADMIN_ROLE
 from agentops.bootstrap import Services
 from agentops.conversations import ThreadOpened
 from agentops.runs.errors import RunConflictError
-from agentops.runs.requests import AskRequest, RunPage, RunPath, RunRequest
+from agentops.runs.requests import AskRequest, RunListQuery, RunPage, RunPath, RunRequest
 from agentops.settings import get_settings
 from triggers.access import Access, audited, unverified_id
 from triggers.edge import CALLER_ERRORS, read_body
@@ -28,6 +29,8 @@ from triggers.responses import (
     Answer,
     Canceled,
     RunAccepted,
+    RunList,
+    RunSummary,
     RunView,
 )
 from triggers.sse import (
@@ -95,6 +98,48 @@ async def start_run(
         return json_response(body, status=202, headers=headers)
 
     return await audited(req, context, "run.submit", f"agents/{unverified_id(agent)}", handle)
+
+
+@bp.route(route="runs", methods=["GET"])
+async def list_runs(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    async def handle(services: Services, access: Access) -> func.HttpResponse:
+        try:
+            principal = access.identify(req, services)
+            query = RunListQuery.model_validate(dict(req.params))
+            listing = await services.runs.list(
+                principal,
+                limit=query.limit,
+                continuation=query.continuation,
+                agent=query.agent,
+                status=query.status,
+            )
+        except CALLER_ERRORS as error:
+            return access.refuse(error)
+        access.details["records"] = len(listing.runs)
+        if query.agent is not None:
+            access.details["agent"] = query.agent
+        base = services.settings.base_url()
+        next_uri = None
+        if listing.continuation is not None:
+            filters = urlencode(
+                {
+                    key: value
+                    for key, value in (("agent", query.agent), ("status", query.status))
+                    if value is not None
+                }
+            )
+            next_uri = (
+                f"{base}/api/runs?limit={query.limit}&continuation={listing.continuation}"
+                + (f"&{filters}" if filters else "")
+            )
+        body = RunList(
+            runs=[RunSummary.of(snapshot, base) for snapshot in listing.runs],
+            continuation=listing.continuation,
+            next=next_uri,
+        )
+        return json_response(body)
+
+    return await audited(req, context, "run.list", "runs", handle)
 
 
 @bp.route(route="runs/{run_id}", methods=["GET"])

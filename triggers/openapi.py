@@ -16,7 +16,7 @@ from pydantic.json_schema import models_json_schema
 
 from agentops.backup.requests import BackupPage, BackupPath, RestorePath, RestoreRequest
 from agentops.reports.requests import ReportListQuery, ReportPath, ReportQuery
-from agentops.runs.requests import AskRequest, RunPage, RunPath, RunRequest
+from agentops.runs.requests import AskRequest, RunListQuery, RunPage, RunPath, RunRequest
 from triggers.backup_responses import BACKUP_RESPONSE_MODELS
 from triggers.report_responses import REPORT_RESPONSE_MODELS
 from triggers.responses import RESPONSE_MODELS
@@ -169,6 +169,18 @@ def _run_paths() -> dict[str, Any]:
                         s503="The model is unavailable (retry after Retry-After), or no data "
                         "key for a sensitive agent",
                     )
+                ),
+            }
+        },
+        "/api/runs": {
+            "get": {
+                "operationId": "list_runs",
+                "summary": "The caller's runs, newest first, a page at a time; an admin's "
+                "listing spans every tenant",
+                "parameters": _parameters(RunListQuery, "query"),
+                "responses": _responses(
+                    ("200", "A page of runs", "RunList"),
+                    s400="Bad limit, continuation, agent or status",
                 ),
             }
         },

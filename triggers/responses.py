@@ -133,6 +133,49 @@ class RunView(Response):
         )
 
 
+class RunSummary(Response):
+    """One run in a listing: its counts, usage, cost and cache savings, without items."""
+
+    id: str
+    agent: str
+    tenant: str
+    status: RunStatusName
+    created_at: str
+    finished_at: str | None
+    total: int = Field(ge=0)
+    counts: Counts
+    usage: Usage
+    cost: float
+    cache: CacheSummary
+    uri: str
+
+    @classmethod
+    def of(cls, snapshot: RunSnapshot, base_url: str) -> RunSummary:
+        run, totals = snapshot.run, snapshot.totals
+        return cls(
+            id=run.run_id,
+            agent=run.agent,
+            tenant=run.tenant_id,
+            status=str(snapshot.status),  # type: ignore[arg-type]
+            created_at=run.created_at.isoformat(),
+            finished_at=run.finished_at.isoformat() if run.finished_at else None,
+            total=run.total,
+            counts=Counts.model_validate(totals.counts.to_doc()),
+            usage=Usage.of(totals.usage),
+            cost=round(totals.cost, 6),
+            cache=CacheSummary(hits=totals.cached, saved_cost=round(totals.saved_cost, 6)),
+            uri=f"{base_url}/api/runs/{run.run_id}",
+        )
+
+
+class RunList(Response):
+    """A page of runs, newest first."""
+
+    runs: list[RunSummary]
+    continuation: str | None = Field(description="pass back to read the next page")
+    next: str | None = Field(description="the next page's URL")
+
+
 class RunAccepted(Response):
     """The Durable check-status shape. Only admins get the Durable management URLs, which carry
     the durable system key; everyone else gets this API's own URLs (statusQueryGetUri is
@@ -203,6 +246,7 @@ _EXCLUDE_NONE: dict[type[Response], bool] = {RunAccepted: True, Problem: True}
 RESPONSE_MODELS: tuple[type[Response], ...] = (
     RunAccepted,
     RunView,
+    RunList,
     Canceled,
     AgentList,
     Answer,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +23,8 @@ from pydantic import (
     WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
+
+from agentops.agents.definitions import AGENT_NAME_PATTERN
 
 # Ids this API gives out are uuid4 hex; the rule admits those and nothing that could walk a path
 # or a URL (`.`, `..`, `/`, `%`, NUL) before the ownership check runs.
@@ -145,3 +147,22 @@ class RunPage(BaseModel):
     limit: Annotated[int, Field(ge=1, le=1000), BeforeValidator(_ascii_integer)] = 100
     # A token this API gave out: an item index, in ASCII digits.
     continuation: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}$")] | None = None
+
+
+RunStatusFilter = Literal["pending", "running", "completed", "failed", "canceled", "stopped"]
+# Where the last page ended: the last run's creation time (UTC, in digits) and its id. Any token
+# of this shape is a position in the listing, so none that matches is refused.
+RUN_LIST_CONTINUATION = r"^[0-9]{8}T[0-9]{12}-[A-Za-z0-9_-]{1,64}$"
+
+
+class RunListQuery(BaseModel):
+    """`GET /api/runs` query parameters (strings on the wire, hence not strict)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: Annotated[int, Field(ge=1, le=100), BeforeValidator(_ascii_integer)] = 20
+    continuation: Annotated[str, StringConstraints(pattern=RUN_LIST_CONTINUATION)] | None = None
+    agent: Annotated[str, StringConstraints(pattern=AGENT_NAME_PATTERN)] | None = None
+    # "pending" and "running" both select the runs still under way: the store keeps a run
+    # pending until its orchestration finishes it, and the listing reads no durable status.
+    status: RunStatusFilter | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agentops import tracing
-from agentops.auth import Principal
+from agentops.auth import ADMIN_ROLE, Principal
 from agentops.encryption.records import RecordSealer
 from agentops.log_context import log_context
 from agentops.model.rate_limiter import estimate_prompt_tokens
@@ -22,6 +23,7 @@ from agentops.runs.item_metrics import run_finished
 from agentops.runs.ports import AgentLookup, BudgetGate, RunStore
 from agentops.runs.requests import RunRequest
 from agentops.settings import Settings
+from agentops.store.checks import decode_cursor, encode_cursor
 from agentops.store.records import Item, ItemTotals, Run, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,14 @@ class RunSnapshot:
     totals: ItemTotals
     items: list[Item]
     next_after: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunListing:
+    """One page of runs as their owners (or an admin) list them, with live totals."""
+
+    runs: list[RunSnapshot]
+    continuation: str | None
 
 
 class RunService:
@@ -199,6 +209,45 @@ class RunService:
         self._totals[run.run_id] = (now + reuse, totals)
         return totals
 
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        limit: int,
+        continuation: str | None = None,
+        agent: str | None = None,
+        status: str | None = None,
+    ) -> RunListing:
+        """The caller's tenant's runs, newest first; an admin's listing spans every tenant.
+
+        Each run is totalled from its items (one single-partition aggregate per run on the
+        page, run together): live progress for runs under way and cache savings for all, which
+        the run record does not keep, without a durable status call per run.
+        """
+        tenant = None if principal.has_role(ADMIN_ROLE) else principal.tenant
+        stored = RunStatus.PENDING if status == RunStatus.RUNNING else status
+        page = await self._store.list_runs(
+            tenant,
+            limit=limit,
+            continuation=_store_cursor(continuation),
+            agent=agent,
+            status=stored,
+        )
+        totals = await asyncio.gather(*(self._item_totals(run) for run in page.items))
+        snapshots = [
+            RunSnapshot(
+                run=run,
+                status=run.status if run.status in TERMINAL_RUN_STATUSES else RunStatus.RUNNING,
+                runtime_status=None,
+                progress=None,
+                totals=run_totals,
+                items=[],
+                next_after=None,
+            )
+            for run, run_totals in zip(page.items, totals, strict=True)
+        ]
+        return RunListing(runs=snapshots, continuation=_listing_token(page.continuation))
+
     async def cancel(self, principal: Principal, run_id: str) -> list[str]:
         """Mark the run canceled; returns the orchestration instances the caller must stop."""
         run = await self._owned_run(principal, run_id)
@@ -211,6 +260,29 @@ class RunService:
         chunks = math.ceil(run.total / self._settings.chunk_size) if run.total else 0
         children = [chunk_instance_id(run_id, n) for n in range(chunks)] if chunks > 1 else []
         return [run.instance_id or run_id, *children]
+
+
+def _listing_token(cursor: str | None) -> str | None:
+    """The store's keyset cursor (creation time, run id) as a token with a shape the API can
+    describe: `20261206T172948123456-<run id>`."""
+    if cursor is None:
+        return None
+    created, run_id = decode_cursor(cursor, 2)
+    return f"{created.translate(_DIGITS_ONLY)}-{run_id}"
+
+
+def _store_cursor(token: str | None) -> str | None:
+    if token is None:
+        return None
+    d, run_id = token[:21], token[22:]
+    if not (len(d) == 21 and d[8] == "T" and token[21:22] == "-" and run_id):
+        raise InvalidContinuationError("continuation: not a token this API gave out")
+    # The fixed-width form the store sorts by; an impossible date is still a position.
+    created = f"{d[:4]}-{d[4:6]}-{d[6:8]}T{d[9:11]}:{d[11:13]}:{d[13:15]}.{d[15:]}Z"
+    return encode_cursor(created, run_id)
+
+
+_DIGITS_ONLY = str.maketrans("", "", "-:.Z")
 
 
 def _after_index(continuation: str | None) -> int | None:

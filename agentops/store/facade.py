@@ -50,6 +50,7 @@ from agentops.store.records import (
     Page,
     ReportRecord,
     Run,
+    RunStatus,
     Thread,
     ThreadOwner,
 )
@@ -120,12 +121,24 @@ class StoreFacade:
         return await self._runs.update_run(check_key("run_id", run_id), **changes)
 
     async def list_runs(
-        self, tenant_id: str | None, *, limit: int = 50, continuation: str | None = None
+        self,
+        tenant_id: str | None,
+        *,
+        limit: int = 50,
+        continuation: str | None = None,
+        agent: str | None = None,
+        status: str | None = None,
     ) -> Page[Run]:
         if tenant_id is not None:
             check_key("tenant_id", tenant_id)
+        if agent is not None:
+            check_key("agent", agent)
+        if status is not None:
+            status = str(RunStatus(status))  # ValueError for a status runs never have
         check_limit(limit)
-        return await self._runs.list_runs(tenant_id, limit=limit, continuation=continuation)
+        return await self._runs.list_runs(
+            tenant_id, limit=limit, continuation=continuation, agent=agent, status=status
+        )
 
     # -- items -----------------------------------------------------------------------------
     async def add_items(self, run_id: str, queries: Sequence[str]) -> int:

@@ -114,7 +114,11 @@ def test_only_admins_get_management_urls_with_the_durable_key(
 @pytest.mark.parametrize("run_id", [".", "..", "%2e%2e", "a%2Fb", "a%00b", "x" * 200, "%E2%80%AE"])
 def test_hostile_run_ids_are_refused_not_500(api: httpx.Client, run_id: str) -> None:
     for response in (api.get(f"/api/runs/{run_id}"), api.post(f"/api/runs/{run_id}/cancel")):
-        # 405: a client normalises /runs/./cancel to /runs/cancel, which only answers GET.
+        # 405: a client normalises /runs/./cancel to /runs/cancel, which only answers GET;
+        # and /runs/. to /runs/, the listing of the caller's runs.
+        if run_id == "." and response.request.method == "GET":
+            assert response.status_code == 200 and "runs" in response.json()
+            continue
         assert response.status_code in {400, 404, 405}, (run_id, response.status_code)
         if response.status_code == 400:
             assert response.json()["errors"][0]["field"] == "run_id"

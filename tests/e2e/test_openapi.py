@@ -17,7 +17,8 @@ def _app_routes() -> set[tuple[str, str]]:
     routes: set[tuple[str, str]] = set()
     for function in app_functions():
         trigger = function.get_trigger()
-        if trigger.get_binding_name() == "httpTrigger":
+        # The monitor page's static files (`triggers.ui_api`) are not part of the JSON API.
+        if trigger.get_binding_name() == "httpTrigger" and not trigger.route.startswith("ui/"):
             for method in trigger.methods:
                 routes.add((f"/api/{trigger.route}", str(method).lower().split(".")[-1]))
     return routes

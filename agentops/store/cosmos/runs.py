@@ -83,13 +83,25 @@ class CosmosRunStore:
 
     @remote
     async def list_runs(
-        self, tenant_id: str | None, *, limit: int = 50, continuation: str | None = None
+        self,
+        tenant_id: str | None,
+        *,
+        limit: int = 50,
+        continuation: str | None = None,
+        agent: str | None = None,
+        status: str | None = None,
     ) -> Page[Run]:
         where: list[str] = []
         params: dict[str, Any] = {"n": limit + 1}
         if tenant_id is not None:
             where.append("c.tenant_id = @tenant_id")
             params["tenant_id"] = tenant_id
+        if agent is not None:
+            where.append("c.agent = @agent")
+            params["agent"] = agent
+        if status is not None:
+            where.append("c.status = @status")
+            params["status"] = status
         if continuation:
             after = decode_cursor(continuation, 2)
             condition, marks = keyset_after(("c.created_at", "c.id"), after, "@", descending=True)

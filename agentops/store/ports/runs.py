@@ -25,9 +25,16 @@ class RunStore(Protocol):
         ...
 
     async def list_runs(
-        self, tenant_id: str | None, *, limit: int = 50, continuation: str | None = None
+        self,
+        tenant_id: str | None,
+        *,
+        limit: int = 50,
+        continuation: str | None = None,
+        agent: str | None = None,
+        status: str | None = None,
     ) -> Page[Run]:
-        """Newest first. Cross-partition: for admin views, not for the request path."""
+        """Newest first, optionally only one agent's or one stored status's runs.
+        Cross-partition: for listings, not for the request path of one run."""
         ...
 
     # -- items (partition: run_id; id: index) ----------------------------------------------

@@ -55,13 +55,25 @@ class SqliteRunStore:
         return await self._db.modify("runs", "run_id = ?", (run_id,), change)
 
     async def list_runs(
-        self, tenant_id: str | None, *, limit: int = 50, continuation: str | None = None
+        self,
+        tenant_id: str | None,
+        *,
+        limit: int = 50,
+        continuation: str | None = None,
+        agent: str | None = None,
+        status: str | None = None,
     ) -> Page[Run]:
         where: list[str] = []
         params: dict[str, Any] = {"n": limit + 1}
         if tenant_id is not None:
             where.append("tenant_id = :tenant_id")
             params["tenant_id"] = tenant_id
+        if agent is not None:
+            where.append("json_extract(doc, '$.agent') = :agent")
+            params["agent"] = agent
+        if status is not None:
+            where.append("json_extract(doc, '$.status') = :status")
+            params["status"] = status
         if continuation:
             after = decode_cursor(continuation, 2)
             condition, marks = keyset_after(("created_at", "run_id"), after, ":", descending=True)

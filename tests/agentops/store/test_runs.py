@@ -5,6 +5,7 @@ Every test runs on SQLite and on the Cosmos DB adapter (see conftest)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from datetime import timedelta
 
@@ -101,6 +102,29 @@ async def test_list_runs_newest_first_with_continuation(store):
     assert seen == ["run-6", "run-5", "run-4", "run-3b", "run-3", "run-2", "run-1", "run-0"]
     everyone = await store.list_runs(None, limit=100)
     assert len(everyone.items) == 9 and everyone.continuation is None
+
+
+async def test_list_runs_filters_by_agent_and_status_across_pages(store):
+    for i in range(5):
+        run = make_run(f"run-{i}", at=T0 + timedelta(minutes=i))
+        agent = "calc" if i % 2 == 0 else "writer"
+        status = RunStatus.COMPLETED if i < 3 else RunStatus.PENDING
+        await store.create_run(dataclasses.replace(run, agent=agent, status=status))
+    await store.create_run(dataclasses.replace(make_run("other-1", tenant="globex")))
+    calc = await store.list_runs("acme", agent="calc")
+    assert [run.run_id for run in calc.items] == ["run-4", "run-2", "run-0"]
+    done, token = [], None
+    while True:
+        page = await store.list_runs("acme", limit=1, status="completed", continuation=token)
+        done += [run.run_id for run in page.items]
+        if (token := page.continuation) is None:
+            break
+    assert done == ["run-2", "run-1", "run-0"]
+    both = await store.list_runs(None, agent="writer", status="pending")
+    assert [run.run_id for run in both.items] == ["run-3"]
+    assert (await store.list_runs("globex", agent="writer")).items == []
+    with pytest.raises(ValueError):
+        await store.list_runs("acme", status="exploded")
 
 
 # -- items ---------------------------------------------------------------------------------

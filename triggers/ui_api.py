@@ -1,0 +1,85 @@
+"""The run monitor page: static files that ship with the app, served under /api/ui/.
+
+Anonymous, because the files hold no data: the page reads the app's own JSON API with the
+caller's identity (the function key it asks for, or the App Service Authentication cookie), so
+a visitor without either sees an empty shell. Only the files that ship in `ui_static/` are
+served, by an allowlist read once from the folder: a path naming anything else (`..`, an
+encoded form of it, a hidden file, a folder) is refused before the file system is touched.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from triggers.problems import problem
+
+bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+UI_ROOT = Path(__file__).with_name("ui_static")
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# One or more plain name segments: letters, digits, `-`, `_` and one dot before the suffix.
+_SAFE_PATH = re.compile(r"^(?:[a-z0-9_-]+/)*[a-z0-9_-]+\.[a-z]+$")
+# Scripts, styles and requests only from this origin; no inline code, no framing, no plugins.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
+_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    # Revalidated on each load, so a deployment's new files are seen at once.
+    "Cache-Control": "no-cache",
+}
+
+
+@functools.cache
+def shipped_files() -> dict[str, Path]:
+    """The servable files, by their path under /api/ui/."""
+    return {
+        path.relative_to(UI_ROOT).as_posix(): path
+        for path in UI_ROOT.rglob("*")
+        if path.is_file() and path.suffix in _TYPES
+    }
+
+
+def resolve(path: str) -> Path | None:
+    """The shipped file `path` names, None for anything else; ValueError for a path that
+    tries to leave the folder or hides its shape (dot segments, escapes, back-slashes)."""
+    if any(mark in path for mark in ("..", "%", "\\", "\x00")) or path.startswith("/"):
+        raise ValueError("not a path under the page's folder")
+    if not _SAFE_PATH.match(path):
+        return None
+    return shipped_files().get(path)
+
+
+@bp.route(route="ui/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def ui(req: func.HttpRequest) -> func.HttpResponse:
+    path = req.route_params.get("path") or ""
+    if not path and not req.url.split("?")[0].endswith("/"):
+        # Relative module URLs need the folder's trailing slash; the Location stays relative
+        # (never built from the request's Host header).
+        return func.HttpResponse(status_code=308, headers={**_HEADERS, "Location": "ui/"})
+    try:
+        file = resolve(path or "index.html")
+    except ValueError as error:
+        return problem(400, "Invalid request", str(error), headers=_HEADERS)
+    if file is None:
+        return problem(404, "Not found", "no such file", headers=_HEADERS)
+    return func.HttpResponse(
+        file.read_bytes(),
+        status_code=200,
+        mimetype=None,
+        headers={**_HEADERS, "Content-Type": _TYPES[file.suffix]},
+    )
