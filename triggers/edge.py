@@ -26,7 +26,12 @@ from agentops.model.types import (
     TransientModelError,
 )
 from agentops.request_limits import RequestRateExceeded
-from agentops.runs.errors import InvalidContinuationError, RunConflictError, UnknownRunError
+from agentops.runs.errors import (
+    BatchModeRefusedError,
+    InvalidContinuationError,
+    RunConflictError,
+    UnknownRunError,
+)
 from agentops.runs.requests import TOO_LARGE_ERRORS, RequestLimits
 from triggers.problems import problem
 from triggers.responses import FieldError
@@ -103,6 +108,7 @@ CALLER_ERRORS = (
     EncryptionUnavailableError,
     InvalidContinuationError,
     RunConflictError,
+    BatchModeRefusedError,
     ModelError,
 )
 
@@ -153,6 +159,8 @@ def problem_for(error: Exception) -> func.HttpResponse:
             )
         case InvalidContinuationError():
             return problem(400, "Invalid request", str(error), kind="invalid-request")
+        case BatchModeRefusedError():
+            return problem(422, "Batch mode not allowed", str(error), kind="batch-not-allowed")
         case RunConflictError():
             return problem(409, "Run already finished", str(error), kind="run-finished")
         case BudgetExceededError():

@@ -32,6 +32,8 @@ AGENT_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 MAX_CACHE_TTL_S = 30 * 24 * 3600
 MAX_OUTPUT_TOKENS = 128_000
 
+_BATCH_FIELDS = ("batch_allowed", "batch_deployment")
+
 NonEmpty = Annotated[str, Field(min_length=1)]
 
 
@@ -58,6 +60,11 @@ class AgentDefinition(BaseModel):
     max_total_output_tokens: Annotated[int | None, Field(ge=1, le=2 * MAX_OUTPUT_TOKENS)] = None
     cache_ttl_s: Annotated[int, Field(ge=0, le=MAX_CACHE_TTL_S)] = 0
     sensitive: bool = False
+    # Runs may ask for batch mode (the provider's Batch API, at its batch price) only when true.
+    batch_allowed: bool = False
+    # The Global Batch deployment that takes this agent's batch files; omitted: `deployment`
+    # (an OpenAI endpoint takes batches for any model it serves).
+    batch_deployment: Annotated[str | None, Field(min_length=1, max_length=128)] = None
     # Set by the loader from the definition and its tools' code; never written in the file.
     tool_digest: Annotated[str, Field(exclude=True, repr=False)] = ""
 
@@ -87,6 +94,11 @@ class AgentDefinition(BaseModel):
         return self
 
     @property
+    def batch_target(self) -> str:
+        """The deployment batch files name in their requests' ``model``."""
+        return self.batch_deployment or self.deployment
+
+    @property
     def total_output_tokens(self) -> int:
         """The output tokens one item may spend over all its model calls."""
         return self.max_total_output_tokens or 2 * self.max_output_tokens
@@ -95,6 +107,11 @@ class AgentDefinition(BaseModel):
     def version(self) -> str:
         """A digest of everything that shapes an answer: a changed agent gets a new version."""
         payload = self.model_dump(mode="json")
+        # Batch settings at their defaults leave the digest as it was before they existed, so
+        # adding them did not make every cached answer stale.
+        for key in _BATCH_FIELDS:
+            if payload[key] is None or payload[key] is False:
+                del payload[key]
         payload["tool_digest"] = self.tool_digest
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

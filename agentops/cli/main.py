@@ -90,6 +90,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", type=Path, help="write results as JSONL here (default stdout)")
     run.add_argument("--batch-size", type=int)
     run.add_argument("--max-in-flight", type=int)
+    run.add_argument(
+        "--mode",
+        choices=("interactive", "batch"),
+        help="batch: the provider's Batch API at its batch price (the agent must allow it)",
+    )
+    run.add_argument(
+        "--fallback",
+        action="store_true",
+        default=None,
+        help="batch mode: answer items the Batch API failed through the interactive path",
+    )
     run.add_argument("--no-wait", action="store_true", help="print the run id and return")
     run.add_argument("--poll", type=float, default=0.5, help="seconds between status checks")
     run.set_defaults(handler=_run)
@@ -243,7 +254,12 @@ def _run(client: httpx.Client, args: argparse.Namespace) -> int:
     queries = _read_queries(args.file)
     options = {
         key: value
-        for key, value in (("batch_size", args.batch_size), ("max_in_flight", args.max_in_flight))
+        for key, value in (
+            ("batch_size", args.batch_size),
+            ("max_in_flight", args.max_in_flight),
+            ("mode", args.mode),
+            ("fallback", args.fallback),
+        )
         if value is not None
     }
     started = _request(

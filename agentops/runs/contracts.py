@@ -34,6 +34,10 @@ class RunSpec(_Payload):
     retry_base_s: float = Field(gt=0)
     retry_max_s: float = Field(gt=0)
     is_root: bool = True
+    # "batch": the provider's Batch API, in rounds (with `fallback`: failed items then go
+    # through the interactive path). Absent in runs started before it existed: interactive.
+    mode: str = "interactive"
+    fallback: bool = False
     # The run's trace context (the HTTP request that started it): the orchestrator copies it
     # into each activity's input and starts no span itself. None: started before it existed.
     trace: TraceCarrier | None = None

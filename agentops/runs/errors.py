@@ -19,3 +19,7 @@ class RunConflictError(RuntimeError):
 
 class InvalidContinuationError(ValueError):
     """A continuation token that this API did not give out."""
+
+
+class BatchModeRefusedError(ValueError):
+    """The run asked for batch mode and its agent does not allow it."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -104,6 +105,9 @@ def _whole_number(value: Any) -> Any:
 WholeNumber = BeforeValidator(_whole_number)
 
 
+RunMode = Literal["interactive", "batch"]
+
+
 class RunOptions(BaseModel):
     """Per-run overrides of the app's defaults; unknown options are refused."""
 
@@ -113,6 +117,25 @@ class RunOptions(BaseModel):
     max_in_flight: Annotated[int, Field(ge=1, le=256), WholeNumber] | None = None
     item_concurrency: Annotated[int, Field(ge=1, le=100), WholeNumber] | None = None
     max_attempts: Annotated[int, Field(ge=1, le=20), WholeNumber] | None = None
+    # "batch": through the provider's Batch API, at its (lower) batch price, answered within
+    # the provider's window rather than at once; only for agents whose definition allows it.
+    # Omitted: "interactive".
+    mode: RunMode | None = None
+    # Batch mode only: items the Batch API failed or let expire, past their retry budget, are
+    # answered through the interactive path (at the interactive price) instead of failing.
+    fallback: bool | None = None
+
+    @model_validator(mode="after")
+    def _fallback_needs_batch_mode(self) -> Self:
+        if self.fallback is not None and self.mode != "batch":
+            raise PydanticCustomError(
+                "fallback_without_batch", 'fallback applies only to "mode": "batch"'
+            )
+        return self
+
+    @property
+    def run_mode(self) -> RunMode:
+        return self.mode or "interactive"
 
 
 class RunRequest(BaseModel):

@@ -18,7 +18,12 @@ from agentops.encryption.records import RecordSealer
 from agentops.log_context import log_context
 from agentops.model.rate_limiter import estimate_prompt_tokens
 from agentops.runs.contracts import RunSpec, chunk_instance_id
-from agentops.runs.errors import InvalidContinuationError, RunConflictError, UnknownRunError
+from agentops.runs.errors import (
+    BatchModeRefusedError,
+    InvalidContinuationError,
+    RunConflictError,
+    UnknownRunError,
+)
 from agentops.runs.item_metrics import run_finished
 from agentops.runs.ports import AgentLookup, BudgetGate, RunStore
 from agentops.runs.requests import RunRequest
@@ -98,7 +103,12 @@ class RunService:
         run mid-way), so a refused run leaves nothing behind. A sensitive agent's queries are
         stored sealed, and refused (EncryptionUnavailableError) when no keys are configured.
         """
-        sensitive = bool(self._agents.get(agent).sensitive)
+        definition = self._agents.get(agent)
+        if request.options.run_mode == "batch" and not definition.batch_allowed:
+            raise BatchModeRefusedError(
+                f"agent {agent} does not allow batch mode (batch_allowed in agents.yaml)"
+            )
+        sensitive = bool(definition.sensitive)
         if sensitive:
             self._sealer.require(agent)
         first = self._agents.request_for(agent, principal.tenant, request.queries[0])
@@ -143,6 +153,8 @@ class RunService:
             item_concurrency=options.get("item_concurrency", settings.item_concurrency),
             chunk_size=settings.chunk_size,
             max_attempts=options.get("max_attempts", settings.max_attempts),
+            mode=options.get("mode", "interactive"),
+            fallback=options.get("fallback", False),
             retry_base_s=settings.retry_base_s,
             retry_max_s=settings.retry_max_s,
             trace=tracing.carrier(),
