@@ -295,7 +295,12 @@ def build_services(
     store = open_store(settings, startup.cosmos_key)
     registry = load_registry(settings.resolve(settings.agents_file))
     prices = PriceTable(
-        {name: Price(p.input_per_1k, p.output_per_1k) for name, p in settings.prices.items()}
+        {
+            name: Price(
+                p.input_per_1k, p.output_per_1k, p.batch_input_per_1k, p.batch_output_per_1k
+            )
+            for name, p in settings.prices.items()
+        }
     )
     policy = RetryPolicy(
         max_attempts=settings.max_attempts,

@@ -49,6 +49,9 @@ class Price(BaseModel):
 
     input_per_1k: float = Field(ge=0)
     output_per_1k: float = Field(ge=0)
+    # Through the Batch API; omitted: half the prices above.
+    batch_input_per_1k: float | None = Field(default=None, ge=0)
+    batch_output_per_1k: float | None = Field(default=None, ge=0)
 
 
 class Settings(BaseSettings):

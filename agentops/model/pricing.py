@@ -1,8 +1,10 @@
 """What a model call costs: a price table per deployment or model, per 1,000 tokens.
 
 Defaults cover common Azure OpenAI models (global standard, USD, list prices); settings override
-or extend them. A deployment is looked up first, then the model it reports, so a deployment named
-after its team ("support-mini") can be priced explicitly while others fall back to the model.
+or extend them. The Batch API's price is the table's batch price where it gives one, else half the
+interactive price (OpenAI's and Azure OpenAI Global Batch's discount). A deployment is looked up
+first, then the model it reports, so a deployment named after its team ("support-mini") can be
+priced explicitly while others fall back to the model.
 """
 
 from __future__ import annotations
@@ -17,10 +19,33 @@ from agentops.model.types import Usage
 class Price:
     input_per_1k: float
     output_per_1k: float
+    # The Batch API's prices; None: BATCH_DISCOUNT of the interactive ones.
+    batch_input_per_1k: float | None = None
+    batch_output_per_1k: float | None = None
 
     def __post_init__(self) -> None:
-        if self.input_per_1k < 0 or self.output_per_1k < 0:
+        given = (
+            self.input_per_1k,
+            self.output_per_1k,
+            self.batch_input_per_1k,
+            self.batch_output_per_1k,
+        )
+        if any(value is not None and value < 0 for value in given):
             raise ValueError("prices must not be negative")
+
+    def for_batch(self) -> Price:
+        """What the same tokens cost through the Batch API."""
+        return Price(
+            self.input_per_1k * BATCH_DISCOUNT
+            if self.batch_input_per_1k is None
+            else self.batch_input_per_1k,
+            self.output_per_1k * BATCH_DISCOUNT
+            if self.batch_output_per_1k is None
+            else self.batch_output_per_1k,
+        )
+
+
+BATCH_DISCOUNT = 0.5
 
 
 DEFAULT_PRICES: Mapping[str, Price] = {
@@ -54,10 +79,15 @@ class PriceTable:
             found = self._prices.get(model)
         return found if found is not None else self._fallback
 
-    def cost(self, usage: Usage, deployment: str, model: str | None = None) -> float:
+    def cost(
+        self, usage: Usage, deployment: str, model: str | None = None, *, batch: bool = False
+    ) -> float:
+        """What ``usage`` costs interactively, or through the Batch API when ``batch``."""
         price = self.price(deployment, model)
         if price is None:
             return 0.0
+        if batch:
+            price = price.for_batch()
         return (
             usage.prompt_tokens * price.input_per_1k + usage.completion_tokens * price.output_per_1k
         ) / 1000.0

@@ -17,3 +17,17 @@ def test_defaults_overrides_and_fallback():
 def test_negative_price_is_refused():
     with pytest.raises(ValueError):
         Price(-1, 0)
+
+
+def test_the_batch_price_is_half_unless_the_table_says_otherwise() -> None:
+
+    usage = Usage(prompt_tokens=1000, completion_tokens=500)
+    table = PriceTable({"listed": Price(0.002, 0.008, batch_input_per_1k=0.0015)})
+    interactive = table.cost(usage, "gpt-4o-mini")
+    assert interactive > 0
+    assert table.cost(usage, "gpt-4o-mini", batch=True) == pytest.approx(interactive / 2)
+    # A batch price given for input only: output at half its interactive price.
+    assert table.cost(usage, "listed", batch=True) == pytest.approx(0.0015 + 0.5 * 0.004)
+    assert table.cost(usage, "unknown", batch=True) == 0.0
+    with pytest.raises(ValueError):
+        Price(0.001, 0.002, batch_output_per_1k=-1.0)
