@@ -94,3 +94,68 @@ class FinalizeWork(_Payload):
 def chunk_instance_id(run_id: str, number: int) -> str:
     """The sub-orchestration that runs chunk `number` of a run (cancel stops it by this id)."""
     return f"{run_id}:chunk:{number}"
+
+
+class ProviderBatch(_Payload):
+    """One batch at the provider, as the batch-mode orchestration tracks it."""
+
+    label: str  # deterministic: the run, round and file; finds the batch again after a crash
+    batch_id: str
+    status: str = "validating"
+    indexes: list[int] = Field(default_factory=list)  # the items its file carries
+
+
+class RoundWork(_Payload):
+    """Input of submit_batch_round: build round `round` for `indexes`, upload, create batches.
+
+    `history` names the blob of the answers earlier rounds returned (None in round 1)."""
+
+    run_id: str
+    tenant: str
+    agent: str
+    round: int = Field(ge=1)
+    indexes: list[int]
+    history: str | None = None
+    trace: TraceCarrier | None = None
+
+
+class RoundPlan(_Payload):
+    """Output of submit_batch_round: items settled without the model, and the batches made."""
+
+    completed: int = 0
+    failed: int = 0
+    batches: list[ProviderBatch] = Field(default_factory=list)
+
+
+class PollWork(_Payload):
+    """Input of poll_batches and cancel_batches."""
+
+    batch_ids: list[str]
+    trace: TraceCarrier | None = None
+
+
+class PollReport(_Payload):
+    statuses: dict[str, str] = Field(default_factory=dict)  # batch id -> provider status
+
+
+class CollectWork(_Payload):
+    """Input of collect_batch_round: read the round's finished batches back."""
+
+    run_id: str
+    tenant: str
+    agent: str
+    round: int = Field(ge=1)
+    batches: list[ProviderBatch]
+    history: str | None = None
+    max_attempts: int = Field(ge=1)
+    fallback: bool = False
+    trace: TraceCarrier | None = None
+
+
+class RoundReport(_Payload):
+    """Output of collect_batch_round: who goes into the next round, and the new history."""
+
+    next: list[int] = Field(default_factory=list)  # answered (maybe asking for tools) or retried
+    failed: int = 0
+    fallback: list[int] = Field(default_factory=list)  # for the interactive path
+    history: str | None = None
