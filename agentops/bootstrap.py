@@ -30,6 +30,8 @@ from agentops.conversations import ConversationService
 from agentops.encryption import KeyRing, RecordSealer
 from agentops.log_format import configure_logging
 from agentops.logging_safety import install_log_escaping
+from agentops.model.batch_api import OpenAIBatchApi
+from agentops.model.batch_files import FileLimits
 from agentops.model.breaker import BreakerConfig, BreakerRegistry
 from agentops.model.budgets import BudgetGate, BudgetLimit, Budgets
 from agentops.model.cache import ResponseCache
@@ -41,6 +43,7 @@ from agentops.reports.anomalies import ComplianceRules
 from agentops.reports.price_book import PriceBook, load_price_book
 from agentops.reports.service import FlexPlan, ReportService
 from agentops.request_limits import RequestLimiter
+from agentops.runs.batch_mode_service import BatchModeService
 from agentops.runs.batch_service import BatchService
 from agentops.runs.run_service import RunService
 from agentops.secrets import (
@@ -83,6 +86,7 @@ class Services:
     sealer: RecordSealer
     blobs: BlobStore
     breakers: BreakerRegistry
+    batch_mode: BatchModeService
 
     async def secret(self, name: str) -> SecretStr | None:
         """A secret by the app's name (``BACKUP_ENCRYPTION_KEY``); None when it is not set."""
@@ -111,6 +115,7 @@ class Services:
         finally:
             try:
                 await self.connection.aclose()
+                await self.batch_mode.aclose()
                 await self.store.close()
                 await self.blobs.close()
             finally:
@@ -321,6 +326,7 @@ def build_services(
             min_calls=settings.breaker_min_calls,
         )
     )
+    from agentops.agents.batch_rounds import BatchRounds
     from agentops.agents.runner import AgentRunner
 
     connection = open_model_connection(settings, secrets)
@@ -345,6 +351,17 @@ def build_services(
         stream_invoke=runner.stream,
     )
     agents = registry
+    blobs = open_blobs(settings)
+    batch_mode = BatchModeService(
+        store,
+        agents,
+        BatchRounds(registry),
+        OpenAIBatchApi(connection.client),
+        prices,
+        blobs,
+        container=settings.batch_container,
+        limits=FileLimits(settings.batch_file_max_requests, settings.batch_file_max_bytes),
+    )
     audit = AuditWriter(AuditTrail(store))
     sealer = RecordSealer(key_ring(settings, startup.data_encryption_keys))
     return Services(
@@ -373,8 +390,9 @@ def build_services(
         ),
         secrets=secrets,
         sealer=sealer,
-        blobs=open_blobs(settings),
+        blobs=blobs,
         breakers=breakers,
+        batch_mode=batch_mode,
     )
 
 

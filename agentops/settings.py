@@ -177,6 +177,14 @@ class Settings(BaseSettings):
         default_factory=dict, alias="AGENT_BUDGETS"
     )
     prices: Annotated[dict[str, Price], NoDecode] = Field(default_factory=dict, alias="PRICES")
+    # Batch mode: the blob container that keeps each round's answers for the next round, and
+    # what one batch input file may hold (OpenAI: 50,000 requests; Azure Global Batch: 100,000;
+    # both 200 MB).
+    batch_container: str = Field(default="batch-rounds", alias="BATCH_CONTAINER")
+    batch_file_max_requests: int = Field(default=50_000, ge=1, alias="BATCH_FILE_MAX_REQUESTS")
+    batch_file_max_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1024, alias="BATCH_FILE_MAX_BYTES"
+    )
     breaker_failure_threshold: int = Field(default=5, ge=1, alias="BREAKER_FAILURE_THRESHOLD")
     breaker_cooldown_s: float = Field(default=30.0, gt=0, alias="BREAKER_COOLDOWN_S")
     breaker_min_calls: int = Field(default=20, ge=1, alias="BREAKER_MIN_CALLS")

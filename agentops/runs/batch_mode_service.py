@@ -10,8 +10,9 @@ re-executed activity finds them instead of making them twice.
 Collecting reads each finished batch's output and error files. An answered item keeps its answer
 in the round's history blob (JSON: index -> the chat completions so far) and goes into the next
 round, which records it or sends its tool results; a failed or expired line spends one of the
-item's attempts and goes again, or, its budget spent, to the interactive path when the run
-allows it (``fallback``), else fails with its reason.
+item's attempts and goes again until its budget is spent, then fails with its reason; when the
+run allows it (``fallback``), such an item goes to the interactive path instead, on that path's
+own retry budget.
 """
 
 from __future__ import annotations
@@ -192,14 +193,14 @@ class BatchModeService:
             if result.response is not None:
                 history.setdefault(index, []).append(result.response)
                 nexts.append(index)
+            elif result.retryable and work.fallback:
+                fallback.append(index)  # the interactive path answers it, on its own budget
             elif result.retryable:
                 attempts = await self._store.record_attempt(
                     work.run_id, index, ItemError("transient", result.reason or "batch")
                 )
                 if attempts < work.max_attempts:
                     nexts.append(index)
-                elif work.fallback:
-                    fallback.append(index)
                 else:
                     await self._fail(
                         work.run_id, index, "transient", f"{result.reason} (after {attempts})"
@@ -211,6 +212,9 @@ class BatchModeService:
         name = f"{work.run_id}/round-{work.round}.json"
         await self._put_history(name, {i: history[i] for i in nexts if i in history})
         return RoundReport(next=nexts, failed=failed, fallback=fallback, history=name)
+
+    async def aclose(self) -> None:
+        await self._rounds.aclose()
 
     async def _history(self, name: str | None) -> History:
         if name is None:

@@ -68,6 +68,7 @@ async def _run(
     *,
     max_attempts: int = 3,
     limits: FileLimits | None = None,
+    fallback: bool = False,
 ) -> tuple[str, list[int], int]:
     """Drive the rounds as the orchestration does; the run id, fallback items, rounds made."""
     service = BatchModeService(
@@ -82,7 +83,7 @@ async def _run(
     )
     request = RunRequest.model_validate({"queries": queries})
     run = await services.runs.create(LOCAL_PRINCIPAL, agent, request)
-    todo, history, number, fallback = list(range(len(queries))), None, 0, []
+    todo, history, number, handed = list(range(len(queries))), None, 0, []
     while todo:
         number += 1
         work = RoundWork(
@@ -110,12 +111,12 @@ async def _run(
                 batches=plan.batches,
                 history=history,
                 max_attempts=max_attempts,
-                fallback=True,
+                fallback=fallback,
             )
         )
         todo, history = report.next, report.history
-        fallback += report.fallback
-    return run.run_id, fallback, number
+        handed += report.fallback
+    return run.run_id, handed, number
 
 
 async def test_a_run_with_tool_rounds_ends_with_the_interactive_answers(
@@ -139,27 +140,29 @@ async def test_a_run_with_tool_rounds_ends_with_the_interactive_answers(
     assert (api.calls["upload"], api.calls["create"]) == (6, 6)
 
 
-async def test_failed_and_expired_lines_are_retried_within_the_budget(
-    services: Services, rounds: BatchRounds
+@pytest.mark.parametrize("fallback", [False, True], ids=["retried", "fallback"])
+async def test_failed_lines_are_retried_within_the_budget_or_handed_over(
+    services: Services, rounds: BatchRounds, fallback: bool
 ) -> None:
-    failing = {("{run}-r1-f0", "1"), ("{run}-r2-f0", "1")}
-    seen: list[str] = []
-
     def fail(label: str, custom_id: str) -> bool:
-        run = label.split("-r")[0]
-        seen.append(label)
-        return (label.replace(run, "{run}"), custom_id) in failing or custom_id == "4"
+        # Item 4 fails every time, item 1 only in the first round.
+        return custom_id == "4" or (custom_id == "1" and label.endswith("-r1-f0"))
 
     api = MemoryBatchApi(respond=_respond(None), fail=fail)
     queries = [f"Text {n}." for n in range(6)]
-    run_id, fallback, _ = await _run(services, rounds, api, "summarizer", queries, max_attempts=2)
+    run_id, handed, _ = await _run(
+        services, rounds, api, "summarizer", queries, max_attempts=2, fallback=fallback
+    )
     items = {item.index: item for item in await services.store.get_items(run_id, range(6))}
-    # Item 4 fails every time and item 1 in both rounds it was in: their two attempts spent,
-    # both go to the interactive path (the run allows it), still pending.
-    assert fallback == [1, 4]
-    assert [str(items[i].status) for i in (1, 4)] == ["pending", "pending"]
     assert all(str(items[i].status) == "completed" for i in (0, 2, 3, 5))
-    assert seen, "the batch API was asked about each line"
+    if fallback:  # handed to the interactive path at once, pending until it answers them
+        assert handed == [1, 4]
+        assert [str(items[i].status) for i in (1, 4)] == ["pending", "pending"]
+    else:  # item 1 made it in its second round; item 4 spent both attempts
+        assert handed == []
+        assert str(items[1].status) == "completed"
+        assert str(items[4].status) == "failed" and items[4].error is not None
+        assert items[4].error.message == "batch: status 500 (server_error) (after 2)"
 
 
 async def test_an_expired_batch_sends_its_unanswered_items_again(
