@@ -3,6 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
+from activities.batch_mode import bp as batch_mode_activities
 from activities.maintenance import bp as maintenance_activities
 from activities.reports import bp as report_activities
 from activities.restore import bp as restore_activities
@@ -30,6 +31,7 @@ app.register_functions(health_api)
 app.register_functions(ui_api)
 app.register_functions(batch_orchestration)
 app.register_functions(batch_activities)
+app.register_functions(batch_mode_activities)
 app.register_functions(schedules)
 app.register_functions(maintenance_orchestration)
 app.register_functions(maintenance_activities)

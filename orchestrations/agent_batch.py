@@ -28,6 +28,7 @@ from agentops.runs.contracts import (
     RunSpec,
     chunk_instance_id,
 )
+from orchestrations.agent_batch_api import run_batch_mode
 
 bp = df.Blueprint()
 
@@ -79,7 +80,9 @@ class _Group:
 def agent_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     spec = RunSpec.model_validate(context.get_input())
     try:
-        if spec.size > spec.chunk_size:
+        if spec.mode == "batch":
+            report = yield from run_batch_mode(context, spec)
+        elif spec.size > spec.chunk_size:
             report = yield from _run_chunks(context, spec)
         else:
             report = yield from _run_window(context, spec)
