@@ -369,7 +369,7 @@ def build_services(
         store=store,
         agents=agents,
         model=model,
-        runs=RunService(store, agents, BudgetGate(budgets), settings, sealer=sealer),
+        runs=RunService(store, agents, BudgetGate(budgets), settings, sealer=sealer, prices=prices),
         batches=BatchService(
             store, agents, model, max_attempts=settings.max_attempts, sealer=sealer
         ),

@@ -7,6 +7,7 @@ of a data route, refusals included, leaves one audit entry (`triggers.access.aud
 
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import urlencode
 
@@ -16,6 +17,8 @@ import azure.functions as func
 from agentops.auth import ADMIN_ROLE
 from agentops.bootstrap import Services
 from agentops.conversations import ThreadOpened
+from agentops.model.batch_api import FINAL_STATES
+from agentops.runs.contracts import PollWork
 from agentops.runs.errors import RunConflictError
 from agentops.runs.requests import AskRequest, RunListQuery, RunPage, RunPath, RunRequest
 from agentops.settings import get_settings
@@ -180,6 +183,26 @@ async def get_run(
     return await audited(req, context, action, _run_resource(req), handle)
 
 
+async def _cancel_provider_batches(
+    services: Services, client: df.DurableOrchestrationClient, run_id: str
+) -> None:
+    """A batch-mode run's open batches at the provider, named by its status, are canceled too:
+    terminating the orchestration stops its polls, not the provider's work (or its bill)."""
+    status = await client.get_status(run_id)
+    progress = status.custom_status
+    if isinstance(progress, str):
+        progress = json.loads(progress)
+    if not isinstance(progress, dict):
+        return
+    batch_ids = [
+        str(batch["id"])
+        for batch in progress.get("batches") or []
+        if isinstance(batch, dict) and batch.get("id") and batch.get("status") not in FINAL_STATES
+    ]
+    if batch_ids:
+        await services.batch_mode.cancel(PollWork(batch_ids=batch_ids))
+
+
 @bp.route(route="runs/{run_id}/cancel", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def cancel_run(
@@ -200,6 +223,7 @@ async def cancel_run(
                 await client.terminate(instance_id, "canceled")
             except Exception:  # a chunk that never started or already ended has nothing to stop
                 logger.debug("terminate %s: nothing to stop", instance_id)
+        await _cancel_provider_batches(services, client, run_id)
         return json_response(Canceled(run_id=run_id, status="canceled"), status=202)
 
     return await audited(req, context, "run.cancel", _run_resource(req), handle)

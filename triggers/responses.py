@@ -98,6 +98,12 @@ class RunView(Response):
     counts: Counts
     usage: Usage
     cost: float
+    mode: Literal["interactive", "batch"] = Field(
+        description="batch: answered through the provider's Batch API, at its batch price"
+    )
+    interactive_cost: float | None = Field(
+        description="a batch-mode run: what the same tokens would have cost interactively"
+    )
     cache: CacheSummary
     items: list[ItemResult]
     continuation: str | None = Field(description="pass back to read the next page")
@@ -125,6 +131,10 @@ class RunView(Response):
             counts=Counts.model_validate(totals.counts.to_doc()),
             usage=Usage.of(totals.usage),
             cost=round(totals.cost, 6),
+            mode=snapshot.mode,  # type: ignore[arg-type]
+            interactive_cost=None
+            if snapshot.interactive_cost is None
+            else round(snapshot.interactive_cost, 6),
             cache=CacheSummary(hits=totals.cached, saved_cost=round(totals.saved_cost, 6)),
             items=[ItemResult.of(item) for item in snapshot.items],
             continuation=None if snapshot.next_after is None else str(snapshot.next_after),

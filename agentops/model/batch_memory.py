@@ -3,7 +3,8 @@
 Files and batches live in dicts. A batch moves one state per ``retrieve`` (validating,
 in_progress, finalizing, completed), and on completion each line's body is answered by
 ``respond`` (a chat completion for a body). ``fail`` picks lines that come back as errors
-(HTTP 500, retryable); ``expire`` makes a batch expire with only some lines answered.
+(HTTP 500, retryable); ``expire`` makes a batch expire with only some lines answered; ``hold``
+keeps batches in progress until they are canceled.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class MemoryBatchApi:
     fail: Callable[[str, str], bool] | None = None
     # Labels whose batch expires after answering the first half of its lines.
     expire: set[str] = field(default_factory=set)
+    # Batches stay in progress (until canceled): a provider that takes its time.
+    hold: bool = False
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     batches: dict[str, _Batch] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
@@ -72,7 +75,9 @@ class MemoryBatchApi:
                 self._finish(batch, "cancelled")
             else:
                 following = _PROGRESS[_PROGRESS.index(status) + 1]
-                if following == "completed":
+                if self.hold and following == "finalizing":
+                    pass
+                elif following == "completed":
                     self._finish(batch, "expired" if batch.expire else "completed")
                 else:
                     batch.state = replace(batch.state, status=following)

@@ -16,6 +16,7 @@ from agentops import tracing
 from agentops.auth import ADMIN_ROLE, Principal
 from agentops.encryption.records import RecordSealer
 from agentops.log_context import log_context
+from agentops.model.pricing import PriceTable
 from agentops.model.rate_limiter import estimate_prompt_tokens
 from agentops.runs.contracts import RunSpec, chunk_instance_id
 from agentops.runs.errors import (
@@ -66,6 +67,12 @@ class RunSnapshot:
     totals: ItemTotals
     items: list[Item]
     next_after: int | None
+    # A batch-mode run: what the same tokens would have cost through the interactive path.
+    interactive_cost: float | None = None
+
+    @property
+    def mode(self) -> str:
+        return str(self.run.options.get("mode", "interactive"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +93,9 @@ class RunService:
         *,
         sealer: RecordSealer,
         clock: Callable[[], float] = time.monotonic,
+        prices: PriceTable | None = None,
     ) -> None:
+        self._prices = prices
         self._store = store
         self._sealer = sealer
         self._agents = agents
@@ -202,7 +211,17 @@ class RunService:
             totals=totals,
             items=items,
             next_after=next_after,
+            interactive_cost=self._interactive_cost(run, totals),
         )
+
+    def _interactive_cost(self, run: Run, totals: ItemTotals) -> float | None:
+        if run.options.get("mode") != "batch" or self._prices is None:
+            return None
+        try:
+            deployment = self._agents.get(run.agent).deployment
+        except LookupError:  # an agent no longer declared: no price to compare with
+            return None
+        return self._prices.cost(totals.usage, deployment)
 
     async def _item_totals(self, run: Run) -> ItemTotals:
         """The run's totals; for a run under way, reused a while (``TOTALS_REUSE_S``)."""

@@ -182,6 +182,13 @@ async def test_a_batch_mode_run_with_tools_and_a_failed_line(app: App) -> None:
     assert (app.api.calls["upload"], app.api.calls["create"]) == (6, 6)
     status = instance.custom_status and json.loads(instance.custom_status)
     assert status and status["mode"] == "batch" and status["pending"] == 0
+    viewed = await app.call(
+        "get_run", "GET", f"/api/runs/{run_id}", route_params={"run_id": run_id}
+    )
+    view = json.loads(viewed.get_body())
+    # Nine items at half price, one interactive at full price: next to what all ten would cost.
+    assert view["mode"] == "batch"
+    assert 0 < view["cost"] < view["interactiveCost"]
 
     history = app.engine.instances[run_id].history or []
     outcomes = [
@@ -215,3 +222,39 @@ async def test_batch_mode_is_refused_for_an_agent_that_does_not_allow_it(app: Ap
     )
     assert refused.status_code == 422
     assert json.loads(refused.get_body())["type"].endswith("batch-not-allowed")
+
+
+async def test_cancel_cancels_the_providers_batches(app: App) -> None:
+    app.api.hold = True
+    started = await app.call(
+        "start_run",
+        "POST",
+        "/api/agents/summarizer/runs",
+        route_params={"agent": "summarizer"},
+        body={"queries": [f"Text {n}." for n in range(6)], "options": {"mode": "batch"}},
+    )
+    run_id = json.loads(started.get_body())["runId"]
+    for _ in range(500):
+        instance = app.engine.instances.get(run_id)
+        progress = instance.custom_status if instance else None
+        if isinstance(progress, str):
+            progress = json.loads(progress)
+        if progress and any(b["status"] == "in_progress" for b in progress.get("batches", [])):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        pytest.fail("the run's batches never showed as in progress")
+    viewed = await app.call(
+        "get_run", "GET", f"/api/runs/{run_id}", route_params={"run_id": run_id}
+    )
+    view = json.loads(viewed.get_body())
+    assert view["mode"] == "batch" and [b["id"] for b in view["progress"]["batches"]] == [
+        "batch_0",
+        "batch_1",
+    ]
+    canceled = await app.call(
+        "cancel_run", "POST", f"/api/runs/{run_id}/cancel", route_params={"run_id": run_id}
+    )
+    assert canceled.status_code == 202
+    assert {b.state.status for b in app.api.batches.values()} == {"cancelling"}
+    assert app.api.calls["cancel"] == 2
