@@ -328,11 +328,13 @@ var cosmosContainers = [
   }
 ]
 
-// The containers the app writes (agentops/backup/manifest.py, agentops/reports/service.py), and
-// the audit exports: WORM, written by operators, out of the app's reach (rbac.bicep).
+// The containers the app writes (agentops/backup/manifest.py, agentops/reports/service.py,
+// agentops/runs/batch_mode_service.py), and the audit exports: WORM, written by operators, out
+// of the app's reach (rbac.bicep).
 var appBlobContainers = [
   'backups'
   'reports'
+  'batch-rounds'
 ]
 var dataBlobContainers = [
   {
@@ -342,6 +344,10 @@ var dataBlobContainers = [
   {
     name: 'reports'
     immutabilityDays: 0 // a report regenerated for a day replaces the earlier one
+  }
+  {
+    name: 'batch-rounds'
+    immutabilityDays: 0 // a re-executed collect rewrites its round's answers
   }
   {
     name: 'audit-exports'

@@ -93,6 +93,13 @@ class AgentDefinition(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _batch_not_sensitive(self) -> Self:
+        # Batch files and round answers are kept in plain text (at the provider and in blobs).
+        if self.batch_allowed and self.sensitive:
+            raise ValueError("batch_allowed: a sensitive agent's texts are never sent in batches")
+        return self
+
     @property
     def batch_target(self) -> str:
         """The deployment batch files name in their requests' ``model``."""

@@ -63,6 +63,16 @@ def test_batch_fields_of_a_definition() -> None:
     assert (halfprice.batch_allowed, halfprice.batch_target) == (True, "gpt-4o-mini-batch")
 
 
+def test_a_sensitive_agent_cannot_allow_batch_mode() -> None:
+    from agentops.agents.definitions import AgentConfigError
+
+    text = AGENTS.replace(
+        "    batch_allowed: true\n", "    batch_allowed: true\n    sensitive: true\n"
+    )
+    with pytest.raises(AgentConfigError, match="agent 'halfprice': batch_allowed"):
+        parse_agents(text, BUILTIN_TOOLS)
+
+
 def test_batch_fields_at_their_defaults_keep_the_version() -> None:
     base = AGENTS.split("  - name: halfprice")[0]
     (before,) = parse_agents(base, BUILTIN_TOOLS)
