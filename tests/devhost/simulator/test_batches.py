@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -11,6 +13,8 @@ import openai
 import pytest
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 
+from devhost.__main__ import _simulator_app
+from devhost.durable.clock import EngineClock
 from devhost.simulator.server import RunningSimulator
 from tests.devhost.simulator.conftest import StartSimulator, user
 
@@ -352,3 +356,18 @@ async def test_knobs_change_through_patch_and_frozen_per_batch(
     assert (await openai_client.batches.retrieve(slow.id)).status == "in_progress"
     config = await control(sim, "GET", "/sim/config")
     assert config["batches"]["delay_s"] == 0
+
+
+async def test_devhost_time_skipping_carries_the_batch_clock() -> None:
+    """devhost hands its durable clock to the simulator: a skip to a timer ends the delay."""
+    engine = SimpleNamespace(clock=EngineClock(), time_skipping=True)
+    app = _simulator_app({"SIM_BATCH_DELAY_S": "3600"}, engine)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://sim/v1") as http,
+        AsyncOpenAI(base_url="http://sim/v1", api_key="k", http_client=http) as client,
+    ):
+        created = await submit(client, [request_line(c, b) for c, b in bodies(2).items()])
+        assert (await client.batches.retrieve(created.id)).status == "in_progress"
+        engine.clock.advance_to(engine.clock.now() + timedelta(seconds=3600))
+        assert (await client.batches.retrieve(created.id)).status == "completed"
