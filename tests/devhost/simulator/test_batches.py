@@ -12,6 +12,7 @@ import httpx
 import openai
 import pytest
 from openai import AsyncAzureOpenAI, AsyncOpenAI
+from openai.types.chat import ChatCompletion
 
 from devhost.__main__ import _simulator_app
 from devhost.durable.clock import EngineClock
@@ -106,12 +107,10 @@ async def test_a_batch_answers_each_line_as_the_chat_route_does(openai_client: A
         assert row["error"] is None
         assert row["id"].startswith("batch_req_")
         assert row["response"]["status_code"] == 200
-        answer = row["response"]["body"]
-        assert answer["choices"][0]["message"] == chat.choices[0].message.model_dump(
-            exclude_none=True
-        ) | {"content": chat.choices[0].message.content}
-        assert answer["choices"][0]["finish_reason"] == chat.choices[0].finish_reason
-        assert answer["usage"] == chat.usage.model_dump(exclude_none=True)  # type: ignore[union-attr]
+        answer = ChatCompletion.model_validate(row["response"]["body"])
+        assert answer.choices == chat.choices
+        assert answer.usage == chat.usage
+        assert answer.model == chat.model
     assert output["tool"]["response"]["body"]["choices"][0]["message"]["tool_calls"][0][
         "function"
     ] == {"name": "add", "arguments": '{"a":2,"b":3}'}
@@ -124,6 +123,8 @@ async def test_a_batch_answers_each_line_as_the_chat_route_does(openai_client: A
     assert stats["batches"]["lines"] == {"completed": 7}
     assert stats["batches"]["by_status"] == {"completed": 1}
     assert stats["requests"] == 7  # the chat calls above; batch lines are not chat requests
+    served = await control(client.sim, "GET", "/sim/served")  # type: ignore[attr-defined]
+    assert {row["answers"] for row in served["served"]} == {2}  # each once by batch, once by chat
 
 
 async def test_invalid_lines_get_the_chat_routes_400_in_the_error_file(
@@ -313,6 +314,8 @@ async def test_azure_url_shape_files_and_batches(start_simulator: StartSimulator
         deleted = await client.files.delete(upload.id)
         with pytest.raises(openai.NotFoundError):
             await client.files.retrieve(upload.id)
+        with pytest.raises(openai.NotFoundError):
+            await client.batches.retrieve("batch_unknown")
     assert listed == [upload.id]
     assert batch.status == "completed" and batch.endpoint == "/chat/completions"
     answer = output["one"]["response"]["body"]["choices"][0]["message"]["content"]
