@@ -280,13 +280,13 @@ class BatchService:
             for custom_id, body in requests:
                 completion_id = f"chatcmpl-simbatch{next(self._completion_ids):012d}"
                 line = answer_line(custom_id, body, config, known, completion_id, int(now))
-                if rng.random() < knobs.failed_line_rate and line.status_code == 200:
-                    line = LineAnswer(custom_id, 500, _SERVER_ERROR, line.deployment)
-                lines.append(line)
-                if line.deployment is not None:
+                if line.deployment is not None:  # a line that will fail is queued all the same
                     enqueued[line.deployment] = (
                         enqueued.get(line.deployment, 0) + line.prompt_tokens
                     )
+                if rng.random() < knobs.failed_line_rate and line.status_code == 200:
+                    line = LineAnswer(custom_id, 500, _SERVER_ERROR, line.deployment)
+                lines.append(line)
             errors = self._over_enqueued(knobs, enqueued)
         batch = Batch(
             id=batch_id,
