@@ -178,6 +178,10 @@ async def test_failed_line_rate_puts_server_errors_in_the_error_file(
         batch = await client.batches.retrieve(created.id)
         output = await rows(client, batch.output_file_id)
         errors = await rows(client, batch.error_file_id)
+        again = [request_line(c, requests[c]) for c in errors]
+        retried = await client.batches.retrieve((await submit(client, again)).id)
+        retried_output = await rows(client, retried.output_file_id)
+        retried_errors = await rows(client, retried.error_file_id)
     assert batch.request_counts is not None
     assert batch.request_counts.failed == len(errors)
     assert 20 <= len(errors) <= 60  # about a fifth
@@ -185,6 +189,9 @@ async def test_failed_line_rate_puts_server_errors_in_the_error_file(
     for row in errors.values():
         assert row["response"]["status_code"] == 500
         assert row["response"]["body"]["error"]["type"] == "server_error"
+    # Draws are per batch: the failed lines sent again mostly succeed, as a retry round would.
+    assert len(retried_errors) < len(errors) / 2
+    assert set(retried_output) | set(retried_errors) == set(errors)
 
 
 async def test_delay_follows_the_batch_clock_through_each_status(
