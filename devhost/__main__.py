@@ -69,9 +69,10 @@ def _url(host: str, sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _simulator_app(environ: dict[str, str]) -> Any:
+def _simulator_app(environ: dict[str, str], engine: Any = None) -> Any:
     try:
         from devhost.simulator.app import create_app
+        from devhost.simulator.batches import BatchClock
         from devhost.simulator.config import SimulatorConfig
     except ImportError as error:
         logger.warning("model simulator not available (%s); serving without it", error)
@@ -80,7 +81,13 @@ def _simulator_app(environ: dict[str, str]) -> Any:
         config = SimulatorConfig.from_env(environ)
     except ValueError as error:
         raise AppLoadError(f"model simulator settings: {error}") from None
-    return create_app(config)
+    batch_clock = None
+    if engine is not None and engine.time_skipping:
+        # Batches follow the durable clock: skipping to an orchestrator's poll timer also
+        # skips the simulated batch's processing delay.
+        engine_clock = engine.clock
+        batch_clock = BatchClock(lambda: engine_clock.now().timestamp())
+    return create_app(config, batch_clock)
 
 
 def _banner(host: FunctionHost, simulator_url: str | None, metrics: bool) -> Iterator[str]:
@@ -242,7 +249,7 @@ def run(settings: HostSettings) -> int:
         )
         apps: list[Any] = [build_app(host, metrics)]
         if simulator_url:
-            sim_app = _simulator_app(dict(environ))
+            sim_app = _simulator_app(dict(environ), host.engine)
             if sim_app is None:
                 servers[1].close()
                 servers.pop()

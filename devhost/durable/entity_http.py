@@ -21,12 +21,18 @@ from starlette.routing import Route
 
 from .clock import parse_time
 from .entities import UnknownEntityError
-from .http_api import _error, _flag, _int_param, _json_text, _time_param, guard
+from .http_params import (
+    CONTINUATION_HEADER,
+    error,
+    flag_param,
+    guard,
+    int_param,
+    json_text,
+    time_param,
+)
 
 if TYPE_CHECKING:
     from .engine import DurableEngine
-
-CONTINUATION_HEADER = "x-ms-continuation-token"
 
 
 def entity_routes(engine: DurableEngine, check_hub: Callable[[Request], None]) -> list[Route]:
@@ -37,18 +43,18 @@ def entity_routes(engine: DurableEngine, check_hub: Callable[[Request], None]) -
         name = request.path_params["name"]
         key = request.path_params["key"]
         operation = request.query_params.get("op") or ""
-        input_text = await _json_text(request)
+        input_text = await json_text(request)
         try:
             await engine.signal_entity(name, key, operation, input_text)
         except UnknownEntityError as exc:
-            return _error(404, str(exc))
+            return error(404, str(exc))
         return Response(status_code=202)
 
     async def read_state(request: Request) -> Response:
         check_hub(request)
         record = engine.entity_state(request.path_params["name"], request.path_params["key"])
         if record is None:
-            return _error(
+            return error(
                 404,
                 f"No entity with ID '@{request.path_params['name'].lower()}"
                 f"@{request.path_params['key']}' found.",
@@ -62,9 +68,9 @@ def entity_routes(engine: DurableEngine, check_hub: Callable[[Request], None]) -
     async def list_entities(request: Request) -> Response:
         check_hub(request)
         name = (request.path_params.get("name") or "").lower()
-        fetch_state = _flag(request, "fetchState", False)
-        time_from = _time_param(request, "lastOperationTimeFrom")
-        time_to = _time_param(request, "lastOperationTimeTo")
+        fetch_state = flag_param(request, "fetchState", False)
+        time_from = time_param(request, "lastOperationTimeFrom")
+        time_to = time_param(request, "lastOperationTimeTo")
         chosen = []
         for record in engine.entity_records.values():
             if not record.exists or (name and record.name != name):
@@ -76,14 +82,14 @@ def entity_routes(engine: DurableEngine, check_hub: Callable[[Request], None]) -
                 continue
             chosen.append(record)
         chosen.sort(key=lambda r: (r.name, r.key))
-        top = _int_param(request, "top")
+        top = int_param(request, "top")
         offset = 0
         token = request.headers.get(CONTINUATION_HEADER)
         if token:
             try:
                 offset = int(base64.urlsafe_b64decode(token.encode()).decode())
             except ValueError:
-                return _error(400, "malformed continuation token")
+                return error(400, "malformed continuation token")
         page = chosen[offset : offset + top] if top else chosen[offset:]
         headers = {}
         if top and offset + top < len(chosen):

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -16,6 +13,17 @@ from starlette.routing import Route, Router
 from devhost.trace_context import InvocationTrace
 
 from .clock import parse_time
+from .entity_http import entity_routes
+from .http_params import (
+    CONTINUATION_HEADER,
+    BadRequestError,
+    error,
+    flag_param,
+    guard,
+    int_param,
+    json_text,
+    time_param,
+)
 from .instances import RUNNING_STATUSES, Instance, status_json
 from .store import TERMINAL_STATUSES
 
@@ -25,8 +33,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 KNOWN_STATUSES = RUNNING_STATUSES | TERMINAL_STATUSES
-CONTINUATION_HEADER = "x-ms-continuation-token"
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 REWIND_UNSUPPORTED = (
@@ -34,71 +40,6 @@ REWIND_UNSUPPORTED = (
     "locally. Restart it instead (client.restart or POST .../instances/{id}/restart), which "
     "runs it again from the start with the same input and version."
 )
-
-
-class BadRequestError(ValueError):
-    """The request is malformed; answered with 400 and the message."""
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    # Message/ExceptionMessage is the shape the SDK reads from a failed start.
-    return JSONResponse({"Message": message, "ExceptionMessage": message}, status_code=status)
-
-
-def _flag(request: Request, name: str, default: bool) -> bool:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return default
-    lowered = value.lower()
-    if lowered not in ("true", "false"):
-        raise BadRequestError(f"query parameter '{name}' must be true or false, got '{value}'")
-    return lowered == "true"
-
-
-def _time_param(request: Request, name: str) -> datetime | None:
-    value = request.query_params.get(name)
-    if not value:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as exc:
-        raise BadRequestError(f"query parameter '{name}' is not an ISO 8601 time: {value}") from exc
-
-
-def _int_param(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if not value:
-        return None
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise BadRequestError(f"query parameter '{name}' must be an integer: {value}") from exc
-    if number < 0:
-        raise BadRequestError(f"query parameter '{name}' must not be negative: {value}")
-    return number
-
-
-async def _json_text(request: Request) -> str | None:
-    """The request body as the JSON text to store, or None for an empty body.
-
-    The SDK client JSON-encodes its payload and then posts that string as JSON again; a plain
-    client posts the JSON itself. Both end up as the same stored JSON text.
-    """
-    raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        text = raw.decode("utf-8")
-        decoded = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequestError(f"the request body is not valid JSON: {exc}") from exc
-    if isinstance(decoded, str):
-        try:
-            json.loads(decoded)
-        except json.JSONDecodeError:
-            return text
-        return decoded
-    return text
 
 
 def build_router(engine: DurableEngine) -> Router:
@@ -117,8 +58,8 @@ def build_router(engine: DurableEngine) -> Router:
         check_hub(request)
         name = request.path_params["name"]
         instance_id = request.path_params.get("instance_id")
-        timeout = _int_param(request, "timeout")
-        input_text = await _json_text(request)
+        timeout = int_param(request, "timeout")
+        input_text = await json_text(request)
         try:
             # The Durable SDK sends its caller's trace context; the orchestration joins it.
             trace = InvocationTrace.from_headers(request.headers)
@@ -128,7 +69,7 @@ def build_router(engine: DurableEngine) -> Router:
                 name, instance_id, input_text, trace, version=version
             )
         except ValueError as exc:
-            return _error(400, str(exc))
+            return error(400, str(exc))
         body = payload(instance_id)
         if timeout:
             instance = await engine.wait_for_terminal(instance_id, float(timeout))
@@ -147,15 +88,15 @@ def build_router(engine: DurableEngine) -> Router:
         check_hub(request)
         instance = engine.instances.get(request.path_params["instance_id"])
         if instance is None:
-            return _error(404, f"No instance with ID '{request.path_params['instance_id']}' found.")
+            return error(404, f"No instance with ID '{request.path_params['instance_id']}' found.")
         history = None
-        if _flag(request, "showHistory", False):
+        if flag_param(request, "showHistory", False):
             history = await engine.instance_history(instance)
         body = status_json(
             instance,
-            show_input=_flag(request, "showInput", True),
+            show_input=flag_param(request, "showInput", True),
             history=history,
-            show_history_output=_flag(request, "showHistoryOutput", False),
+            show_history_output=flag_param(request, "showHistoryOutput", False),
         )
         code = 202 if instance.status in RUNNING_STATUSES else 200
         headers = {}
@@ -164,8 +105,8 @@ def build_router(engine: DurableEngine) -> Router:
         return JSONResponse(body, status_code=code, headers=headers)
 
     def select(request: Request) -> list[Instance]:
-        created_from = _time_param(request, "createdTimeFrom")
-        created_to = _time_param(request, "createdTimeTo")
+        created_from = time_param(request, "createdTimeFrom")
+        created_to = time_param(request, "createdTimeTo")
         prefix = request.query_params.get("instanceIdPrefix") or ""
         statuses: set[str] | None = None
         if request.query_params.get("runtimeStatus"):
@@ -193,7 +134,7 @@ def build_router(engine: DurableEngine) -> Router:
     async def list_instances(request: Request) -> Response:
         check_hub(request)
         chosen = select(request)
-        top = _int_param(request, "top")
+        top = int_param(request, "top")
         offset = 0
         token = request.headers.get(CONTINUATION_HEADER)
         if token:
@@ -201,7 +142,7 @@ def build_router(engine: DurableEngine) -> Router:
                 offset = int(base64.urlsafe_b64decode(token.encode()).decode())
             except ValueError as exc:
                 raise BadRequestError("malformed continuation token") from exc
-        show_input = _flag(request, "showInput", True)
+        show_input = flag_param(request, "showInput", True)
         page = chosen[offset : offset + top] if top else chosen[offset:]
         headers = {}
         if top and offset + top < len(chosen):
@@ -215,7 +156,7 @@ def build_router(engine: DurableEngine) -> Router:
         check_hub(request)
         deleted = await engine.purge([request.path_params["instance_id"]])
         if not deleted:
-            return _error(404, f"No instance with ID '{request.path_params['instance_id']}' found.")
+            return error(404, f"No instance with ID '{request.path_params['instance_id']}' found.")
         return JSONResponse({"instancesDeleted": deleted}, status_code=200)
 
     async def purge_many(request: Request) -> Response:
@@ -227,12 +168,12 @@ def build_router(engine: DurableEngine) -> Router:
             chosen = [i for i in chosen if i.is_terminal]
         deleted = await engine.purge([i.instance_id for i in chosen])
         if not deleted:
-            return _error(404, "No instances matched the purge filter.")
+            return error(404, "No instances matched the purge filter.")
         return JSONResponse({"instancesDeleted": deleted}, status_code=200)
 
     async def raise_event(request: Request) -> Response:
         check_hub(request)
-        data = await _json_text(request)
+        data = await json_text(request)
         await engine.raise_event(
             request.path_params["instance_id"], request.path_params["event_name"], data
         )
@@ -250,7 +191,7 @@ def build_router(engine: DurableEngine) -> Router:
     async def restart(request: Request) -> Response:
         check_hub(request)
         instance = engine.get_instance(request.path_params["instance_id"])
-        new_id = _flag(request, "restartWithNewInstanceId", True)
+        new_id = flag_param(request, "restartWithNewInstanceId", True)
         started = await engine.start_orchestration(
             instance.name,
             None if new_id else instance.instance_id,
@@ -285,24 +226,5 @@ def build_router(engine: DurableEngine) -> Router:
         Route("/instances/{instance_id}/restart", guard(restart), methods=["POST"]),
         Route("/instances/{instance_id}/rewind", guard(rewind), methods=["POST"]),
     ]
-    from .entity_http import entity_routes  # it builds on this module's helpers
-
     routes += entity_routes(engine, check_hub)
     return Router(routes=routes)
-
-
-def guard(endpoint: Endpoint) -> Endpoint:
-    """Map the engine's and the parser's errors to 400, 404 and 410."""
-    from .engine import InstanceGoneError, InstanceNotFoundError
-
-    async def guarded(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        except BadRequestError as exc:
-            return _error(400, str(exc))
-        except InstanceNotFoundError as exc:
-            return _error(404, str(exc))
-        except InstanceGoneError as exc:
-            return _error(410, str(exc))
-
-    return guarded

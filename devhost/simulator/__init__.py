@@ -16,6 +16,21 @@ Endpoints
                                                  and the tokens they sent (cut_tokens_sent)
     GET  /sim/served                             answers and tokens by last user message (query)
     GET  /sim/health
+    POST /v1/files, /openai/files                multipart upload (purpose, file); GET lists
+                                                 (?purpose=&after=&limit=&order=)
+    GET|DELETE /v1/files/{id}, GET /v1/files/{id}/content   (and under /openai)
+    POST /v1/batches, /openai/batches            create; GET lists (?after=&limit=), newest first
+    GET  /v1/batches/{id}, POST /v1/batches/{id}/cancel     (and under /openai)
+    POST /sim/batches/advance                    {"seconds": s}: skip time on the batch clock
+
+Batches (``devhost.simulator.batches``)
+    Each line is answered as the chat route answers its body. Status follows the batch clock
+    (wall time plus skipped seconds, or devhost's durable clock under --time-skipping):
+    validating at creation, then in_progress (lines done evenly over ``delay_s``), finalizing
+    (``finalize_s``), completed; failed for a bad input file or a limit; expired when
+    ``delay_s`` runs past ``expire_after_s``; cancelling (``cancel_s``) then cancelled. Lines not
+    run are in the error file as ``batch_expired`` or ``batch_cancelled``; ``request_counts.failed``
+    counts every line of the error file. ``/sim/stats`` ``batches`` counts calls per endpoint.
 
 Answers (same request, same answer)
     Text: ``Simulated answer <d>: "<last user message, first 80 chars>".`` where ``<d>`` is the
@@ -48,6 +63,11 @@ Environment (``SimulatorConfig.from_env``; command-line flags of the same names 
                            "fault": "503"}], "repeat": false, "retry_after_ms": 1000,
                            "timeout_s": 30}
     SIM_DEPLOYMENT_FAULTS  JSON: {"<deployment>": <faults as above>} replacing SIM_FAULTS there
+    SIM_BATCH_DELAY_S, SIM_BATCH_FINALIZE_S, SIM_BATCH_CANCEL_S, SIM_BATCH_EXPIRE_AFTER_S
+                           batch timings in seconds (defaults 0, 0, 0, 86400)
+    SIM_BATCH_FAILED_LINE_RATE   share of lines answered 500 (default 0)
+    SIM_BATCH_MAX_FILE_BYTES, SIM_BATCH_MAX_LINES   per input file (200 MiB, 50,000)
+    SIM_BATCH_ENQUEUED_TOKENS    JSON: {"<deployment>|*": tokens} of unfinished batches
 
 Quotas
     Azure-style: a request costs 1 request and (prompt estimate + max tokens, or

@@ -20,6 +20,8 @@ from starlette.types import Receive, Scope, Send
 
 from devhost.simulator import openai_format as fmt
 from devhost.simulator.answers import complete
+from devhost.simulator.batch_routes import FilesAndBatches
+from devhost.simulator.batches import BatchClock
 from devhost.simulator.config import FaultKind, SimulatorConfig, describe_validation_error
 from devhost.simulator.state import SimulatorState
 from devhost.simulator.tokens import content_text, estimate_prompt_tokens
@@ -334,12 +336,21 @@ class _Control:
         return _json(b'{"status":"ok"}')
 
 
-def create_app(config: SimulatorConfig) -> Starlette:
-    """The simulator as an ASGI app; ``app.state.simulator`` holds its live state."""
-    state = SimulatorState(config)
+def create_app(config: SimulatorConfig, batch_clock: BatchClock | None = None) -> Starlette:
+    """The simulator as an ASGI app; ``app.state.simulator`` holds its live state.
+
+    ``batch_clock`` times batches (wall time unless given: a host that skips time can pass its
+    own clock so that batches follow it)."""
+    state = SimulatorState(config, batch_clock)
     chat = _ChatEndpoint(state)
     control = _Control(state)
+    files_and_batches = FilesAndBatches(
+        state,
+        lambda request: state.config.api_key is None or _has_key(request, state.config.api_key),
+    )
     routes = [
+        *files_and_batches.routes(),
+        Route("/sim/batches/advance", files_and_batches.advance, methods=["POST"]),
         Route("/v1/chat/completions", chat.handle, methods=["POST"]),
         Route("/chat/completions", chat.handle, methods=["POST"]),
         Route("/openai/deployments/{deployment}/chat/completions", chat.handle, methods=["POST"]),

@@ -120,6 +120,32 @@ class DeploymentLimits(_Strict):
     )
 
 
+class BatchConfig(_Strict):
+    """The Files and Batches endpoints. Times are on the simulator's batch clock (wall time plus
+    whatever ``POST /sim/batches/advance`` skipped), so tests need not wait."""
+
+    delay_s: float = Field(
+        0.0, ge=0.0, description="from creation to the last line done; 0 finishes at once"
+    )
+    finalize_s: float = Field(0.0, ge=0.0, description="time spent 'finalizing' after that")
+    cancel_s: float = Field(0.0, ge=0.0, description="time spent 'cancelling' before 'cancelled'")
+    expire_after_s: float = Field(
+        86_400.0, gt=0.0, description="a batch not done this long after creation expires"
+    )
+    failed_line_rate: Probability = Field(
+        0.0, description="share of lines answered 500 server_error (in the error file)"
+    )
+    max_file_bytes: int = Field(200 * 1024 * 1024, ge=1, description="upload size limit")
+    max_lines: int = Field(50_000, ge=1, description="requests per batch input file")
+    enqueued_tokens: dict[str, int] = Field(
+        default_factory=dict,
+        description="per deployment ('*' for any other): prompt tokens of unfinished batches",
+    )
+
+    def enqueued_limit(self, deployment: str) -> int | None:
+        return self.enqueued_tokens.get(deployment, self.enqueued_tokens.get("*"))
+
+
 class SimulatorConfig(_Strict):
     """Everything that shapes the simulator's behaviour. Immutable: replace it to change it."""
 
@@ -137,6 +163,7 @@ class SimulatorConfig(_Strict):
     answer_tokens: int | None = Field(
         None, ge=1, le=100_000, description="pad text answers to about this many tokens"
     )
+    batches: BatchConfig = Field(default_factory=BatchConfig)
     api_key: str | None = Field(None, description="when set, requests must carry this key")
     content_filter_phrase: str | None = Field(
         "[simulate-content-filter]",
@@ -161,6 +188,13 @@ class SimulatorConfig(_Strict):
                 latency[key] = environ[var]
         if latency:
             data["latency"] = latency
+        batches: dict[str, Any] = dict(data.get("batches", {}))
+        for var, key in _BATCH_VARS.items():
+            value = _json_var(environ, var) if key == "enqueued_tokens" else environ.get(var)
+            if value is not None:
+                batches[key] = value
+        if batches:
+            data["batches"] = batches
         for var, key in _SCALAR_VARS.items():
             if var in environ:
                 data[key] = environ[var]
@@ -184,6 +218,16 @@ _LATENCY_VARS = {
     "SIM_LATENCY_MAX_MS": "max_ms",
     "SIM_LATENCY_P99_MS": "p99_ms",
     "SIM_TOKEN_LATENCY_MS": "per_token_ms",
+}
+_BATCH_VARS = {
+    "SIM_BATCH_DELAY_S": "delay_s",
+    "SIM_BATCH_FINALIZE_S": "finalize_s",
+    "SIM_BATCH_CANCEL_S": "cancel_s",
+    "SIM_BATCH_EXPIRE_AFTER_S": "expire_after_s",
+    "SIM_BATCH_FAILED_LINE_RATE": "failed_line_rate",
+    "SIM_BATCH_MAX_FILE_BYTES": "max_file_bytes",
+    "SIM_BATCH_MAX_LINES": "max_lines",
+    "SIM_BATCH_ENQUEUED_TOKENS": "enqueued_tokens",
 }
 _SCALAR_VARS = {
     "SIM_SEED": "seed",

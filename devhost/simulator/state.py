@@ -9,6 +9,7 @@ import random
 import time
 from typing import Any
 
+from devhost.simulator.batches import BatchClock, BatchService
 from devhost.simulator.config import FaultConfig, SimulatorConfig
 from devhost.simulator.faults import FaultPlan
 from devhost.simulator.latency import LatencySampler
@@ -17,8 +18,10 @@ from devhost.simulator.stats import Stats
 
 
 class SimulatorState:
-    def __init__(self, config: SimulatorConfig) -> None:
+    def __init__(self, config: SimulatorConfig, clock: BatchClock | None = None) -> None:
         self.stats = Stats()
+        # Files and batches outlive config changes and resets, as a provider's would.
+        self.batches = BatchService(clock or BatchClock())
         self.apply(config)
 
     def apply(self, config: SimulatorConfig) -> None:
@@ -55,9 +58,11 @@ class SimulatorState:
 
     def describe(self) -> dict[str, Any]:
         now = time.monotonic()
+        self.batches.refresh_all(self.stats)
         stats = self.stats.as_dict()
         stats["schedule"] = {
             "*": self._default_plan.describe(now),
             **{name: plan.describe(now) for name, plan in self._plans.items()},
         }
+        stats["batches"]["enqueued_tokens"] = self.batches.enqueued_tokens()
         return stats

@@ -33,8 +33,38 @@ class DeploymentStats:
 
 
 @dataclass
+class BatchStats:
+    """Calls to the Files and Batches endpoints (what a provider would bill or throttle), the
+    batches by the final status they reached, and their lines by outcome."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+    lines: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        calls = {name: self.calls[name] for name in BATCH_CALLS}
+        return {**calls, "by_status": dict(self.by_status), "lines": dict(self.lines)}
+
+
+# The keys of ``/sim/stats`` ``batches``: one per endpoint, ``refused`` for any 4xx answer.
+BATCH_CALLS = (
+    "uploads",
+    "file_retrieves",
+    "file_lists",
+    "file_deletes",
+    "content_downloads",
+    "creates",
+    "retrieves",
+    "lists",
+    "cancels",
+    "refused",
+)
+
+
+@dataclass
 class Stats:
-    """Chat completion requests only; control and listing endpoints are not counted.
+    """Chat completion requests; ``batch`` counts the Files and Batches endpoints apart. Tokens
+    and ``served`` include batch lines answered (the endpoint billed them too).
 
     ``by_status`` counts outcomes: the HTTP status answered, ``dropped`` for a connection closed
     without a response, ``client_gone`` for a client that left during a slow answer.
@@ -55,6 +85,7 @@ class Stats:
     # What was answered, by the request's last user message (an item's query): answers and
     # tokens, so a test can hold a run's reported usage against what the endpoint billed.
     served: dict[str, list[int]] = field(default_factory=dict)
+    batch: BatchStats = field(default_factory=BatchStats)
 
     def deployment(self, name: str) -> DeploymentStats:
         stats = self.deployments.get(name)
@@ -108,4 +139,5 @@ class Stats:
                 "total": self.prompt_tokens + self.completion_tokens,
             },
             "deployments": {name: s.as_dict() for name, s in sorted(self.deployments.items())},
+            "batches": self.batch.as_dict(),
         }

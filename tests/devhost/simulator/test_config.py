@@ -78,3 +78,28 @@ def test_limits_star_applies_to_unnamed_deployments() -> None:
     assert config.limits_for("a").rpm == 9  # type: ignore[union-attr]
     assert config.limits_for("z").rpm == 5  # type: ignore[union-attr]
     assert SimulatorConfig().limits_for("z") is None
+
+
+def test_batch_variables_are_read_over_sim_config() -> None:
+    config = SimulatorConfig.from_env(
+        {
+            "SIM_CONFIG": '{"batches": {"delay_s": 5, "max_lines": 7}}',
+            "SIM_BATCH_DELAY_S": "60",
+            "SIM_BATCH_FINALIZE_S": "2",
+            "SIM_BATCH_CANCEL_S": "3",
+            "SIM_BATCH_EXPIRE_AFTER_S": "600",
+            "SIM_BATCH_FAILED_LINE_RATE": "0.05",
+            "SIM_BATCH_MAX_FILE_BYTES": "1000",
+            "SIM_BATCH_ENQUEUED_TOKENS": '{"*": 90000}',
+        }
+    )
+    batches = config.batches
+    assert (batches.delay_s, batches.finalize_s, batches.cancel_s) == (60, 2, 3)
+    assert (batches.expire_after_s, batches.failed_line_rate) == (600, 0.05)
+    assert (batches.max_file_bytes, batches.max_lines) == (1000, 7)
+    assert batches.enqueued_limit("any") == 90000
+
+
+def test_a_bad_batch_variable_is_named() -> None:
+    with pytest.raises(ValueError, match=r"batches\.failed_line_rate"):
+        SimulatorConfig.from_env({"SIM_BATCH_FAILED_LINE_RATE": "2"})
