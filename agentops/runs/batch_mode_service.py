@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentops.agents.batch_rounds import Answered, BatchRounds, NextRequest
-from agentops.blobs import BlobStore
+from agentops.blobs import BlobNotFoundError, BlobStore
 from agentops.model.batch_api import BatchApi
 from agentops.model.batch_files import (
     FileLimits,
@@ -168,6 +168,11 @@ class BatchModeService:
                 await self._api.cancel(batch_id)
 
     async def collect(self, work: CollectWork) -> RoundReport:
+        done = f"{work.run_id}/round-{work.round}.report.json"
+        try:  # an execution that finished before: its outcome, with no attempt spent again
+            return RoundReport.model_validate_json(await self._blobs.get(self._container, done))
+        except BlobNotFoundError:
+            pass
         history = await self._history(work.history)
         expected: dict[int, str] = {}
         results: dict[int, LineResult] = {}
@@ -211,7 +216,11 @@ class BatchModeService:
                 failed += 1
         name = f"{work.run_id}/round-{work.round}.json"
         await self._put_history(name, {i: history[i] for i in nexts if i in history})
-        return RoundReport(next=nexts, failed=failed, fallback=fallback, history=name)
+        report = RoundReport(next=nexts, failed=failed, fallback=fallback, history=name)
+        await self._blobs.put(
+            self._container, done, report.model_dump_json().encode(), overwrite=True
+        )
+        return report
 
     async def aclose(self) -> None:
         await self._rounds.aclose()

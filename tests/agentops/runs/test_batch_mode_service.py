@@ -102,18 +102,19 @@ async def _run(
         while waiting:
             statuses = (await service.poll(PollWork(batch_ids=waiting))).statuses
             waiting = [b for b in waiting if statuses[b] not in ("completed", "expired")]
-        report = await service.collect(
-            CollectWork(
-                run_id=run.run_id,
-                tenant=run.tenant_id,
-                agent=agent,
-                round=number,
-                batches=plan.batches,
-                history=history,
-                max_attempts=max_attempts,
-                fallback=fallback,
-            )
+        collect = CollectWork(
+            run_id=run.run_id,
+            tenant=run.tenant_id,
+            agent=agent,
+            round=number,
+            batches=plan.batches,
+            history=history,
+            max_attempts=max_attempts,
+            fallback=fallback,
         )
+        report = await service.collect(collect)
+        # Re-executed (at least once): the same outcome, no attempt spent twice.
+        assert await service.collect(collect) == report
         todo, history = report.next, report.history
         handed += report.fallback
     return run.run_id, handed, number
