@@ -11,7 +11,7 @@ from opentelemetry import trace
 from agentops import tracing
 from agentops.bootstrap import get_services
 from agentops.log_context import log_context
-from agentops.runs.contracts import CollectWork, PollWork, RoundWork
+from agentops.runs.contracts import CollectWork, PollWork, RoundWork, StartWork
 
 bp = df.Blueprint()
 tracer = trace.get_tracer(__name__)
@@ -35,6 +35,14 @@ async def poll_batches(work: dict[str, Any], context: func.Context) -> dict[str,
     services = await get_services()
     with tracing.activity_span(tracer, "poll_batches", job.trace, context, {}):
         return (await services.batch_mode.poll(job)).model_dump()
+
+
+@bp.activity_trigger(input_name="work")
+async def start_batches(work: dict[str, Any], context: func.Context) -> dict[str, Any]:
+    job = StartWork.model_validate(work)
+    services = await get_services()
+    with tracing.activity_span(tracer, "start_batches", job.trace, context, {}):
+        return (await services.batch_mode.start(job)).model_dump()
 
 
 @bp.activity_trigger(input_name="work")

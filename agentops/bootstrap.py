@@ -361,6 +361,7 @@ def build_services(
         blobs,
         container=settings.batch_container,
         limits=FileLimits(settings.batch_file_max_requests, settings.batch_file_max_bytes),
+        enqueued_tokens=settings.batch_enqueued_tokens,
     )
     audit = AuditWriter(AuditTrail(store))
     sealer = RecordSealer(key_ring(settings, startup.data_encryption_keys))

@@ -185,6 +185,12 @@ class Settings(BaseSettings):
     batch_file_max_bytes: int = Field(
         default=200 * 1024 * 1024, ge=1024, alias="BATCH_FILE_MAX_BYTES"
     )
+    # Prompt tokens one run may have enqueued at once per batch deployment ("*": any other), as
+    # the deployment's enqueued-token quota allows: {"gpt-4o-mini-batch": 5000000}. Files past
+    # it wait, uploaded, until earlier batches end. Empty: no limit.
+    batch_enqueued_tokens: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=dict, alias="BATCH_ENQUEUED_TOKENS"
+    )
     breaker_failure_threshold: int = Field(default=5, ge=1, alias="BREAKER_FAILURE_THRESHOLD")
     breaker_cooldown_s: float = Field(default=30.0, gt=0, alias="BREAKER_COOLDOWN_S")
     breaker_min_calls: int = Field(default=20, ge=1, alias="BREAKER_MIN_CALLS")
@@ -220,7 +226,14 @@ class Settings(BaseSettings):
     health_check_timeout_s: float = Field(default=2.0, gt=0, le=30, alias="HEALTH_CHECK_TIMEOUT_S")
     health_cache_s: float = Field(default=2.0, ge=0, le=60, alias="HEALTH_CACHE_S")
 
-    @field_validator("rate_limits", "tenant_budgets", "agent_budgets", "prices", mode="before")
+    @field_validator(
+        "rate_limits",
+        "tenant_budgets",
+        "agent_budgets",
+        "prices",
+        "batch_enqueued_tokens",
+        mode="before",
+    )
     @classmethod
     def _json_mapping(cls, value: object) -> object:
         # App settings are strings; an empty one means "none configured".

@@ -5,7 +5,9 @@ model no more, and uploads and creates the round's batches (found again by label
 twice). The orchestrator then polls the batches on durable timers with a doubling back-off (no
 activity ever waits), and once every batch has ended, one activity reads them back: answered
 items and retried lines make up the next round, which records answers or sends tool results.
-Items handed over (``fallback``) then run through the interactive path's run_agent_batch.
+Files beyond the run's enqueued-token limit at the deployment wait, uploaded, and are made
+batches as earlier ones end. Items handed over (``fallback``) then run through the interactive
+path's run_agent_batch.
 
 The custom status shows the round and its batches with their provider ids and states. Pure like
 the rest of the orchestration: time from ``context.current_utc_datetime``, no I/O.
@@ -19,10 +21,16 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.batch_mode import collect_batch_round, poll_batches, submit_batch_round
+from activities.batch_mode import (
+    collect_batch_round,
+    poll_batches,
+    start_batches,
+    submit_batch_round,
+)
 from activities.run_agent_batch import run_agent_batch
 from agentops.model.batch_api import FINAL_STATES
 from agentops.model.retry import RetryPolicy
+from agentops.runs.batch_mode_service import fits
 from agentops.runs.contracts import (
     BatchReport,
     BatchWork,
@@ -35,6 +43,8 @@ from agentops.runs.contracts import (
     RoundReport,
     RoundWork,
     RunSpec,
+    StartReport,
+    StartWork,
 )
 
 ACTIVITY_CRASH_RETRY = df.RetryOptions(
@@ -83,8 +93,11 @@ def run_batch_mode(
         batches = list(plan.batches)
         delay = FIRST_POLL
         while True:
+            batches = yield from _start_queued(context, spec, batches, plan.enqueued_limit)
             _status(context, spec, completed, failed, number, batches)
-            open_ids = [b.batch_id for b in batches if b.status not in FINAL_STATES]
+            open_ids = [
+                b.batch_id for b in batches if b.status not in FINAL_STATES and not b.queued
+            ]
             if not open_ids:
                 break
             yield context.create_timer(context.current_utc_datetime + delay)
@@ -130,6 +143,34 @@ def run_batch_mode(
     pending = spec.size - completed - failed
     _status(context, spec, completed, failed, number, [])
     return ChunkReport(completed=completed, failed=failed, pending=pending)
+
+
+def _start_queued(
+    context: df.DurableOrchestrationContext,
+    spec: RunSpec,
+    batches: list[ProviderBatch],
+    limit: int | None,
+) -> Generator[Any, Any, list[ProviderBatch]]:
+    """Start the queued files that fit beside the batches still enqueued, in file order."""
+    enqueued = sum(b.tokens for b in batches if not b.queued and b.status not in FINAL_STATES)
+    ready: list[ProviderBatch] = []
+    for batch in batches:
+        if batch.queued and fits(enqueued, batch.tokens, limit):
+            ready.append(batch)
+            enqueued += batch.tokens
+    if not ready:
+        return batches
+    started = StartReport.model_validate(
+        (
+            yield context.call_activity_with_retry(
+                start_batches,
+                ACTIVITY_CRASH_RETRY,
+                StartWork(batches=ready, trace=spec.trace).model_dump(),
+            )
+        )
+    )
+    by_label = {b.label: b for b in started.batches}
+    return [by_label.get(b.label, b) for b in batches]
 
 
 def _interactive(

@@ -40,6 +40,7 @@ class MemoryBatchApi:
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     batches: dict[str, _Batch] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
+    most_open: int = 0  # the most batches unfinished at once
 
     @property
     def line_url(self) -> str:
@@ -64,6 +65,8 @@ class MemoryBatchApi:
         total = self.files[input_file_id][1].count(b"\n")
         state = BatchState(batch_id, label, "validating", total=total)
         self.batches[batch_id] = _Batch(state, input_file_id, expire=label in self.expire)
+        open_now = sum(1 for batch in self.batches.values() if not batch.state.final)
+        self.most_open = max(self.most_open, open_now)
         return state
 
     async def retrieve(self, batch_id: str) -> BatchState:

@@ -36,6 +36,7 @@ from agentops.model.batch_files import (
 from agentops.model.pricing import PriceTable
 from agentops.model.types import ModelError, ModelRequest
 from agentops.runs.contracts import (
+    QUEUED,
     CollectWork,
     PollReport,
     PollWork,
@@ -43,6 +44,8 @@ from agentops.runs.contracts import (
     RoundPlan,
     RoundReport,
     RoundWork,
+    StartReport,
+    StartWork,
 )
 from agentops.runs.ports import AgentLookup, RunStore
 from agentops.store.records import NO_USAGE, Item, ItemError, ItemOutcome, ItemStatus
@@ -54,6 +57,16 @@ History = dict[int, list[dict[str, Any]]]
 
 def batch_label(run_id: str, round_: int, file: int) -> str:
     return f"{run_id}-r{round_}-f{file}"
+
+
+def estimated_tokens(content: bytes) -> int:
+    """Prompt tokens a batch file enqueues: about four bytes of JSON a token, rounded up."""
+    return -(-len(content) // 4)
+
+
+def fits(enqueued: int, tokens: int, limit: int | None) -> bool:
+    """Whether a batch of ``tokens`` may start beside ``enqueued``; alone, it always may."""
+    return limit is None or enqueued == 0 or enqueued + tokens <= limit
 
 
 class BatchModeService:
@@ -69,7 +82,9 @@ class BatchModeService:
         container: str,
         limits: FileLimits | None = None,
         concurrency: int = 32,
+        enqueued_tokens: Mapping[str, int] | None = None,
     ) -> None:
+        self._enqueued_tokens = dict(enqueued_tokens or {})
         self._store = store
         self._agents = agents
         self._rounds = rounds
@@ -133,19 +148,23 @@ class BatchModeService:
         for index in split.too_large:
             await self._fail(work.run_id, index, "permanent", "request larger than a batch file")
             failed += 1
+        limit = self._enqueued_limit(work.agent)
         batches: list[ProviderBatch] = []
+        enqueued = 0
         for number, file in enumerate(split.files):
             label = batch_label(work.run_id, work.round, number)
-            file_id = await self._api.upload(label, file.content)
-            state = await self._api.create(label, file_id)
-            batches.append(
-                ProviderBatch(
-                    label=label,
-                    batch_id=state.batch_id,
-                    status=state.status,
-                    indexes=list(file.indexes),
-                )
+            queued = ProviderBatch(
+                label=label,
+                batch_id="",
+                status=QUEUED,
+                indexes=list(file.indexes),
+                file_id=await self._api.upload(label, file.content),
+                tokens=estimated_tokens(file.content),
             )
+            if fits(enqueued, queued.tokens, limit):
+                queued = await self._create(queued)
+                enqueued += queued.tokens
+            batches.append(queued)
         logger.info(
             "run %s round %d: %d completed, %d failed, %d in %d batches",
             work.run_id,
@@ -155,7 +174,21 @@ class BatchModeService:
             len(lines) - len(split.too_large),
             len(batches),
         )
-        return RoundPlan(completed=completed, failed=failed, batches=batches)
+        return RoundPlan(completed=completed, failed=failed, batches=batches, enqueued_limit=limit)
+
+    async def start(self, work: StartWork) -> StartReport:
+        """Create the batches of files that waited for room under the enqueued-token limit."""
+        return StartReport(batches=[await self._create(batch) for batch in work.batches])
+
+    async def _create(self, batch: ProviderBatch) -> ProviderBatch:
+        if batch.file_id is None:
+            raise ValueError(f"batch {batch.label} has no uploaded file")
+        state = await self._api.create(batch.label, batch.file_id)
+        return batch.model_copy(update={"batch_id": state.batch_id, "status": state.status})
+
+    def _enqueued_limit(self, agent: str) -> int | None:
+        deployment = self._agents.get(agent).batch_target
+        return self._enqueued_tokens.get(deployment, self._enqueued_tokens.get("*"))
 
     async def poll(self, work: PollWork) -> PollReport:
         states = [await self._api.retrieve(batch_id) for batch_id in work.batch_ids]

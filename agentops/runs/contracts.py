@@ -96,13 +96,22 @@ def chunk_instance_id(run_id: str, number: int) -> str:
     return f"{run_id}:chunk:{number}"
 
 
+QUEUED = "queued"
+
+
 class ProviderBatch(_Payload):
     """One batch at the provider, as the batch-mode orchestration tracks it."""
 
     label: str  # deterministic: the run, round and file; finds the batch again after a crash
-    batch_id: str
+    batch_id: str  # "" while queued: uploaded, waiting for room under the enqueued-token limit
     status: str = "validating"
     indexes: list[int] = Field(default_factory=list)  # the items its file carries
+    file_id: str | None = None
+    tokens: int = 0  # the prompt tokens its file enqueues, estimated from its size
+
+    @property
+    def queued(self) -> bool:
+        return self.status == QUEUED
 
 
 class RoundWork(_Payload):
@@ -124,6 +133,19 @@ class RoundPlan(_Payload):
 
     completed: int = 0
     failed: int = 0
+    batches: list[ProviderBatch] = Field(default_factory=list)
+    # Prompt tokens the run may have enqueued at the deployment at once; None: no limit.
+    enqueued_limit: int | None = None
+
+
+class StartWork(_Payload):
+    """Input of start_batches: queued files that now fit under the enqueued-token limit."""
+
+    batches: list[ProviderBatch]
+    trace: TraceCarrier | None = None
+
+
+class StartReport(_Payload):
     batches: list[ProviderBatch] = Field(default_factory=list)
 
 

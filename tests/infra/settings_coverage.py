@@ -31,6 +31,7 @@ LEFT_TO_DEFAULT: dict[str, str] = {
     "BATCH_CONTAINER": "batch-rounds, the container the Bicep creates",
     "BATCH_FILE_MAX_REQUESTS": "50,000, within both OpenAI's and Azure Global Batch's limit",
     "BATCH_FILE_MAX_BYTES": "200 MB, both providers' limit per file",
+    "BATCH_ENQUEUED_TOKENS": "no limit until the batch deployment's quota is known",
     "BACKUP_RANGE_DOCS": "where the store splits by count (SQLite); Cosmos splits by partition",
     "WEBSITE_AUTH_ENABLED": "set by the platform when App Service Authentication is turned on",
     "WEBSITE_HOSTNAME": "set by the platform to the app's host name",

@@ -112,6 +112,8 @@ async def app(tmp_path: Path, sim: RunningSimulator, monkeypatch: pytest.MonkeyP
             built.blobs,
             container="batch-rounds",
             limits=FileLimits(max_requests=4),
+            # Room for one file's prompt at a time: the others wait, uploaded.
+            enqueued_tokens={"*": 1},
         ),
     )
     monkeypatch.setattr(bootstrap, "_services", services)
@@ -176,6 +178,10 @@ async def test_a_batch_mode_run_with_tools_and_a_failed_line(app: App) -> None:
     assert by_index[0].cost == pytest.approx(full / 2)
     # 10 items in files of 4: 3 files in round 1, 3 again for the tool results (item 3 gone).
     assert (app.api.calls["upload"], app.api.calls["create"]) == (6, 6)
+    assert app.api.most_open == 1  # within the enqueued-token limit, one batch at a time
+    history = app.engine.instances[run_id].history or []
+    started = [e for e in history if e.get("Name") == "start_batches"]
+    assert len(started) >= 4, "queued files were started as earlier batches ended"
     status = instance.custom_status and json.loads(instance.custom_status)
     assert status and status["mode"] == "batch" and status["pending"] == 0
     viewed = await app.call(
@@ -186,7 +192,6 @@ async def test_a_batch_mode_run_with_tools_and_a_failed_line(app: App) -> None:
     assert view["mode"] == "batch"
     assert 0 < view["cost"] < view["interactiveCost"]
 
-    history = app.engine.instances[run_id].history or []
     outcomes = [
         run_episode(
             app.functions["agent_batch"],
@@ -244,13 +249,12 @@ async def test_cancel_cancels_the_providers_batches(app: App) -> None:
         "get_run", "GET", f"/api/runs/{run_id}", route_params={"run_id": run_id}
     )
     view = json.loads(viewed.get_body())
-    assert view["mode"] == "batch" and [b["id"] for b in view["progress"]["batches"]] == [
-        "batch_0",
-        "batch_1",
-    ]
+    # Two files; room for one at a time: the second waits, uploaded, with no batch yet.
+    shown = [(b["id"], b["status"]) for b in view["progress"]["batches"]]
+    assert view["mode"] == "batch" and shown == [("batch_0", "in_progress"), ("", "queued")]
     canceled = await app.call(
         "cancel_run", "POST", f"/api/runs/{run_id}/cancel", route_params={"run_id": run_id}
     )
     assert canceled.status_code == 202
     assert {b.state.status for b in app.api.batches.values()} == {"cancelling"}
-    assert app.api.calls["cancel"] == 2
+    assert app.api.calls["cancel"] == 1

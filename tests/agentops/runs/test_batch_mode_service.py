@@ -20,7 +20,7 @@ from agentops.model.batch_memory import MemoryBatchApi
 from agentops.model.pricing import PriceTable
 from agentops.model.types import Usage
 from agentops.runs.batch_mode_service import BatchModeService
-from agentops.runs.contracts import CollectWork, PollWork, RoundWork
+from agentops.runs.contracts import CollectWork, PollWork, RoundWork, StartWork
 from agentops.runs.requests import RunRequest
 from agentops.settings import Settings
 from tests.agentops.model.test_request_body import REPO_AGENTS, RecordingModel
@@ -185,3 +185,35 @@ async def test_an_expired_batch_sends_its_unanswered_items_again(
     # The expired batch answered its first half; the second spent an attempt and went again.
     assert [i.attempts for i in items] == [1, 1, 2, 2]
     assert api.calls["create"] == 2
+
+
+async def test_files_past_the_enqueued_token_limit_wait_uploaded(
+    services: Services, rounds: BatchRounds
+) -> None:
+    api = MemoryBatchApi(respond=_respond(None))
+    service = BatchModeService(
+        services.store,
+        services.agents,
+        rounds,
+        api,
+        PriceTable(),
+        services.blobs,
+        container=CONTAINER,
+        limits=FileLimits(max_requests=2),
+        enqueued_tokens={"gpt-4o-mini": 150, "*": 1},
+    )
+    request = RunRequest.model_validate({"queries": [f"Text {n}." for n in range(6)]})
+    run = await services.runs.create(LOCAL_PRINCIPAL, "summarizer", request)
+    work = RoundWork(
+        run_id=run.run_id, tenant=run.tenant_id, agent="summarizer", round=1, indexes=[*range(6)]
+    )
+    plan = await service.submit(work)
+    assert plan.enqueued_limit == 150
+    assert [b.queued for b in plan.batches] == [False, True, True]
+    assert all(b.file_id and b.tokens > 0 for b in plan.batches)
+    assert (api.calls["upload"], api.calls["create"]) == (3, 1)
+    started = await service.start(StartWork(batches=plan.batches[1:]))
+    assert [b.status for b in started.batches] == ["validating", "validating"]
+    assert len({b.batch_id for b in [plan.batches[0], *started.batches]}) == 3
+    again = await service.start(StartWork(batches=plan.batches[1:]))
+    assert again == started and api.calls["create"] == 3  # found by label, not made twice
