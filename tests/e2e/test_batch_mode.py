@@ -37,13 +37,13 @@ def test_a_batch_run_answers_as_the_interactive_path_at_half_the_cost(
     api: httpx.Client, app_host: Devhost, batches: None
 ) -> None:
     before = _sim(app_host, "/sim/stats")["batches"]
-    queries = [f"Summarise item {n}: the quarterly figures rose by {n} %." for n in range(300)]
+    queries = [f"Summarise item {n}: the quarterly figures rose by {n} %." for n in range(1000)]
     batch = start_run(api, "summarizer", queries, mode="batch")
     view = wait_run(api, batch["runId"], timeout=120)
-    assert view["status"] == "completed" and view["counts"]["completed"] == 300, view
+    assert view["status"] == "completed" and view["counts"]["completed"] == 1000, view
     interactive = start_run(api, "summarizer", queries, max_attempts=5)
     other = wait_run(api, interactive["runId"], timeout=120)
-    assert other["counts"]["completed"] == 300
+    assert other["counts"]["completed"] == 1000
     assert _answers(api, batch["runId"]) == _answers(api, interactive["runId"])
     assert view["usage"] == other["usage"]
     assert view["cost"] == pytest.approx(other["cost"] / 2, rel=1e-3)
