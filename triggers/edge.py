@@ -160,7 +160,9 @@ def problem_for(error: Exception) -> func.HttpResponse:
         case InvalidContinuationError():
             return problem(400, "Invalid request", str(error), kind="invalid-request")
         case BatchModeRefusedError():
-            return problem(422, "Batch mode not allowed", str(error), kind="batch-not-allowed")
+            # 409, not 422: the request is valid and the agent's configuration refuses it, and a
+            # schema-valid request may be refused only for the state it meets (the fuzz test).
+            return problem(409, "Batch mode not allowed", str(error), kind="batch-not-allowed")
         case RunConflictError():
             return problem(409, "Run already finished", str(error), kind="run-finished")
         case BudgetExceededError():

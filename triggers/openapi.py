@@ -140,7 +140,7 @@ def _run_paths() -> dict[str, Any]:
                         s400="Body not JSON, wrong types, blank or no queries, unknown options",
                         s404="Unknown agent",
                         s413="Body too large, too many queries, or a query too large",
-                        s422="Batch mode asked for an agent that does not allow it",
+                        s409="Batch mode asked for an agent that does not allow it",
                         s503="The run could not be started (durable backend, or no data key "
                         "for a sensitive agent); retry later",
                     ),

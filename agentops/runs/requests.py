@@ -111,7 +111,15 @@ RunMode = Literal["interactive", "batch"]
 class RunOptions(BaseModel):
     """Per-run overrides of the app's defaults; unknown options are refused."""
 
-    model_config = _STRICT
+    # The rule of _fallback_needs_batch_mode, in the schema too (JSON Schema 2020-12 if/then).
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"fallback": {"const": True}}, "required": ["fallback"]},
+            "then": {"properties": {"mode": {"const": "batch"}}, "required": ["mode"]},
+        },
+    )
 
     batch_size: Annotated[int, Field(ge=1, le=100), WholeNumber] | None = None
     max_in_flight: Annotated[int, Field(ge=1, le=256), WholeNumber] | None = None
@@ -127,7 +135,7 @@ class RunOptions(BaseModel):
 
     @model_validator(mode="after")
     def _fallback_needs_batch_mode(self) -> Self:
-        if self.fallback is not None and self.mode != "batch":
+        if self.fallback and self.mode != "batch":
             raise PydanticCustomError(
                 "fallback_without_batch", 'fallback applies only to "mode": "batch"'
             )

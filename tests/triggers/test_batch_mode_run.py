@@ -221,7 +221,7 @@ async def test_batch_mode_is_refused_for_an_agent_that_does_not_allow_it(app: Ap
         route_params={"agent": "triage"},
         body={"queries": ["q"], "options": {"mode": "batch"}},
     )
-    assert refused.status_code == 422
+    assert refused.status_code == 409
     assert json.loads(refused.get_body())["type"].endswith("batch-not-allowed")
 
 

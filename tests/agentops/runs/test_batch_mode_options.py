@@ -48,7 +48,7 @@ def test_mode_defaults_to_interactive_and_takes_batch() -> None:
         {"mode": "BATCH"},
         {"mode": 1},
         {"fallback": True},  # without batch mode it means nothing: refused, not ignored
-        {"mode": "interactive", "fallback": False},
+        {"mode": "interactive", "fallback": True},
         {"mode": "batch", "fallback": "yes"},
     ],
 )
@@ -100,7 +100,7 @@ async def test_batch_mode_is_refused_for_an_agent_that_does_not_allow_it(
     with pytest.raises(BatchModeRefusedError) as refused:
         await services.runs.create(LOCAL_PRINCIPAL, "plain", request)
     response = problem_for(refused.value)
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert json.loads(response.get_body())["type"].endswith("batch-not-allowed")
 
 
@@ -144,8 +144,10 @@ def test_the_openapi_document_describes_the_mode() -> None:
     assert json.dumps(options["mode"]).count('"batch"') == 1
     assert "interactive" in json.dumps(options["mode"])
     assert "boolean" in json.dumps(options["fallback"])
+    schema = document["components"]["schemas"]["RunOptions"]
+    assert schema["then"]["properties"]["mode"] == {"const": "batch"}
     start = document["paths"]["/api/agents/{agent}/runs"]["post"]["responses"]
-    assert "422" in start
+    assert "409" in start
 
 
 def test_the_cli_sends_the_mode() -> None:
