@@ -186,6 +186,10 @@ async def _serve(
     # as they exit, and an exporter that finds nobody listening retries before giving up.
     first = [task for task, item in zip(tasks, servers, strict=True) if not item.stops_last]
     results = await asyncio.gather(*first, return_exceptions=True)
+    # The app in this process sends its last metrics while the receiver still listens (in a
+    # thread: the receiver is served by this loop); left to interpreter exit, the final export
+    # would find nobody there and log an error at every stop.
+    await asyncio.to_thread(_shut_down_meter_provider)
     request_exit(last=True)
     results += await asyncio.gather(*(t for t in tasks if t not in first), return_exceptions=True)
     for result in results:
@@ -194,6 +198,14 @@ async def _serve(
             return EXIT_START_ERROR
     logger.info("devhost stopped")
     return 0 if main.started else EXIT_START_ERROR
+
+
+def _shut_down_meter_provider() -> None:
+    from opentelemetry import metrics
+
+    shutdown = getattr(metrics.get_meter_provider(), "shutdown", None)
+    if shutdown is not None:  # an SDK provider; the API's proxy has nothing to flush
+        shutdown()
 
 
 HTTP_STREAMS_SETTING = "HTTP_STREAMS"
