@@ -332,3 +332,28 @@ def start_devhost(
             devhost.stop()
         if owned_dir:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def simulator_process(*args: str, env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """``python -m devhost.simulator --port 0 <args>`` in a process of its own (so that what it
+    counted survives a devhost it serves being killed); yields its OpenAI base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devhost.simulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("model simulator listening on http://127.0.0.1:"):
+            raise DevhostStartError(f"the model simulator did not start: {line!r}")
+        yield line.split()[-1]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

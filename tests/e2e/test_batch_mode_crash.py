@@ -7,9 +7,6 @@ restarted on the same state; the run then finds its batch again by label and com
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devhost.testing import start_devhost
+from devhost.testing import simulator_process, start_devhost
 from tests.e2e.conftest import OPERATOR, PROJECT_ROOT, app_env, start_run, wait_run
 
 pytestmark = pytest.mark.slow
@@ -28,24 +25,8 @@ ITEMS = 200
 @pytest.fixture
 def simulator() -> Iterator[str]:
     """``python -m devhost.simulator`` whose batches take a few seconds: its OpenAI base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devhost.simulator", "--port", "0", "--latency-ms", "5"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "SIM_BATCH_DELAY_S": "4"},
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("model simulator listening on "), line
-        yield line.split()[-1]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with simulator_process("--latency-ms", "5", env={"SIM_BATCH_DELAY_S": "4"}) as url:
+        yield url
 
 
 def test_a_killed_batch_run_finds_its_upload_and_batch_again(

@@ -9,8 +9,6 @@ run's reported usage is held against it, item by item.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devhost.testing import start_devhost
+from devhost.testing import simulator_process, start_devhost
 from tests.e2e.conftest import OPERATOR, PROJECT_ROOT, all_items, app_env, start_run, wait_run
 
 pytestmark = pytest.mark.slow
@@ -30,23 +28,8 @@ ITEMS = 1_000
 @pytest.fixture
 def simulator() -> Iterator[str]:
     """``python -m devhost.simulator`` on a free port: its OpenAI base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devhost.simulator", "--port", "0", "--latency-ms", "200"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("model simulator listening on "), line
-        yield line.split()[-1]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with simulator_process("--latency-ms", "200") as url:
+        yield url
 
 
 def _completed(api: httpx.Client, run_id: str) -> int:

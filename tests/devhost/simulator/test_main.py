@@ -9,29 +9,14 @@ from collections.abc import Iterator
 import pytest
 from openai import OpenAI
 
+from devhost import testing
 from tests.devhost.simulator.conftest import user
 
 
 @pytest.fixture
 def simulator_process() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devhost.simulator", "--port", "0", "--latency-ms", "5",
-         "--limits", '{"m": {"rpm": 6000}}'],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("model simulator listening on http://127.0.0.1:"), line
-        yield line.split()[-1]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with testing.simulator_process("--latency-ms", "5", "--limits", '{"m": {"rpm": 6000}}') as url:
+        yield url
 
 
 def test_module_serves_with_its_flags(simulator_process: str) -> None:
