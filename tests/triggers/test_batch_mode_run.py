@@ -16,10 +16,7 @@ from typing import Any
 import azure.functions as func
 import httpx2
 import pytest
-import uvicorn
 from azure.durable_functions.models.utils import http_utils
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from agentops import bootstrap
 from agentops.agents.batch_rounds import BatchRounds
@@ -30,7 +27,6 @@ from agentops.model.pricing import PriceTable
 from agentops.runs.batch_mode_service import BatchModeService
 from agentops.settings import Settings
 from devhost.durable import DurableEngine
-from devhost.durable.binding import DurableUrls
 from devhost.durable.history import EventType, scheduled_ids, scheduled_signature
 from devhost.durable.replay import run_episode
 from devhost.invoke import InvocationContext
@@ -38,6 +34,7 @@ from devhost.simulator.config import SimulatorConfig
 from devhost.simulator.server import RunningSimulator, serve_in_background
 from devhost.trace_context import InvocationTrace
 from tests.agentops.model.test_request_body import RecordingModel
+from tests.durable_server import served_engine
 from tests.e2e.conftest import app_functions, principal_headers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -127,32 +124,13 @@ async def app(tmp_path: Path, sim: RunningSimulator, monkeypatch: pytest.MonkeyP
         time_skipping=True,
     )
     await engine.start()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            Starlette(routes=[Mount("/durabletask", app=engine.router())]),
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-        )
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not serving.done()
-        await asyncio.sleep(0.005)
-    base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    engine.publish(
-        DurableUrls(
-            public_base_url=base, system_key=DURABLE_KEY, rpc_base_url=f"{base}/durabletask/"
-        )
-    )
-    try:
-        yield App(services, engine, functions, api)
-    finally:
-        server.should_exit = True
-        await serving
-        await engine.stop()
-        await services.aclose()
-        await http_utils._close_session()
+    async with served_engine(engine, DURABLE_KEY):
+        try:
+            yield App(services, engine, functions, api)
+        finally:
+            await engine.stop()
+            await services.aclose()
+            await http_utils._close_session()
 
 
 async def test_a_batch_mode_run_with_tools_and_a_failed_line(app: App) -> None:

@@ -9,7 +9,6 @@ any span's name, attributes, events or status.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,24 +18,21 @@ from typing import Any
 
 import azure.functions as func
 import pytest
-import uvicorn
 from azure.durable_functions.models.utils import http_utils
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from agentops import bootstrap
 from agentops.bootstrap import Services, build_services
 from agentops.settings import Settings
 from devhost.durable import DurableEngine
-from devhost.durable.binding import DurableUrls
 from devhost.durable.history import EventType, scheduled_ids, scheduled_signature
 from devhost.durable.replay import run_episode
 from devhost.invoke import InvocationContext
 from devhost.simulator.config import SimulatorConfig
 from devhost.simulator.server import RunningSimulator, serve_in_background
 from devhost.trace_context import InvocationTrace
+from tests.durable_server import served_engine
 from tests.e2e.conftest import app_functions, principal_headers
 from tests.telemetry_capture import CapturedTelemetry
 
@@ -137,33 +133,13 @@ async def app(
         time_skipping=True,
     )
     await engine.start()
-    router = engine.router()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            Starlette(routes=[Mount("/durabletask", app=router)]),
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-        )
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not serving.done()
-        await asyncio.sleep(0.005)
-    base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    engine.publish(
-        DurableUrls(
-            public_base_url=base, system_key=DURABLE_KEY, rpc_base_url=f"{base}/durabletask/"
-        )
-    )
-    try:
-        yield App(services, engine, functions)
-    finally:
-        server.should_exit = True
-        await serving
-        await engine.stop()
-        await services.aclose()
-        await http_utils._close_session()
+    async with served_engine(engine, DURABLE_KEY):
+        try:
+            yield App(services, engine, functions)
+        finally:
+            await engine.stop()
+            await services.aclose()
+            await http_utils._close_session()
 
 
 def _ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[str]:
