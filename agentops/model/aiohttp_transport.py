@@ -14,6 +14,7 @@ mapping of aiohttp's errors to httpx's, which the SDK turns into its connection 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -40,16 +41,13 @@ class WholeAnswerAiohttpTransport(AiohttpTransport):
         except httpx2.RequestNotRead:
             return await super().handle_async_request(request)  # a streamed upload
         with map_aiohttp_exceptions():
-            response = await self.client.request(
+            response = await self._send(
                 request.method,
                 str(request.url),
-                headers=request.headers,
-                data=data,
-                allow_redirects=False,
-                auto_decompress=False,
-                compress=False,
-                timeout=self._timeout(request.extensions.get("timeout", {})),
-                server_hostname=request.extensions.get("sni_hostname"),
+                request.headers,
+                data,
+                self.timeout_for(request.extensions.get("timeout", {})),
+                request.extensions.get("sni_hostname"),
             )
             extensions = dict(_HTTP_11)
             if response.reason:
@@ -62,10 +60,7 @@ class WholeAnswerAiohttpTransport(AiohttpTransport):
                     request=request,
                     extensions=extensions,
                 )
-            try:
-                content = await response.read()
-            finally:
-                response.release()
+            content = await _read(response)
         return httpx2.Response(
             status_code=response.status,
             headers=response.raw_headers,
@@ -74,10 +69,61 @@ class WholeAnswerAiohttpTransport(AiohttpTransport):
             extensions=extensions,
         )
 
-    def _timeout(self, timeout: dict[str, Any]) -> aiohttp.ClientTimeout:
+    def session(self) -> aiohttp.ClientSession:
+        """The one aiohttp session (connection pool), made as the adapter makes it on first use."""
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        return self.client
+
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        data: bytes,
+        timeouts: aiohttp.ClientTimeout,
+        server_hostname: str | None,
+    ) -> tuple[aiohttp.ClientResponse, bytes]:
+        """One whole answer on the session, for callers that build their own requests
+        (``agentops.model.direct_post``): the response (its head) and its body, undecoded, with
+        aiohttp's errors mapped to httpx's as for any request of this transport."""
+        with map_aiohttp_exceptions():
+            response = await self._send(method, url, headers, data, timeouts, server_hostname)
+            return response, await _read(response)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Any,
+        data: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+        server_hostname: str | None,
+    ) -> Any:
+        return self.session().request(
+            method,
+            url,
+            headers=headers,
+            data=data,
+            allow_redirects=False,
+            auto_decompress=False,
+            compress=False,
+            timeout=timeout,
+            server_hostname=server_hostname,
+        )
+
+    def timeout_for(self, timeout: dict[str, Any]) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts for httpx's timeout extension, as the adapter maps them."""
         key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
         found = self._timeouts.get(key)
         if found is None:
             found = aiohttp.ClientTimeout(sock_connect=key[0], sock_read=key[1], connect=key[2])
             self._timeouts[key] = found
         return found
+
+
+async def _read(response: aiohttp.ClientResponse) -> bytes:
+    try:
+        return await response.read()
+    finally:
+        response.release()

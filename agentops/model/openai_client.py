@@ -9,7 +9,9 @@ which holds up better with many concurrent requests on one event loop; on aiohtt
 are not streamed are read whole inside the transport (``agentops.model.aiohttp_transport``).
 
 Chat completion requests skip the SDK's type walk over messages and tools where it changes
-nothing (``agentops.model.request_body``).
+nothing (``agentops.model.request_body``); on aiohttp, those not streamed are sent on the
+transport's session without the SDK's per-request httpx machinery, as the SDK would send them
+(``agentops.model.direct_post``).
 
 A key is a ``SecretStr`` or an async callable returning one: the SDK awaits the callable before
 every request, so a key rotated in Key Vault is used as soon as the secret cache reads it,
@@ -29,6 +31,7 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI, DefaultAioHttpClient, DefaultA
 from pydantic import SecretStr
 
 from agentops.model.aiohttp_transport import WholeAnswerAiohttpTransport
+from agentops.model.direct_post import post_directly
 from agentops.model.request_body import skip_type_walk
 
 if TYPE_CHECKING:
@@ -59,6 +62,8 @@ class ModelConnection:
 
     def __init__(self, client: AsyncOpenAI, *, label: str, transport: Transport) -> None:
         skip_type_walk(client)
+        if transport is Transport.AIOHTTP:
+            post_directly(client)
         self.client = client
         self.label = label
         self.transport = transport
