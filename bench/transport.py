@@ -14,6 +14,13 @@ Starts the model simulator as a separate process (``python -m devhost.simulator 
   ``asyncio.gather``; it never has more than 10 calls in flight, so it cannot beat N x L / 10.
 - ``runner-httpx`` / ``runner-aiohttp``: ``AgentRunner`` (Agent Framework agent, the summarizer
   from agents.yaml) over ``ModelConnection`` with a semaphore of C.
+- ``conn-sdk`` / ``conn-direct``: ``client.chat.completions.create`` on a ``ModelConnection`` over
+  aiohttp, through the SDK's own post and through ``agentops.model.direct_post``: the SDK's
+  per-request cost against the direct path's. ``runner-aiohttp-sdk`` is ``runner-aiohttp`` with
+  the direct path off.
+
+Rounds alternate the scenarios (``--repeat``); with more than one, the medians of wall time and
+of CPU per request are printed per scenario.
 
 Prints one row per run: wall time, the bound, the ratio, requests per second, this process's CPU
 time per request (the client's own cost; the simulator's CPU is in another process), and errors.
@@ -184,13 +191,45 @@ class Bench:
             await client.close()
         return ok, errors
 
-    async def _runner_scenario(self, transport: Transport) -> tuple[int, int]:
+    def _connection(self, transport: Transport, *, direct: bool = True) -> ModelConnection:
         connection = ModelConnection.openai_compatible(
             base_url=self.base_url,
             api_key=SecretStr(API_KEY),
             timeout_s=60,
             transport=transport,
         )
+        if not direct:  # the SDK's own post, as before agentops.model.direct_post
+            client = connection.client
+            client.chat.completions._post = client.post  # type: ignore[method-assign]
+        return connection
+
+    async def _conn_scenario(self, *, direct: bool) -> tuple[int, int]:
+        connection = self._connection(Transport.AIOHTTP, direct=direct)
+        completions = connection.client.chat.completions
+
+        async def call(i: int) -> None:
+            await completions.create(
+                model=self.agent.deployment,
+                messages=self.messages(i),  # type: ignore[arg-type]
+                max_tokens=self.agent.max_output_tokens,
+                stream=False,
+            )
+
+        try:
+            return await self._gather_bounded(call)
+        finally:
+            await connection.aclose()
+
+    async def _conn_sdk(self) -> tuple[int, int]:
+        return await self._conn_scenario(direct=False)
+
+    async def _conn_direct(self) -> tuple[int, int]:
+        return await self._conn_scenario(direct=True)
+
+    async def _runner_scenario(
+        self, transport: Transport, *, direct: bool = True
+    ) -> tuple[int, int]:
+        connection = self._connection(transport, direct=direct)
         runner = AgentRunner(self.registry, connection)
 
         async def call(i: int) -> None:
@@ -206,6 +245,9 @@ class Bench:
 
     async def _runner_aiohttp(self) -> tuple[int, int]:
         return await self._runner_scenario(Transport.AIOHTTP)
+
+    async def _runner_aiohttp_sdk(self) -> tuple[int, int]:
+        return await self._runner_scenario(Transport.AIOHTTP, direct=False)
 
     async def _reset(self) -> None:
         async with httpx.AsyncClient() as client:
@@ -229,6 +271,9 @@ SCENARIOS = [
     "guide-loop",
     "runner-httpx",
     "runner-aiohttp",
+    "runner-aiohttp-sdk",
+    "conn-sdk",
+    "conn-direct",
 ]
 
 
@@ -321,12 +366,16 @@ def main() -> int:
             simulator.kill()
     print_rows(rows, args.queries)
     if args.repeat > 1:
-        print("\nmedian wall time per scenario:")
+        print("\nmedians per scenario:")
         for name in args.scenarios:
             walls = [row.wall_s for row in rows if row.scenario == name]
+            cpus = [1000 * row.cpu_s / args.queries for row in rows if row.scenario == name]
             bound = next(row.bound_s for row in rows if row.scenario == name)
             median = statistics.median(walls)
-            print(f"  {name:<16}{median:>8.2f} s  {median / bound:>5.2f}x bound")
+            print(
+                f"  {name:<20}{median:>8.2f} s  {median / bound:>5.2f}x bound"
+                f"  {statistics.median(cpus):>6.3f} ms CPU/req"
+            )
     return 0
 
 

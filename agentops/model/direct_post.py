@@ -39,8 +39,12 @@ The SDK's full path is used (the call is handed to ``client.post`` unchanged) fo
   not ``WholeAnswerAiohttpTransport`` (``Transport.HTTPX``) or has a proxy, SDK retries are on,
   the client has an idempotency header, custom auth, a provider or workload identity, or httpx
   event hooks other than Azure's redirect hook;
-- a call whose credential comes back empty (the SDK decides what to send then), and every call
-  after an answer set a cookie (httpx's cookie jar gets it, and the SDK sends it from then on).
+- a call whose credential comes back empty (the SDK decides what to send then), every call
+  after an answer set a cookie (httpx's cookie jar gets it, and the SDK sends it from then on),
+  and every call while the transport's send is wrapped (OpenTelemetry's httpx2
+  ``instrument_client``: its spans and ``traceparent`` come from the SDK's path; the global
+  httpx2 instrumentation of the Azure Monitor distro wraps only ``AsyncHTTPTransport``, which this
+  transport is not, so over aiohttp neither path has HTTP client spans).
 
 ``tests/agentops/model/test_direct_post.py`` checks, at a real HTTP server, that both paths send
 the same method, URL, headers and body bytes for every agent in ``agents.yaml``, on OpenAI and
@@ -74,6 +78,7 @@ logger = logging.getLogger(__name__)
 Credential = Callable[[], Awaitable[tuple[str, str] | None]]
 
 _HTTP_11 = {"http_version": b"HTTP/1.1"}
+_TRANSPORT_SEND = WholeAnswerAiohttpTransport.handle_async_request
 _MISSING = object()
 # Set while the SDK's post runs only to show what it would send.
 _recording: contextvars.ContextVar[bool] = contextvars.ContextVar("direct_post_recording")
@@ -138,7 +143,7 @@ class DirectPost:
         sdk_call = dict(
             cast_to=cast_to, body=body, options=options, stream=stream, stream_cls=stream_cls
         )
-        if stream or rest or type(body) is not dict or self._cookies_seen:
+        if stream or rest or type(body) is not dict or self._cookies_seen or self._wrapped():
             return await self._sdk_post(path, **sdk_call, **rest)
         key = _shape(path, body, cast_to, options)
         template = self._templates.get(key, _MISSING) if key is not None else None
@@ -149,6 +154,14 @@ class DirectPost:
             return await self._sdk_post(path, **sdk_call)
         assert isinstance(template, _Template)
         return await self._send(template, path, credential, sdk_call)
+
+    def _wrapped(self) -> bool:
+        """Whether something (OpenTelemetry's ``instrument_client``) wraps the transport's send:
+        then every request goes through it, as the SDK would send it."""
+        transport = self._transport
+        return "handle_async_request" in vars(transport) or (
+            type(transport).handle_async_request is not _TRANSPORT_SEND
+        )
 
     async def _send(
         self,

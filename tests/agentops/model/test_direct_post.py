@@ -478,6 +478,26 @@ async def test_a_cookie_hands_the_connection_back_to_the_sdk(server: ModelServer
     await connection.aclose()
 
 
+async def test_a_wrapped_transport_sends_through_the_sdk(server: ModelServer) -> None:
+    connection = Credential("openai-key").connection(server.url)
+    OPEN.append(connection)
+    post = connection.client.chat.completions._post
+    assert isinstance(post, DirectPost)
+    transport = post._transport
+    seen: list[str] = []
+    send = transport.handle_async_request
+
+    async def wrapped(request: Any) -> Any:  # as instrument_client wraps a client's transport
+        seen.append(str(request.url))
+        return await send(request)
+
+    transport.handle_async_request = wrapped  # type: ignore[method-assign]
+    messages = [{"role": "user", "content": "hi"}]
+    await connection.client.chat.completions.create(model="m", messages=messages, stream=False)
+    assert seen == [f"{server.url}/v1/chat/completions"]
+    assert templates(connection) == {}
+
+
 async def test_only_the_aiohttp_transport_of_the_verified_sdk_posts_directly(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
