@@ -17,6 +17,10 @@ request (keys rotate through Key Vault), the Azure AD token provider called, or 
 The request goes out on the transport's aiohttp session (one connection pool, the same
 timeouts), the whole body is read, and a 2xx JSON answer is parsed with
 ``cast_to.model_validate_json(bytes, strict=True)``, request id attached as the SDK attaches it.
+Where strict validation accepts an answer it holds what the SDK's construct holds (the same
+``model_dump`` and ``to_json``); only ``model_fields_set`` also lists extra keys (Azure's filter
+results), which construct leaves out. Learning costs two SDK request builds and three reads of
+the credential, once per shape (concurrent first calls of a shape each learn it).
 
 Everything else is the SDK's own code, on an ``httpx.Response`` built only then:
 
