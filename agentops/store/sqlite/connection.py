@@ -47,9 +47,10 @@ class SqliteConnection:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._queued: list[_Queued] = []
-        # The group of writes on the thread now (None: none), and the loop that awaits it.
+        # The loop whose writes are being committed or about to be (None: no write pending),
+        # and the group of them on the thread now.
+        self._writing: asyncio.AbstractEventLoop | None = None
         self._group: asyncio.Future[list[Outcome]] | None = None
-        self._group_loop: asyncio.AbstractEventLoop | None = None
 
     async def open(self) -> None:
         await self.call(lambda conn: None)
@@ -60,8 +61,11 @@ class SqliteConnection:
         self._closed = True
         loop = asyncio.get_running_loop()
         # Writes accepted before the close are finished first (each group starts the next).
-        while self._group is not None and self._group_loop is loop:
-            await asyncio.wait([self._group])
+        while self._writing is loop:
+            if self._group is None:
+                await asyncio.sleep(0)  # the first group starts on the loop's next turn
+            else:
+                await asyncio.wait([self._group])
         await loop.run_in_executor(self._executor, self._close_conn)
         self._executor.shutdown(wait=True)
 
@@ -110,26 +114,32 @@ class SqliteConnection:
         return StoreError(f"sqlite store {self.path}: {exc}")
 
     async def write[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` as one atomic write: in a transaction shared with the writes queued beside
-        it, under a savepoint of its own (group_commit.py). The result comes once committed."""
+        """Run `fn` as one atomic write, in a transaction it may share with the writes queued
+        beside it (group_commit.py). The result comes once committed.
+
+        The first write of an idle store starts its group on the loop's next turn, not at
+        once, so the writes that the same turn makes (a batch's items whose answers arrived
+        together) join it. Nothing waits on a timer: a group is what is already queued.
+        """
         if self._closed:
             raise StoreError("the store is closed")
         loop = asyncio.get_running_loop()
-        if self._group is not None and self._group_loop is not loop:
-            # Another event loop's group is in flight (a CLI beside the host, a test): stay
+        if self._writing is not None and self._writing is not loop:
+            # Another event loop's writes are pending (a CLI beside the host, a test): stay
             # out of its queue, whose results that loop delivers.
             return await self.call(lambda conn: commit_group(conn, [fn])[0].value)
         future: asyncio.Future[T] = loop.create_future()
         self._queued.append(_Queued(fn, future))
-        if self._group is None:
-            self._start_group(loop)
+        if self._writing is None:
+            self._writing = loop
+            loop.call_soon(self._start_group, loop)
         return await future
 
     def _start_group(self, loop: asyncio.AbstractEventLoop) -> None:
         group = [queued for queued in self._queued if not queued.future.done()]  # not canceled
         self._queued = []
         if not group:
-            self._group = self._group_loop = None
+            self._writing = self._group = None
             return
         writes = [queued.write for queued in group]
         try:
@@ -137,11 +147,11 @@ class SqliteConnection:
                 self._executor, lambda: commit_group(self._connection(), writes)
             )
         except RuntimeError:  # the executor is shut down: the store was closed meanwhile
-            self._group = self._group_loop = None
+            self._writing = self._group = None
             for queued in group:
                 queued.future.set_exception(StoreError("the store is closed"))
             return
-        self._group, self._group_loop = running, loop
+        self._group = running
         running.add_done_callback(lambda done: self._end_group(loop, group, done))
 
     def _end_group(
@@ -150,7 +160,8 @@ class SqliteConnection:
         group: list[_Queued],
         done: asyncio.Future[list[Outcome]],
     ) -> None:
-        # The next group first, so the thread is not idle while these results are delivered.
+        # The next group first (what queued meanwhile), so the thread works while these
+        # results are delivered.
         self._start_group(loop)
         if done.cancelled():
             outcomes = [Outcome(error=StoreError("the write was canceled"))] * len(group)
