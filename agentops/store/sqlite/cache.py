@@ -60,7 +60,7 @@ class SqliteCacheStore:
         return await self._db.call(op)
 
     async def cache_put(self, key: str, value: dict[str, Any], ttl_s: int) -> None:
-        await self._db.call(self.write(CacheEntry(key, value, ttl_s)))
+        await self._db.write(self.write(CacheEntry(key, value, ttl_s)))
 
     def write(self, entry: CacheEntry) -> Callable[[sqlite3.Connection], None]:
         """The statement(s) that store `entry`, for this part or for another part's transaction

@@ -8,8 +8,8 @@
   the event loop never waits on disk. The thread also serialises this process's writes, which
   SQLite would serialise anyway.
 - Writes (`write`, `modify`) queue up while the thread is busy and go to it together: one
-  hand-off and one commit for all that were waiting, each under its own savepoint
-  (group_commit.py). One group is in flight at a time; the next one is what queued meanwhile.
+  hand-off and one commit for all that were waiting, each as atomic as alone (group_commit.py).
+  One group is in flight at a time; the next one is what queued meanwhile.
 """
 
 from __future__ import annotations
@@ -176,7 +176,9 @@ class SqliteConnection:
             if error is None:
                 queued.future.set_result(outcome.value)
             elif isinstance(error, sqlite3.Error):
-                queued.future.set_exception(self._translated(error))
+                translated = self._translated(error)
+                translated.__cause__ = error
+                queued.future.set_exception(translated)
             else:
                 queued.future.set_exception(error)
 
