@@ -50,8 +50,9 @@ _KEY_FORMAT = "v1"
 # How long a prefetch's "not there" stands for its key: about one model call, not longer.
 _ABSENT_FOR_S = 60.0
 # Requests whose keys are remembered: a batch's, each computed for the prefetch and again for
-# its call, with room for the other batches of the process in between.
-_KEYS_KEPT = 4096
+# its call, with room for the other batches of the process in between. Their batches hold
+# them meanwhile anyway; at most this many are kept beyond that.
+_KEYS_KEPT = 1024
 
 
 @dataclass(slots=True)

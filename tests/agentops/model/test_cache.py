@@ -131,6 +131,14 @@ def test_keys_are_those_that_entries_already_stored_were_written_under(clock):
     assert cache.key(request) == cache.key(replace(request, query=request.query + " "))
 
 
+def test_remembered_keys_stay_right_past_the_number_kept(clock):
+    cache, fresh = make_cache(None, clock), make_cache(None, clock)
+    requests = [make_request(query=f"question {n}") for n in range(1500)]
+    first = [cache.key(r) for r in requests]
+    assert first == [cache.key(r) for r in requests] == [fresh.key(r) for r in requests]
+    assert len(set(first)) == 1500
+
+
 async def test_sensitive_agents_without_a_key_are_not_cached(store, clock):
     cache = make_cache(store, clock)
     request = make_request(sensitive=True)
