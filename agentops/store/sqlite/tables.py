@@ -142,8 +142,8 @@ WRITE_SQL = {table: _insert(table, "INSERT", _on_conflict_update(table)) for tab
 def dumps(doc: dict[str, Any]) -> str:
     # pydantic-core's encoder: the text of json.dumps(separators=(",", ":"), ensure_ascii=False)
     # at a quarter of the cost (a float may be spelled otherwise, 1e-05 as 0.00001: the same
-    # number). Documents come from `to_doc` and hold JSON types only.
-    return to_json(doc).decode()
+    # number; NaN and infinities as json.dumps spells them). Documents come from `to_doc`.
+    return to_json(doc, inf_nan_mode="constants").decode()
 
 
 def loads(text: str | bytes) -> Any:
