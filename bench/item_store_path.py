@@ -1,15 +1,20 @@
 """Store CPU per item on the batch path: the cache lookup, the cache write and the item's outcome.
 
     .venv/bin/python bench/item_store_path.py [--items 2000] [--batch 8] [--repeat 3]
+        [--variant prefetch+joint ...]  (only those variants: for a profiler)
 
 Runs the store work of a batch run's items, without the model, through the real response cache
 and SQLite store, in batches of ``--batch`` items answered concurrently (as one activity does):
 
-- ``per-item``: a lookup per item (``cache.get``), a cache write with its own commit
-  (``cache.put``), the outcome in its own transaction (``complete_item``): three round trips.
+- ``per-item``: a lookup per item (``cache.get``), the cache write (``cache.put``) and the
+  outcome (``complete_item``) as two writes: three round trips.
 - ``prefetch``: the batch's keys looked up at once (``cache.prefetch``), then as ``per-item``.
 - ``joint``: a lookup per item, the entry written in the outcome's transaction.
-- ``prefetch+joint``: both, what ``BatchService`` does: one round trip per item and one per batch.
+- ``prefetch+joint``: both, what ``BatchService`` does: one write per item and one read per
+  batch. The batch's items answer together, so their writes share a commit (the store groups
+  the writes that wait together).
+- ``prefetch+joint/serial``: the same with the items' answers arriving one after another, so
+  that each write commits alone: what an item costs on a store with nothing else to do.
 
 Prints, per variant, the median over ``--repeat`` rounds (variants alternate within each round, so
 a noisy neighbour hits them alike) of this process's CPU per item (all threads: the event loop
@@ -110,11 +115,24 @@ async def prefetch_joint(
     await joint(store, cache, run_id, batch, reqs)
 
 
+async def prefetch_joint_serial(
+    store: SqliteStore,
+    cache: ResponseCache,
+    run_id: str,
+    batch: list[int],
+    reqs: list[ModelRequest],
+) -> None:
+    await cache.prefetch([k for k in map(cache.key, reqs) if k])
+    for index, req in zip(batch, reqs, strict=True):
+        await joint(store, cache, run_id, [index], [req])
+
+
 VARIANTS: dict[str, Variant] = {
     "per-item": per_item,
     "prefetch": prefetch,
     "joint": joint,
     "prefetch+joint": prefetch_joint,
+    "prefetch+joint/serial": prefetch_joint_serial,
 }
 
 
@@ -143,21 +161,25 @@ async def main() -> None:
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--variant", choices=list(VARIANTS), action="append", help="only these (for a profiler)"
+    )
     args = parser.parse_args()
-    figures: dict[str, list[tuple[float, float]]] = {name: [] for name in VARIANTS}
+    chosen = {name: VARIANTS[name] for name in args.variant or VARIANTS}
+    figures: dict[str, list[tuple[float, float]]] = {name: [] for name in chosen}
     with tempfile.TemporaryDirectory() as tmp:
         async with SqliteStore(Path(tmp) / "bench.db") as store:
             await measure(store, per_item, 200, args.batch)  # warm up
             for _ in range(args.repeat):
-                for name, variant in VARIANTS.items():
+                for name, variant in chosen.items():
                     figures[name].append(await measure(store, variant, args.items, args.batch))
-    base = statistics.median(cpu for cpu, _ in figures["per-item"])
+    base = statistics.median(cpu for cpu, _ in next(iter(figures.values())))
     print(f"{args.items} items in batches of {args.batch}, median of {args.repeat}")
-    print(f"{'variant':<16} {'CPU ms/item':>12} {'wall ms/item':>13} {'CPU vs per-item':>16}")
+    print(f"{'variant':<22} {'CPU ms/item':>12} {'wall ms/item':>13} {'CPU vs first':>16}")
     for name, runs in figures.items():
         cpu = statistics.median(c for c, _ in runs)
         wall = statistics.median(w for _, w in runs)
-        print(f"{name:<16} {cpu * 1e3:12.3f} {wall * 1e3:13.3f} {cpu / base:15.2f}x")
+        print(f"{name:<22} {cpu * 1e3:12.3f} {wall * 1e3:13.3f} {cpu / base:15.2f}x")
 
 
 if __name__ == "__main__":

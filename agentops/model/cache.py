@@ -37,6 +37,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic_core import to_json
 
 from agentops.encryption.keyring import open_bytes, seal_bytes
 from agentops.model.types import ModelAnswer, ModelRequest, Usage
@@ -48,6 +49,10 @@ logger = logging.getLogger(__name__)
 _KEY_FORMAT = "v1"
 # How long a prefetch's "not there" stands for its key: about one model call, not longer.
 _ABSENT_FOR_S = 60.0
+# Requests whose keys are remembered: a batch's, each computed for the prefetch and again for
+# its call, with room for the other batches of the process in between. Their batches hold
+# them meanwhile anyway; at most this many are kept beyond that.
+_KEYS_KEPT = 1024
 
 
 @dataclass(slots=True)
@@ -95,15 +100,30 @@ class ResponseCache:
         self._local: OrderedDict[str, dict[str, Any]] = OrderedDict()
         # Keys a prefetch did not find, until when that answer stands (taken by the next get).
         self._absent: OrderedDict[str, float] = OrderedDict()
+        self._keys: dict[ModelRequest, str | None] = {}
         self.stats = CacheStats()
 
     def key(self, request: ModelRequest) -> str | None:
         """The entry's key, or None when this request must not be cached."""
+        try:
+            return self._keys[request]
+        except KeyError:
+            pass
+        except TypeError:  # a request holding a list: unhashable, so not remembered
+            return self._compute_key(request)
+        if len(self._keys) >= _KEYS_KEPT:
+            self._keys.clear()  # cheaper than ordering them: a batch's keys are soon made again
+        key = self._keys[request] = self._compute_key(request)
+        return key
+
+    def _compute_key(self, request: ModelRequest) -> str | None:
         if request.cache_ttl_s <= 0:
             return None
         if request.sensitive and self._mac_key is None:
             return None
-        material = json.dumps(
+        # The bytes of json.dumps(separators=(",", ":"), ensure_ascii=False).encode() for any
+        # text (requests refuse lone surrogates), so keys are unchanged; a third of the cost.
+        material = to_json(
             [
                 _KEY_FORMAT,
                 request.tenant,
@@ -113,10 +133,8 @@ class ResponseCache:
                 sorted(request.tools),
                 [[m.role, normalise(m.text)] for m in request.history],
                 normalise(request.query),
-            ],
-            separators=(",", ":"),
-            ensure_ascii=False,
-        ).encode()
+            ]
+        )
         if request.sensitive:
             assert self._mac_key is not None
             return "s:" + hmac.new(self._mac_key, material, hashlib.sha256).hexdigest()

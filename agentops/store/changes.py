@@ -15,7 +15,6 @@ from typing import Any
 
 from agentops.store.errors import ConcurrencyError
 from agentops.store.records import (
-    Item,
     ItemError,
     ItemOutcome,
     ItemStatus,
@@ -25,6 +24,7 @@ from agentops.store.records import (
     ThreadOwner,
     appended_thread,
     apply_run_changes,
+    completed_item_doc,
     retexted_thread,
 )
 
@@ -52,10 +52,9 @@ def item_completion(run_id: str, index: int, outcome: ItemOutcome, now: datetime
     def change(doc: Doc | None) -> tuple[Doc | None, bool]:
         if doc is None:
             raise _missing_item(run_id, index)
-        item = Item.from_doc(doc)
-        if item.status is not ItemStatus.PENDING:
+        if doc["status"] != ItemStatus.PENDING:
             return None, False
-        return item.completed_with(outcome, now).to_doc(), True
+        return completed_item_doc(doc, outcome, now), True
 
     return change
 

@@ -58,14 +58,19 @@ ITEM_TEXT_FIELDS = ("query", "answer")
 
 
 def utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None:
         raise ValueError("datetimes must be timezone-aware (UTC)")
     return value.astimezone(UTC)
 
 
 def dt_to_doc(value: datetime | None) -> str | None:
-    # Fixed-width ISO 8601 in UTC: strings sort in time order on both adapters.
-    return None if value is None else utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Fixed-width ISO 8601 in UTC: strings sort in time order on both adapters. isoformat
+    # rather than strftime: the same text, at a third of the cost (every stored write has one).
+    if value is None:
+        return None
+    return utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def dt_from_doc(value: str | None) -> datetime | None:
@@ -306,22 +311,28 @@ class Item:
             completed_at=dt_from_doc(doc.get("completed_at")),
         )
 
-    def completed_with(self, outcome: ItemOutcome, now: datetime) -> Item:
-        return Item(
-            run_id=self.run_id,
-            index=self.index,
-            query=self.query,
-            status=outcome.status,
-            answer=outcome.answer,
-            error=outcome.error,
-            attempts=self.attempts + 1,
-            usage=outcome.usage,
-            cost=outcome.cost,
-            cached=outcome.cached,
-            saved_cost=outcome.saved_cost,
-            model=outcome.model,
-            completed_at=now,
-        )
+
+def completed_item_doc(doc: dict[str, Any], outcome: ItemOutcome, now: datetime) -> dict[str, Any]:
+    """The document of the stored item `doc` once it has `outcome`: the attempt that ended it
+    counts. Built from the document, without the records (`Item.from_doc(doc)`, then `to_doc`):
+    this runs once per item of every batch, and gives the same document."""
+    index = int(doc["index"])
+    return {
+        "id": str(index),
+        "run_id": doc["run_id"],
+        "index": index,
+        "query": doc["query"],
+        "status": str(outcome.status),
+        "answer": outcome.answer,
+        "error": None if outcome.error is None else outcome.error.to_doc(),
+        "attempts": int(doc.get("attempts", 0)) + 1,
+        "usage": usage_to_doc(outcome.usage),
+        "cost": outcome.cost,
+        "cached": outcome.cached,
+        "saved_cost": outcome.saved_cost,
+        "model": outcome.model,
+        "completed_at": dt_to_doc(now),
+    }
 
 
 @dataclass(frozen=True, slots=True)

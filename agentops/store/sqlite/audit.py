@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import datetime
 from typing import Any
@@ -11,7 +10,7 @@ from agentops.store.checks import decode_cursor, keyset_after, page_of
 from agentops.store.errors import AuditConflictError
 from agentops.store.records import AuditEntry, Page, dt_to_doc, utc
 from agentops.store.sqlite.connection import SqliteConnection
-from agentops.store.sqlite.tables import INSERT_SQL, row
+from agentops.store.sqlite.tables import INSERT_SQL, loads, row
 
 
 class SqliteAuditStore:
@@ -42,7 +41,7 @@ class SqliteAuditStore:
                 "SELECT doc FROM audit WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1", (tenant_id,)
             ).fetchone()
         )
-        return None if found is None else AuditEntry.from_doc(json.loads(found[0]))
+        return None if found is None else AuditEntry.from_doc(loads(found[0]))
 
     async def list_audit(
         self,
@@ -61,7 +60,7 @@ class SqliteAuditStore:
                 (tenant_id, after, since_key, limit + 1),
             ).fetchall()
         )
-        docs = [json.loads(found[0]) for found in rows]
+        docs = [loads(found[0]) for found in rows]
         return page_of(docs, limit, ("seq",), AuditEntry.from_doc)
 
     async def list_audit_between(
@@ -87,7 +86,7 @@ class SqliteAuditStore:
             params |= marks
         sql += " ORDER BY at, tenant_id, seq LIMIT :n"
         rows = await self._db.call(lambda conn: conn.execute(sql, params).fetchall())
-        docs = [json.loads(found[0]) for found in rows]
+        docs = [loads(found[0]) for found in rows]
         return page_of(docs, limit, ("at", "tenant_id", "seq"), AuditEntry.from_doc)
 
     async def list_audit_tenants(self) -> list[str]:

@@ -6,7 +6,6 @@ hundred writes.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -15,7 +14,7 @@ from typing import Any
 
 from agentops.store.records import CacheEntry, cache_doc, dt_to_doc
 from agentops.store.sqlite.connection import SqliteConnection
-from agentops.store.sqlite.tables import UPSERT_SQL, row
+from agentops.store.sqlite.tables import UPSERT_SQL, loads, row
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ class SqliteCacheStore:
             if found[0] <= now:
                 conn.execute("DELETE FROM cache WHERE key = ? AND expires_at <= ?", (key, now))
                 return None
-            return dict(json.loads(found[1])["value"])
+            return dict(loads(found[1])["value"])
 
         return await self._db.call(op)
 
@@ -55,13 +54,13 @@ class SqliteCacheStore:
                     f"SELECT key, doc FROM cache WHERE key IN ({marks}) AND expires_at > ?",
                     [*chunk, now],
                 ).fetchall()
-                found |= {key: dict(json.loads(doc)["value"]) for key, doc in rows}
+                found |= {key: dict(loads(doc)["value"]) for key, doc in rows}
             return found
 
         return await self._db.call(op)
 
     async def cache_put(self, key: str, value: dict[str, Any], ttl_s: int) -> None:
-        await self._db.call(self.write(CacheEntry(key, value, ttl_s)))
+        await self._db.write(self.write(CacheEntry(key, value, ttl_s)))
 
     def write(self, entry: CacheEntry) -> Callable[[sqlite3.Connection], None]:
         """The statement(s) that store `entry`, for this part or for another part's transaction

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
@@ -13,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agentops.store.records import usage_doc
 from agentops.store.sqlite.connection import SqliteConnection
-from agentops.store.sqlite.tables import UPSERT_SQL, row
+from agentops.store.sqlite.tables import UPSERT_SQL, loads, row
 
 _SCAN_PAGE = 500
 
@@ -99,7 +98,7 @@ class SqliteCollectionStore:
             )
             for found in rows:
                 values = found[2:] if by_time else found[1:]
-                yield usage_doc(*values) if name == "usage" else json.loads(values[0])
+                yield usage_doc(*values) if name == "usage" else loads(values[0])
             if len(rows) < _SCAN_PAGE:
                 return
             last = rows[-1]

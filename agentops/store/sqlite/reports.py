@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from agentops.store.checks import decode_cursor, keyset_after, page_of
 from agentops.store.records import Page, ReportRecord
 from agentops.store.sqlite.connection import SqliteConnection
-from agentops.store.sqlite.tables import UPSERT_SQL, row
+from agentops.store.sqlite.tables import UPSERT_SQL, loads, row
 
 
 class SqliteReportStore:
@@ -25,7 +24,7 @@ class SqliteReportStore:
                 "SELECT doc FROM reports WHERE id = ?", (report_id,)
             ).fetchone()
         )
-        return None if found is None else ReportRecord.from_doc(json.loads(found[0]))
+        return None if found is None else ReportRecord.from_doc(loads(found[0]))
 
     async def list_reports(
         self, kind: str | None, *, limit: int = 50, continuation: str | None = None
@@ -47,5 +46,5 @@ class SqliteReportStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY period_start DESC, id DESC LIMIT :n"
         rows = await self._db.call(lambda conn: conn.execute(sql, params).fetchall())
-        docs = [json.loads(found[0]) for found in rows]
+        docs = [loads(found[0]) for found in rows]
         return page_of(docs, limit, ("period_start", "id"), ReportRecord.from_doc)

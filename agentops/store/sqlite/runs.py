@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -24,7 +23,7 @@ from agentops.store.records import (
 )
 from agentops.store.sqlite.cache import SqliteCacheStore
 from agentops.store.sqlite.connection import SqliteConnection
-from agentops.store.sqlite.tables import INSERT_NEW_SQL, row
+from agentops.store.sqlite.tables import INSERT_NEW_SQL, loads, row
 
 _ITEM = "run_id = ? AND idx = ?"
 # The expression of the items_by_completion index, spelled the same so that SQLite uses it.
@@ -48,7 +47,7 @@ class SqliteRunStore:
         found = await self._db.call(
             lambda conn: conn.execute("SELECT doc FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         )
-        return None if found is None else Run.from_doc(json.loads(found[0]))
+        return None if found is None else Run.from_doc(loads(found[0]))
 
     async def update_run(self, run_id: str, **changes_: Any) -> Run:
         change = changes.run_update(run_id, changes_, self._db.now())
@@ -84,7 +83,7 @@ class SqliteRunStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, run_id DESC LIMIT :n"
         rows = await self._db.call(lambda conn: conn.execute(sql, params).fetchall())
-        docs = [json.loads(found[0]) for found in rows]
+        docs = [loads(found[0]) for found in rows]
         return page_of(docs, limit, ("created_at", "run_id"), Run.from_doc)
 
     async def add_items(self, run_id: str, queries: Sequence[str]) -> int:
@@ -110,7 +109,7 @@ class SqliteRunStore:
                     f"SELECT doc FROM items WHERE run_id = ? AND idx IN ({marks}) ORDER BY idx",
                     [run_id, *chunk],
                 ).fetchall()
-                found += [Item.from_doc(json.loads(r[0])) for r in rows]
+                found += [Item.from_doc(loads(r[0])) for r in rows]
             return found
 
         return await self._db.call(op)
@@ -141,7 +140,7 @@ class SqliteRunStore:
                 (run_id, after, limit + 1),
             ).fetchall()
         )
-        items = [Item.from_doc(json.loads(r[0])) for r in rows]
+        items = [Item.from_doc(loads(r[0])) for r in rows]
         more = len(items) > limit
         items = items[:limit]
         return items, (items[-1].index if more else None)
@@ -192,5 +191,5 @@ class SqliteRunStore:
             params |= marks
         sql += f" ORDER BY {_COMPLETED_AT}, run_id, idx LIMIT :n"
         rows = await self._db.call(lambda conn: conn.execute(sql, params).fetchall())
-        docs = [json.loads(found[0]) for found in rows]
+        docs = [loads(found[0]) for found in rows]
         return page_of(docs, limit, ("completed_at", "run_id", "index"), Item.from_doc)

@@ -8,9 +8,10 @@ write statement sets it (`NOW_MS`); databases made before it existed gain it in 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
+
+from pydantic_core import from_json, to_json
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -139,7 +140,15 @@ WRITE_SQL = {table: _insert(table, "INSERT", _on_conflict_update(table)) for tab
 
 
 def dumps(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    # pydantic-core's encoder: the text of json.dumps(separators=(",", ":"), ensure_ascii=False)
+    # at a quarter of the cost (a float may be spelled otherwise, 1e-05 as 0.00001: the same
+    # number; NaN and infinities as json.dumps spells them). Documents come from `to_doc`.
+    return to_json(doc, inf_nan_mode="constants").decode()
+
+
+def loads(text: str | bytes) -> Any:
+    """A stored document (also one that json.dumps wrote), at a quarter of json.loads' cost."""
+    return from_json(text)
 
 
 def row(table: str, doc: dict[str, Any]) -> tuple[Any, ...]:

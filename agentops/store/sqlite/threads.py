@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from agentops.store import changes
 from agentops.store.records import Message, Thread, ThreadOwner
 from agentops.store.sqlite.connection import SqliteConnection
+from agentops.store.sqlite.tables import loads
 
 
 class SqliteThreadStore:
@@ -20,7 +20,7 @@ class SqliteThreadStore:
                 "SELECT doc FROM threads WHERE thread_id = ?", (thread_id,)
             ).fetchone()
         )
-        return None if found is None else Thread.from_doc(json.loads(found[0]))
+        return None if found is None else Thread.from_doc(loads(found[0]))
 
     async def append_messages(
         self,

@@ -15,7 +15,7 @@ class SqliteUsageStore:
 
     async def add_usage(self, scope: str, day: date, tokens: int, cost: float) -> tuple[int, float]:
         day_key = day_id(day)
-        found = await self._db.call(
+        found = await self._db.write(
             lambda conn: conn.execute(
                 "INSERT INTO usage (scope, day, tokens, cost, modified_at) "
                 f"VALUES (?, ?, ?, ?, {NOW_MS}) "

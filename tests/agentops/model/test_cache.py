@@ -1,5 +1,6 @@
 import json
 import os
+from dataclasses import replace
 
 import pytest
 
@@ -98,6 +99,44 @@ def test_key_normalises_input_and_follows_what_changes_the_answer(clock):
         make_request(tenant="fabrikam"),
     ):
         assert cache.key(changed) != base
+
+
+def test_keys_are_those_that_entries_already_stored_were_written_under(clock):
+    """The key's material is the compact JSON of json.dumps, whatever encodes it: a changed
+    byte would miss every entry in the shared store."""
+    import hashlib
+
+    cache = make_cache(None, clock)
+    request = make_request(
+        query='Größe\tof 東京 \u2028 «quoted» \x7f \U0001f600 \\ "',
+        tools=("convert", "add"),
+        history=(ChatMessage("user", "née\x01"), ChatMessage("assistant", "ok")),
+    )
+    material = json.dumps(
+        [
+            "v1",
+            request.tenant,
+            request.agent,
+            request.agent_version,
+            request.deployment,
+            sorted(request.tools),
+            [[m.role, " ".join(m.text.split()).casefold()] for m in request.history],
+            " ".join(request.query.split()).casefold(),
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+    assert cache.key(request) == "p:" + hashlib.sha256(material).hexdigest()
+    # Remembered for the request, and the same for an equal one built anew.
+    assert cache.key(request) == cache.key(replace(request, query=request.query + " "))
+
+
+def test_remembered_keys_stay_right_past_the_number_kept(clock):
+    cache, fresh = make_cache(None, clock), make_cache(None, clock)
+    requests = [make_request(query=f"question {n}") for n in range(1500)]
+    first = [cache.key(r) for r in requests]
+    assert first == [cache.key(r) for r in requests] == [fresh.key(r) for r in requests]
+    assert len(set(first)) == 1500
 
 
 async def test_sensitive_agents_without_a_key_are_not_cached(store, clock):

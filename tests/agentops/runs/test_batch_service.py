@@ -206,19 +206,27 @@ async def test_a_batch_costs_one_store_round_trip_per_item(
 
     services = build_services(_settings(tmp_path, sim))  # no budgets: no usage counters
     trips: list[str] = []
-    call = SqliteConnection.call
+    writes: list[str] = []
+    call, write = SqliteConnection.call, SqliteConnection.write
 
     async def counted(self: SqliteConnection, fn: Any) -> Any:
         trips.append(getattr(fn, "__qualname__", "?"))
         return await call(self, fn)
 
+    async def counted_write(self: SqliteConnection, fn: Any) -> Any:
+        writes.append(getattr(fn, "__qualname__", "?"))
+        return await write(self, fn)
+
     try:
         run_id = await _new_run(services, "summarizer", [f"trip text {n}" for n in range(16)])
         monkeypatch.setattr(SqliteConnection, "call", counted)
+        monkeypatch.setattr(SqliteConnection, "write", counted_write)
         report = await services.batches.run(_work(run_id, "summarizer", list(range(16))))
         assert report.completed == 16
         # The run, its items, the batch's cache keys at once; then each outcome with its
-        # answer's cache entry in one transaction.
-        assert len(trips) == 3 + 16, trips
+        # answer's cache entry in one atomic write (the writes waiting together share a
+        # transaction, see group_commit.py).
+        assert len(trips) == 3, trips
+        assert writes == ["SqliteConnection.modify.<locals>.op"] * 16, writes
     finally:
         await services.aclose()

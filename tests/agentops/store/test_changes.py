@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentops.store import ConcurrencyError, Item, ItemError, ItemStatus
+from agentops.store import ConcurrencyError, Item, ItemError, ItemOutcome, ItemStatus
 from agentops.store.changes import (
     item_attempt,
     item_completion,
@@ -24,6 +24,22 @@ def test_an_item_leaves_pending_once():
     assert item_completion("run-1", 0, answer("again"), T0)(doc) == (None, False)
     with pytest.raises(KeyError):
         item_completion("run-1", 0, answer(), T0)(None)
+
+
+def test_a_completed_document_is_the_item_with_its_outcome():
+    doc, _ = item_attempt("run-1", 0, ItemError("transient", "429"))(pending())
+    failed = ItemOutcome.failed(ItemError("permanent", "content filter"), cost=0.5)
+    for outcome, status in ((answer("42"), ItemStatus.COMPLETED), (failed, ItemStatus.FAILED)):
+        new, _ = item_completion("run-1", 0, outcome, T0)(doc)
+        item = Item.from_doc(new)
+        assert item.to_doc() == new  # the same shape as every stored item
+        assert (item.query, item.status, item.attempts, item.completed_at) == ("q", status, 2, T0)
+        assert (item.answer, item.error, item.usage, item.cost) == (
+            outcome.answer,
+            outcome.error,
+            outcome.usage,
+            outcome.cost,
+        )
 
 
 def test_attempts_count_only_while_pending():

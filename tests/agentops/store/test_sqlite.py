@@ -200,3 +200,34 @@ async def test_an_incremental_scan_pages_past_rows_rewritten_during_it(tmp_path:
         # Item 3, already read, is read again; item 900 is read once, in its new state.
         assert seen.count(3) == 2 and seen.count(900) == 1
         assert last[3] == last[900] == "completed"
+
+
+async def test_documents_read_and_written_by_the_json_module_stay_the_same(tmp_path: Path):
+    """Files written when documents were encoded with json.dumps read the same, and what is
+    written now reads the same with json.loads (backups, other tools)."""
+    import json
+
+    from agentops.store import Item
+
+    path = tmp_path / "s.db"
+    async with SqliteStore(path) as store:
+        await store.add_items("run-1", ["placeholder"])
+    old = Item("run-1", 0, 'Größe 東京 \u2028 "quoted" \x01').to_doc()
+    with sqlite3.connect(path) as conn:  # as an earlier version wrote it
+        conn.execute(
+            "UPDATE items SET doc = ? WHERE run_id = 'run-1' AND idx = 0",
+            (json.dumps(old, separators=(",", ":"), ensure_ascii=False),),
+        )
+    async with SqliteStore(path) as store:
+        assert (await store.get_items("run-1", [0]))[0].query == old["query"]
+        outcome = ItemOutcome.completed("ünïcode \U0001f600", cost=1e-05)
+        assert await store.complete_item("run-1", 0, outcome)
+        item = (await store.get_items("run-1", [0]))[0]
+    with sqlite3.connect(path) as conn:
+        stored = json.loads(conn.execute("SELECT doc FROM items").fetchone()[0])
+    assert stored == item.to_doc()
+    assert (stored["query"], stored["answer"], stored["cost"]) == (
+        old["query"],
+        outcome.answer,
+        1e-05,
+    )
