@@ -22,9 +22,10 @@ Agents: ``summarizer`` (no tools, one model call per item) and ``calculator`` (t
 ``add``, then the answer; two model calls per item). Variants alternate within each round and the
 medians over rounds are printed, with the layers as differences: Agent Framework plus runner is
 ``runner - sdk`` (``af - sdk`` with Agent Framework's default build), the gateway is
-``gateway - runner``. It also prints the asyncio tasks each
-item creates and, with ``--profile``, one profiled round of ``gateway`` per agent with its CPU
-grouped by package (self time).
+``gateway - runner``. It also prints the asyncio tasks each item creates, the pieces changed on
+a tool agent's path timed on their own (best of repeats, the figure least disturbed by other
+load on a shared machine) and, with ``--profile``, one profiled round of ``gateway`` per agent
+with its CPU grouped by package (self time).
 
 With ``--telemetry`` the OpenTelemetry SDK's tracer and meter providers are installed (in-memory
 exporters) and Agent Framework's instrumentation is on, as ``agentops.telemetry`` does when
@@ -297,6 +298,57 @@ def install_telemetry() -> None:
     OBSERVABILITY_SETTINGS.enable_instrumentation = True
 
 
+async def piece_costs(registry: AgentRegistry, repeats: int = 7, number: int = 200) -> None:
+    """The pieces this app changed on a tool agent's path, on their own: best of ``repeats``
+    timings (the least disturbed by other load) of ``number`` runs each, CPU us per item."""
+    from agent_framework._types import _capture_evaluation_tools
+
+    from agentops.agents.tool_record import ToolRecordOnce
+
+    functions = registry.tool_functions("calculator")
+    tools = [strict_tool(function) for function in functions]
+    threaded = tool(functions[0], schema=arguments_model(functions[0]))
+    layer = ToolRecordOnce()
+
+    def af_record() -> None:  # an item's two calls, as Agent Framework records them
+        record: dict[str, Any] = {}
+        _capture_evaluation_tools(record, tools)
+        _capture_evaluation_tools(record, tools)
+
+    def our_record() -> None:
+        record: dict[str, Any] = {}
+        layer._record_tools(record, tools)
+        layer._record_tools(record, tools)
+
+    async def best(job: Callable[[], Any]) -> float:
+        timings = []
+        for _ in range(repeats):
+            start = time.process_time()
+            for _ in range(number):
+                result = job()
+                if asyncio.iscoroutine(result):
+                    await result
+            timings.append((time.process_time() - start) / number * 1e6)
+        return min(timings)
+
+    arguments = {"a": 17, "b": 23}
+    rows = [
+        ("tool record, 10 tools x 2 calls: Agent Framework", await best(af_record)),
+        ("tool record, 10 tools x 2 calls: ToolRecordOnce", await best(our_record)),
+        (
+            "one tool call: Agent Framework (worker thread)",
+            await best(lambda: threaded.invoke(arguments=arguments)),
+        ),
+        (
+            "one tool call: strict_tool (event loop)",
+            await best(lambda: tools[0].invoke(arguments=arguments)),
+        ),
+    ]
+    print("\npieces, CPU us per item (best of repeats):")
+    for label, micros in rows:
+        print(f"  {label:<50} {micros:8.1f}")
+
+
 async def main(args: argparse.Namespace) -> None:
     OBSERVABILITY_SETTINGS.enable_instrumentation = False
     if args.telemetry:
@@ -344,6 +396,9 @@ async def main(args: argparse.Namespace) -> None:
         per_item = {name: n / args.items for name, n in counts.most_common()}
         shown = ", ".join(f"{name} {n:.2f}" for name, n in per_item.items())
         print(f"tasks per item, {agent} via gateway: {sum(per_item.values()):.2f} ({shown})")
+
+    if "calculator" in agents:
+        await piece_costs(bench.registry)
 
     if args.profile:
         for agent in agents:
