@@ -14,6 +14,10 @@ of this app's paths and still cost a few frames, dict copies and checks on every
 Framework's own order (function invocation, chat middleware, telemetry, raw client). With
 instrumentation on, they are ``Agent`` and ``OpenAIChatCompletionClient`` themselves, or those
 without the function-invocation layer for an agent without tools.
+
+A client for an agent with tools also has ``ToolRecordOnce`` on top
+(``agentops.agents.tool_record``): Agent Framework's record of the tools offered, built once per
+tool list instead of serialised anew on every call.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from agent_framework._telemetry import FeatureIndex, mark_feature_used
 from agent_framework.observability import OBSERVABILITY_SETTINGS, ChatTelemetryLayer
 from agent_framework.openai import OpenAIChatCompletionClient, RawOpenAIChatCompletionClient
 
+from agentops.agents.tool_record import ToolRecordOnce
+
 
 def instrumented() -> bool:
     """Whether Agent Framework's spans and metrics are on in this process now."""
@@ -49,10 +55,18 @@ class UntracedAgent(AgentMiddlewareLayer, RawAgent[Any]):  # type: ignore[misc]
         return super().run(*args, **kwargs)
 
 
+class TracedToolClient(ToolRecordOnce, OpenAIChatCompletionClient[Any]):  # type: ignore[misc]
+    """``OpenAIChatCompletionClient`` with its tools' evaluation record built once."""
+
+
 class UntracedToolClient(  # type: ignore[misc]
-    FunctionInvocationLayer[Any], ChatMiddlewareLayer[Any], RawOpenAIChatCompletionClient[Any]
+    ToolRecordOnce,
+    FunctionInvocationLayer[Any],
+    ChatMiddlewareLayer[Any],
+    RawOpenAIChatCompletionClient[Any],
 ):
-    """``OpenAIChatCompletionClient`` without its telemetry layer."""
+    """``OpenAIChatCompletionClient`` without its telemetry layer, with its tools' evaluation
+    record built once."""
 
     OTEL_PROVIDER_NAME = OpenAIChatCompletionClient.OTEL_PROVIDER_NAME
 
@@ -100,5 +114,5 @@ def agent_class(*, traced: bool) -> type[Any]:
 
 def client_class(*, traced: bool, tools: bool) -> type[Any]:
     if tools:
-        return OpenAIChatCompletionClient if traced else UntracedToolClient
+        return TracedToolClient if traced else UntracedToolClient
     return TracedChatClient if traced else UntracedChatClient

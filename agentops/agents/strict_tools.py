@@ -8,12 +8,20 @@ from the same signature in strict mode, with unknown arguments forbidden (the JS
 sees then says ``"additionalProperties": false``). JSON's own types are kept: an integer is a JSON
 integer, a number may be an integer or a fraction, a string is a string; a type that JSON has no
 literal for (a date) says how it reads its text on its annotation (see ``tools.dates.IsoDate``).
+
+A tool here is a few microseconds of computation on its arguments, with no I/O
+(``agentops.agents.tools``), so it runs on the event loop: Agent Framework runs a synchronous
+function in a worker thread (``asyncio.to_thread``), and that hand-off and the wake-up of the loop
+that follows cost more than the tool itself. It is given to Agent Framework as a coroutine
+function that calls it, which Agent Framework awaits in place.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agent_framework import FunctionTool, tool
@@ -39,5 +47,18 @@ def arguments_model(function: ToolFunction) -> type[BaseModel]:
 
 
 def strict_tool(function: ToolFunction) -> FunctionTool:
-    """``function`` as an Agent Framework tool that validates its arguments strictly."""
-    return tool(function, schema=arguments_model(function))
+    """``function`` as an Agent Framework tool that validates its arguments strictly and runs
+    on the event loop."""
+    return tool(on_event_loop(function), schema=arguments_model(function))
+
+
+def on_event_loop(function: ToolFunction) -> Callable[..., Awaitable[Any]]:
+    """``function`` as a coroutine function, with its name, docstring and signature."""
+    if inspect.iscoroutinefunction(function):
+        return function
+
+    @functools.wraps(function)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
+
+    return call

@@ -3,6 +3,10 @@
 Each tool is a typed function with a docstring: Agent Framework turns the signature into the JSON
 schema the model sees and validates the model's arguments against it before the call. A tool that
 cannot act on its arguments raises ``ToolArgumentError``.
+
+Each is a pure function of its arguments, a few microseconds of computation with no I/O: tools run
+on the event loop (``agentops.agents.strict_tools``), and batch mode replays them
+(``agentops.agents.batch_rounds``). A tool that waits on anything must be a coroutine function.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from openai import AsyncOpenAI
 from agentops.agents import runner as runner_module
 from agentops.agents.layers import (
     TracedChatClient,
+    TracedToolClient,
     UntracedAgent,
     UntracedChatClient,
     UntracedToolClient,
@@ -121,7 +122,8 @@ async def test_with_instrumentation_every_span_with_or_without_tools(
     assert await _ask(runner, "summarizer") == ("Five.", Usage(30, 7), 1)
     assert await _ask(runner, "calculator") == ("Five.", Usage(60, 14), 2)
     assert _built(runner, "summarizer") == (Agent, TracedChatClient)
-    assert _built(runner, "calculator") == (Agent, OpenAIChatCompletionClient)
+    assert _built(runner, "calculator") == (Agent, TracedToolClient)
+    assert issubclass(TracedToolClient, OpenAIChatCompletionClient)
     names = sorted(s.name for s in captured_telemetry.spans())
     assert names == [
         "chat gpt-4o-mini",

@@ -96,3 +96,30 @@ def test_a_tool_without_annotations_cannot_be_described() -> None:
 
     with pytest.raises(TypeError, match="parameter a has no type annotation"):
         arguments_model(loose)
+
+
+async def test_a_tool_runs_on_the_event_loop_and_answers_as_in_a_thread() -> None:
+    import threading
+
+    from agent_framework import tool as af_tool
+
+    threads: list[int] = []
+
+    def add_and_note(a: int, b: int) -> int:
+        """Add two integers."""
+        threads.append(threading.get_ident())
+        return a + b
+
+    strict = strict_tool(add_and_note)
+    threaded = af_tool(add_and_note, schema=arguments_model(add_and_note))
+    assert (strict.name, strict.description) == ("add_and_note", "Add two integers.")
+    assert strict.parameters() == threaded.parameters()
+    ours = await strict.invoke(arguments={"a": 2, "b": 3})
+    theirs = await threaded.invoke(arguments={"a": 2, "b": 3})
+    assert [c.to_dict() for c in ours] == [c.to_dict() for c in theirs]
+    assert ours[0].text == "5"
+    here = threading.get_ident()
+    assert threads[0] == here and threads[1] != here  # Agent Framework's own: a worker thread
+    with pytest.raises(TypeError):  # still strict: a string is not an integer
+        await strict.invoke(arguments={"a": "2", "b": 3})
+    assert len(threads) == 2
