@@ -14,7 +14,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 import azure.durable_functions as df
 
@@ -44,8 +44,9 @@ ACTIVITY_CRASH_RETRY = df.RetryOptions(
 MAX_DEFERRALS = 50
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
+class _Item(NamedTuple):
+    # A tuple, not a frozen dataclass: every replay rebuilds one per item dispatched so far,
+    # and a tuple is built several times faster.
     index: int
     attempt: int
     deferrals: int
