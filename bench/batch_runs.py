@@ -264,6 +264,11 @@ def main() -> int:
                 "BACKUP_SCHEDULE": "0 5 * * * *",  # the app's timer needs it, as in Azure
                 "COST_REPORT_SCHEDULE": "0 15 0 * * *",
                 "COMPLIANCE_REPORT_SCHEDULE": "0 30 0 * * *",
+                # The status polls (20 a second) would pass the per-user limit of 300 a minute
+                # within a round, and a refused poll or submit is not what this measures: the
+                # limiter still counts every request, at a limit these rounds never reach.
+                "USER_REQUESTS_PER_MINUTE": "1000000",
+                "TENANT_REQUESTS_PER_MINUTE": "1000000",
                 **({"FUNCTIONS_WORKER_PROCESS_COUNT": str(args.workers)} if args.workers else {}),
                 **extra,
             }

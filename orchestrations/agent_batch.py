@@ -14,7 +14,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 import azure.durable_functions as df
 
@@ -44,8 +44,9 @@ ACTIVITY_CRASH_RETRY = df.RetryOptions(
 MAX_DEFERRALS = 50
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
+class _Item(NamedTuple):
+    """An item back from a retry or a deferral, with what it has spent so far."""
+
     index: int
     attempt: int
     deferrals: int
@@ -53,27 +54,39 @@ class _Item:
 
 @dataclass(frozen=True, slots=True)
 class _Group:
-    items: list[_Item]
+    """One batch activity's items, as parallel lists: every replay rebuilds the groups of every
+    batch dispatched so far, and lists of plain ints cost a fraction of an object per item."""
 
-    @property
-    def indexes(self) -> list[int]:
-        return [item.index for item in self.items]
+    indexes: list[int]
+    attempts: list[int]
+    deferrals: list[int]
 
     @property
     def attempt(self) -> int:
-        return max(item.attempt for item in self.items)
+        return max(self.attempts)
 
-    def returning(self, indexes: list[int], *, spent: bool) -> _Group:
+    def last_chance(self, max_attempts: int) -> list[int]:
+        """The items that run for the last time: out of attempts, or deferred too often."""
+        return [
+            index
+            for index, attempt, deferrals in zip(
+                self.indexes, self.attempts, self.deferrals, strict=True
+            )
+            if attempt >= max_attempts or deferrals >= MAX_DEFERRALS
+        ]
+
+    def returning(self, indexes: list[int], *, spent: bool) -> list[_Item]:
         """The items of `indexes` as they come back: one attempt more, or one deferral more."""
-        by_index = {item.index: item for item in self.items}
-        return _Group(
-            [
-                _Item(i, by_index[i].attempt + 1, by_index[i].deferrals)
+        position = {index: n for n, index in enumerate(self.indexes)}
+        back = []
+        for index in indexes:
+            attempt, deferrals = self.attempts[position[index]], self.deferrals[position[index]]
+            back.append(
+                _Item(index, attempt + 1, deferrals)
                 if spent
-                else _Item(i, by_index[i].attempt, by_index[i].deferrals + 1)
-                for i in indexes
-            ]
-        )
+                else _Item(index, attempt, deferrals + 1)
+            )
+        return back
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -114,7 +127,7 @@ def _run_window(
     # each other and with fresh items, so that retries do not shrink the window's concurrency.
     returning: deque[_Item] = deque()
     running: list[tuple[Any, _Group]] = []  # batch activities in flight
-    waiting: list[tuple[Any, _Group]] = []  # durable timers before a retry
+    waiting: list[tuple[Any, list[_Item]]] = []  # durable timers before a retry
     completed = failed = 0
     stopped: str | None = None
     policy = RetryPolicy(
@@ -133,11 +146,7 @@ def _run_window(
                 indexes=group.indexes,
                 concurrency=spec.item_concurrency,
                 attempt=group.attempt,
-                last_chance=[
-                    item.index
-                    for item in group.items
-                    if item.attempt >= spec.max_attempts or item.deferrals >= MAX_DEFERRALS
-                ],
+                last_chance=group.last_chance(spec.max_attempts),
                 instance_id=context.instance_id,
                 trace=spec.trace,  # copied, never started here: this code replays
             )
@@ -155,9 +164,9 @@ def _run_window(
         )
         winner = yield context.task_any([task for task, _ in running + waiting])
 
-        timer_group = _pop(waiting, winner)
-        if timer_group is not None:
-            returning.extend(timer_group.items)
+        back = _pop(waiting, winner)
+        if back is not None:
+            returning.extend(back)
             continue
         group = _pop(running, winner)
         assert group is not None, "task_any returned a task this orchestration did not start"
@@ -254,9 +263,15 @@ def _run_chunks(
 
 def _next_group(returning: deque[_Item], fresh: Iterator[int], size: int) -> _Group | None:
     """Up to `size` items: those back from a retry first, then fresh ones in index order."""
-    items = [returning.popleft() for _ in range(min(size, len(returning)))]
-    items.extend(_Item(index, 1, 0) for index in islice(fresh, size - len(items)))
-    return _Group(items) if items else None
+    back = [returning.popleft() for _ in range(min(size, len(returning)))]
+    new = list(islice(fresh, size - len(back)))
+    if not back and not new:
+        return None
+    return _Group(
+        indexes=[item.index for item in back] + new,
+        attempts=[item.attempt for item in back] + [1] * len(new),
+        deferrals=[item.deferrals for item in back] + [0] * len(new),
+    )
 
 
 def _pop[T](entries: list[tuple[Any, T]], task: Any) -> T | None:

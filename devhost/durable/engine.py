@@ -133,6 +133,9 @@ class DurableEngine(OrchestrationStep):
     def publish(self, urls: DurableUrls) -> None:
         """Fix where the Durable APIs are reached; management URLs are built from this alone."""
         self.urls = urls
+        # Every invocation with a durable client gets this text: built once, not per request.
+        self._client_binding_json = json.dumps(urls.client_binding(self.task_hub))
 
     def client_binding_json(self) -> str:
-        return json.dumps(self.published_urls().client_binding(self.task_hub))
+        self.published_urls()  # says why when nothing is published yet
+        return self._client_binding_json

@@ -111,6 +111,7 @@ class EngineState:
         self.store = DurableStore(db_path, task_hub)
         self.instances: dict[str, Instance] = {}
         self.urls: DurableUrls | None = None
+        self._client_binding_json = ""
         self._next_inbox_id = 0
         self._next_work_id = 0
         self._ready: asyncio.Queue[str] | None = None

@@ -9,8 +9,8 @@ instead of being re-derived here.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,22 +47,31 @@ from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchest
 from .durable_http import HTTP_ACTIVITY
 from .history import Event
 
+# The SDK modules that parse timestamps with dateutil: each history event on every episode, and
+# the created and last-updated times of every status the client reads (a polled run's status
+# repeats them until its next episode).
+_TIMESTAMP_PARSERS = (
+    "azure.durable_functions.models.history.HistoryEvent",
+    "azure.durable_functions.models.DurableOrchestrationStatus",
+)
 
-def _memoize_history_timestamps() -> None:
-    """Parse each history timestamp once per process instead of once per replay.
+
+def _memoize_sdk_timestamps() -> None:
+    """Parse each timestamp the SDK reads once per process instead of once per read.
 
     The SDK builds a `HistoryEvent` for every event of the history on every episode and parses its
     timestamp with dateutil, the largest single cost of a replay once a history holds hundreds of
     events. The parser is wrapped, not replaced: the same function answers every first request,
     and datetimes are immutable, so a cached one is indistinguishable from a fresh one.
     """
-    module = sys.modules["azure.durable_functions.models.history.HistoryEvent"]
-    parse = module.dt_parse
-    if not isinstance(parse, functools._lru_cache_wrapper):
-        module.dt_parse = functools.lru_cache(maxsize=1 << 16)(parse)
+    for name in _TIMESTAMP_PARSERS:
+        module = importlib.import_module(name)
+        parse = module.dt_parse
+        if not isinstance(parse, functools._lru_cache_wrapper):
+            module.dt_parse = functools.lru_cache(maxsize=1 << 16)(parse)
 
 
-_memoize_history_timestamps()
+_memoize_sdk_timestamps()
 
 OUT_OF_PROC_MARK = "\n\n$OutOfProcData$:"
 RETRY_TIMER_METADATA = "-WithRetry timer"
