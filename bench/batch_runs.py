@@ -1,7 +1,7 @@
 """Durable batch runs through devhost against the bound N x L / C, next to plain asyncio scripts.
 
     .venv/bin/python bench/batch_runs.py [--queries 2000] [--concurrency 64] [--latency-ms 100]
-        [--batch-size 8] [--workers 2] [--transport aiohttp] [--repeat 3]
+        [--batch-size 64] [--workers 2] [--transport aiohttp] [--repeat 3]
         [--scenarios durable,sdk-httpx,...]
         [--env NAME=VALUE ...] [--echo]
 
@@ -159,12 +159,15 @@ async def run_rounds(args: argparse.Namespace, devhost: Devhost, simulator_pid: 
     walls: dict[str, list[float]] = {name: [] for name in args.scenarios}
     cpu: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in args.scenarios}
     if "durable" in args.scenarios and args.warmup:
-        # One small run first: imports, Agent Framework and the pool warm up as they would
-        # after the first request in a long-lived worker.
-        small = Bench(base_url, min(args.queries, 64), args.concurrency, args.latency_ms / 1000)
+        # Small runs first: imports, Agent Framework and the pool warm up as they would after
+        # the first requests in a long-lived worker. A full window of activities, twice: a
+        # worker process still starting when the first one is dispatched gets none of it, and
+        # the first round's first wave would pay its start (0.1-0.2 s).
+        warm_n = min(args.queries, args.max_in_flight * args.batch_size)
+        small = Bench(base_url, warm_n, args.concurrency, args.latency_ms / 1000)
         warm = DurableRuns(devhost, small, simulator_pid)
-        warm.rounds = -1
-        await warm.run()
+        for warm.rounds in (-2, -1):
+            await warm.run()
     for round_ in range(1, args.repeat + 1):
         for name in args.scenarios:
             if name == "durable":
@@ -221,7 +224,9 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency-ms", type=float, default=100.0)
-    parser.add_argument("--batch-size", type=int, default=32, help="items per activity (B)")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="items per activity (B), the app's default"
+    )
     parser.add_argument(
         "--item-concurrency", type=int, default=8, help="items in flight within one activity"
     )

@@ -2,7 +2,7 @@
 Agent Framework's instrumentation, side by side in one invocation.
 
     .venv/bin/python bench/telemetry_cost.py [--queries 2000] [--concurrency 64]
-        [--latency-ms 100] [--batch-size 32] [--item-concurrency 8] [--workers 2]
+        [--latency-ms 100] [--batch-size 64] [--item-concurrency 8] [--workers 2]
         [--repeat 1] [--configs off,view,otlp,otlp+af] [--settle-s 6] [--echo]
 
 Starts the model simulator (``python -m devhost.simulator``), a local OTLP/HTTP receiver
@@ -226,7 +226,9 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency-ms", type=float, default=100.0)
-    parser.add_argument("--batch-size", type=int, default=32, help="items per activity (B)")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="items per activity (B), the app's default"
+    )
     parser.add_argument(
         "--item-concurrency", type=int, default=8, help="items in flight within one activity"
     )

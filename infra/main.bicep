@@ -144,7 +144,7 @@ param openAiApiVersion string = '2024-10-21'
 @description('Items per activity (BATCH_SIZE).')
 @minValue(1)
 @maxValue(100)
-param batchSize int = 32
+param batchSize int = 64
 
 @description('Items in flight within one activity (ITEM_CONCURRENCY).')
 @minValue(1)

@@ -62,7 +62,7 @@ class FlexPlan:
 
     instance_memory_mb: int = 2048
     always_ready_instances: int = 0
-    batch_size: int = 32  # items per activity when a run does not set its own
+    batch_size: int = 64  # items per activity when a run does not set its own
 
 
 @dataclass(slots=True)
