@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from itertools import islice
+from itertools import islice, pairwise
 from typing import Any, NamedTuple
 
 import azure.durable_functions as df
@@ -203,10 +203,7 @@ def _run_window(
 def _run_chunks(
     context: df.DurableOrchestrationContext, spec: RunSpec
 ) -> Generator[Any, Any, ChunkReport]:
-    bounds = [
-        (s, min(s + spec.chunk_size, spec.end))
-        for s in range(spec.start, spec.end, spec.chunk_size)
-    ]
+    bounds = chunk_bounds(spec.start, spec.end, spec.chunk_size)
     # Up to W children at once, splitting the window of W activities between them. A child
     # waiting out the back-off of its last retries then idles only its own share, and the share
     # of a child that ends goes to the next chunk.
@@ -259,6 +256,18 @@ def _run_chunks(
         }
     )
     return result
+
+
+def chunk_bounds(start: int, end: int, chunk_size: int) -> list[tuple[int, int]]:
+    """``[start, end)`` in as many chunks as ``chunk_size`` asks for, of sizes that differ by one
+    at most. A chunk keeps the share of the window it started with until it ends, so a short last
+    chunk (6,000 items as 5,000 + 1,000) would leave its share idle while the long one runs on at
+    half the run's concurrency; equal chunks end together. The count, and so every chunk's
+    instance id, is the same as with full chunks and a short last one."""
+    count = -(-(end - start) // chunk_size)
+    size, longer = divmod(end - start, count)
+    firsts = [start + number * size + min(number, longer) for number in range(count + 1)]
+    return list(pairwise(firsts))
 
 
 def _next_group(returning: deque[_Item], fresh: Iterator[int], size: int) -> _Group | None:
