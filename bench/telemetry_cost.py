@@ -20,14 +20,14 @@ with its own temporary SQLite store and these settings:
 - ``otlp+af``: the same with ``ENABLE_INSTRUMENTATION=true``: Agent Framework's ``invoke_agent``
   and ``chat {model}`` spans and its ``gen_ai.client.*`` metrics too.
 
-Each devhost gets one small warm-up run; then the configurations are measured in turn, round after
-round (``--repeat``), so that the shared machine's other load drifts over all of them alike. A run
-is N distinct queries (bench/batch_runs.py's ``DurableRuns``: POST the run, poll until terminal).
-Wall time is from the POST to the run's ``finishedAt``; CPU is read from /proc for devhost (with
-its worker processes), for its main process alone, for the simulator and for this process (the
-client and the receiver), from the POST until ``--settle-s`` after the run ends, so that what the
-batching exporters send after the last item is counted. Prints CPU per item by process and wall
-time, each as a ratio to ``off`` (medians over the repeats).
+Each devhost gets two warm-up runs of a full window; then the configurations are measured in turn,
+round after round (``--repeat``), so that the shared machine's other load drifts over all of them
+alike. A run is N distinct queries (bench/batch_runs.py's ``DurableRuns``: POST the run, poll until
+terminal). Wall time is from the POST to the run's ``finishedAt``; CPU is read from /proc for
+devhost (with its worker processes), for its main process alone, for the simulator and for this
+process (the client and the receiver), from the POST until ``--settle-s`` after the run ends, so
+that what the batching exporters send after the last item is counted. Prints CPU per item by
+process and wall time, each as a ratio to ``off`` (medians over the repeats).
 """
 
 from __future__ import annotations
@@ -153,15 +153,15 @@ async def run_all(
     latency_s = args.latency_ms / 1000
     runs: dict[str, DurableRuns] = {}
     for name, devhost in hosts.items():
-        # A small run first: imports, Agent Framework, the exporters and the pools warm up as
-        # they would after the first request in a long-lived worker.
+        # Small runs first: imports, Agent Framework, the exporters and the pools warm up as
+        # they would after the first requests in a long-lived worker. A full window of
+        # activities, twice, so that a worker process still starting at the first gets some.
+        warm_n = min(args.queries, args.max_in_flight * args.batch_size)
         warm = DurableRuns(
-            devhost,
-            Bench(base_url, min(args.queries, 64), args.concurrency, latency_s),
-            simulator_pid,
+            devhost, Bench(base_url, warm_n, args.concurrency, latency_s), simulator_pid
         )
-        warm.rounds = -1
-        await warm.run()
+        for warm.rounds in (-2, -1):
+            await warm.run()
         runs[name] = DurableRuns(
             devhost, Bench(base_url, args.queries, args.concurrency, latency_s), simulator_pid
         )
