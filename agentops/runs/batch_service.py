@@ -43,6 +43,32 @@ class _ItemResult:
     reason: str | None = None
 
 
+class _Slot:
+    """One of an activity's places for a model call (``BatchWork.concurrency`` of them), taken
+    when an item starts and given back as soon as its model call ends, rather than once its
+    outcome is stored: that write waits its turn for the store (with SQLite, for the file's
+    write lock, shared by every worker process: about 10 ms at 64 items in flight), and the
+    next item's call need not wait with it. The activity still returns only once every outcome
+    is written, so a crash loses no more than before."""
+
+    def __init__(self, places: asyncio.Semaphore) -> None:
+        self._places = places
+        self._held = False
+
+    async def __aenter__(self) -> _Slot:
+        await self._places.acquire()
+        self._held = True
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._places.release()
+
+
 class BatchService:
     def __init__(
         self,
@@ -78,7 +104,7 @@ class BatchService:
         limit = asyncio.Semaphore(work.concurrency or max(1, len(todo)))
 
         async def answer(item: Item) -> _ItemResult:
-            async with limit:
+            async with _Slot(limit) as slot:
                 # The model and tool spans of Agent Framework are this span's children.
                 attributes = {
                     tracing.RUN_ID: work.run_id,
@@ -86,7 +112,7 @@ class BatchService:
                     tracing.ITEM_ATTEMPT: item.attempts + 1,
                 }
                 with tracing.span(tracer, "run item", attributes=attributes) as span:
-                    result = await self._answer(work, run, item, requests.get(item.index))
+                    result = await self._answer(work, run, item, requests.get(item.index), slot)
                     span.set_attribute(tracing.OUTCOME, result.status)
                     return result
 
@@ -128,7 +154,7 @@ class BatchService:
         return self._agents.request_for(work.agent, work.tenant, item.query)
 
     async def _answer(
-        self, work: BatchWork, run: Run, item: Item, request: ModelRequest | None
+        self, work: BatchWork, run: Run, item: Item, request: ModelRequest | None, slot: _Slot
     ) -> _ItemResult:
         index = item.index
         if request is None:
@@ -137,12 +163,15 @@ class BatchService:
             return _ItemResult("failed")
         try:
             # The answer's cache entry is written with the item's outcome (complete_item).
-            answer: ModelAnswer = await self._model.call(
-                request,
-                attempts_used=item.attempts,
-                item_key=f"{work.run_id}:{index}",
-                defer_cache_write=True,
-            )
+            try:
+                answer: ModelAnswer = await self._model.call(
+                    request,
+                    attempts_used=item.attempts,
+                    item_key=f"{work.run_id}:{index}",
+                    defer_cache_write=True,
+                )
+            finally:
+                slot.release()  # the outcome's write need not hold back the next item's call
         except BudgetExceededError as error:
             item_metrics.item_deferred(work.agent, "budget")  # stays pending; the run stops
             return _ItemResult("stopped", reason=error.reason)

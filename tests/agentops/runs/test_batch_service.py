@@ -3,6 +3,7 @@ idempotent items, billing once, permanent and transient failures, budgets."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -230,3 +231,56 @@ async def test_a_batch_costs_one_store_round_trip_per_item(
         assert writes == ["SqliteConnection.modify.<locals>.op"] * 16, writes
     finally:
         await services.aclose()
+
+
+class _CallStarts(_PeakCounter):
+    """The real model path, noting when its second call starts."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__(model)
+        self.calls = 0
+        self.second_started = asyncio.Event()
+
+    async def call(self, request: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls == 2:
+            self.second_started.set()
+        return await super().call(request, **kwargs)
+
+
+class _OutcomesAfter:
+    """The real store, whose first outcome write waits for `event`, as a write waits its turn
+    for the file's lock."""
+
+    def __init__(self, store: Any, event: asyncio.Event) -> None:
+        self._store, self._event = store, event
+        self.waited = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def complete_item(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.waited:
+            self.waited = True
+            await asyncio.wait_for(self._event.wait(), timeout=5)
+        return await self._store.complete_item(*args, **kwargs)
+
+
+async def test_an_outcome_waiting_for_the_store_does_not_hold_back_the_next_call(
+    services: Services,
+) -> None:
+    from agentops.runs.batch_service import BatchService
+
+    model = _CallStarts(services.model)
+    store = _OutcomesAfter(services.store, model.second_started)
+    batches = BatchService(store, services.agents, model, max_attempts=3, sealer=services.sealer)
+    run_id = await _new_run(services, "summarizer", [f"slot text {n}" for n in range(3)])
+
+    report = await batches.run(_work(run_id, "summarizer", [0, 1, 2], concurrency=1))
+
+    # The second call started while the first outcome waited; still one call at a time, and
+    # every outcome is stored before the activity returns.
+    assert report.completed == 3
+    assert store.waited and model.peak == 1
+    totals = await services.store.item_totals(run_id)
+    assert totals.counts.completed == 3
