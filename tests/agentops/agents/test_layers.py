@@ -8,7 +8,6 @@ without tools. Answers, usage and the requests sent are the same either way.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,34 +31,13 @@ from agentops.agents.registry import AgentRegistry
 from agentops.agents.runner import AgentRunner
 from agentops.model.openai_client import ModelConnection, Transport
 from agentops.model.types import Usage
+from tests.agentops.agents.model_answers import answer_like_a_model
 from tests.telemetry_capture import CapturedTelemetry
 
 REPO_AGENTS = Path(__file__).resolve().parents[3] / "agents.yaml"
 
 
-def _answer(request: httpx2.Request) -> httpx2.Response:
-    body = json.loads(request.content)
-    if body.get("tools") and body["messages"][-1]["role"] == "user":
-        call = {"name": "add", "arguments": json.dumps({"a": 2, "b": 3})}
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [{"id": "call_1", "type": "function", "function": call}],
-        }
-        finish = "tool_calls"
-    else:
-        message, finish = {"role": "assistant", "content": "Five."}, "stop"
-    return httpx2.Response(
-        200,
-        json={
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 1,
-            "model": body["model"],
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": 30, "completion_tokens": 7, "total_tokens": 37},
-        },
-    )
+_answer = answer_like_a_model
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ Agent Framework version that hands the record over differently fails here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from pathlib import Path
@@ -28,31 +27,13 @@ from agentops.agents.layers import TracedToolClient, UntracedAgent, UntracedTool
 from agentops.agents.registry import AgentRegistry
 from agentops.agents.strict_tools import strict_tool
 from agentops.agents.tool_record import ToolRecordOnce, run_record
+from tests.agentops.agents.model_answers import answer_like_a_model
 
 REPO_AGENTS = Path(__file__).resolve().parents[3] / "agents.yaml"
 EVALUATION = "agent_framework.evaluation"
 
 
-def _answer(request: httpx2.Request) -> httpx2.Response:
-    body = json.loads(request.content)
-    if body.get("tools") and body["messages"][-1]["role"] == "user":
-        call = {"name": "add", "arguments": json.dumps({"a": 2, "b": 3})}
-        tool_call = {"id": "call_1", "type": "function", "function": call}
-        message: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [tool_call]}
-        finish = "tool_calls"
-    else:
-        message, finish = {"role": "assistant", "content": "Five."}, "stop"
-    return httpx2.Response(
-        200,
-        json={
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 1,
-            "model": body["model"],
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": 30, "completion_tokens": 7, "total_tokens": 37},
-        },
-    )
+_answer = answer_like_a_model
 
 
 @pytest.fixture
