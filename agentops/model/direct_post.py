@@ -65,7 +65,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
-import openai
 import pydantic
 from openai import APIConnectionError, APITimeoutError, AsyncAzureOpenAI, AsyncOpenAI
 from openai._httpx2 import request_exceptions, timeout_exceptions
@@ -74,7 +73,7 @@ from openai._utils._json import openapi_dumps
 from openai.lib.azure import API_KEY_SENTINEL, _async_strip_azure_api_key_on_redirect
 
 from agentops.model.aiohttp_transport import WholeAnswerAiohttpTransport
-from agentops.model.request_body import VERIFIED_SDK_VERSION
+from agentops.model.request_body import sdk_is_verified
 
 logger = logging.getLogger(__name__)
 
@@ -357,12 +356,7 @@ def post_directly(client: AsyncOpenAI, *, force: bool = False) -> bool:
     """Have ``client.chat.completions`` post non-streamed requests on the aiohttp session; False
     (and the SDK's own path) where this module would not reproduce the SDK's request, or when
     the installed SDK is not the verified one, unless ``force``."""
-    if openai.__version__ != VERIFIED_SDK_VERSION and not force:
-        logger.info(
-            "openai %s is not %s: the SDK sends chat requests",
-            openai.__version__,
-            VERIFIED_SDK_VERSION,
-        )
+    if not force and not sdk_is_verified("the SDK sends chat requests"):
         return False
     http = client._client
     transport = getattr(http, "_transport", None)

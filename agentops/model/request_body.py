@@ -142,15 +142,19 @@ def _options(params: dict[str, Any]) -> Any:
     )
 
 
+def sdk_is_verified(otherwise: str) -> bool:
+    """Whether the installed SDK is the one this package's shortcuts were checked against;
+    logs what happens ``otherwise`` when it is not."""
+    if openai.__version__ == VERIFIED_SDK_VERSION:
+        return True
+    logger.info("openai %s is not %s: %s", openai.__version__, VERIFIED_SDK_VERSION, otherwise)
+    return False
+
+
 def skip_type_walk(client: AsyncOpenAI, *, force: bool = False) -> bool:
     """Have ``client.chat.completions`` skip the walk where it changes nothing; False (and the
     SDK's own path) when the installed SDK is not the verified one, unless ``force``."""
-    if openai.__version__ != VERIFIED_SDK_VERSION and not force:
-        logger.info(
-            "openai %s is not %s, whose request bodies were verified: the SDK builds them",
-            openai.__version__,
-            VERIFIED_SDK_VERSION,
-        )
+    if not force and not sdk_is_verified("the SDK builds request bodies"):
         return False
     # `chat` and `completions` are cached properties: the instance attribute takes their place.
     client.chat.completions = PlainBodyCompletions(client)  # type: ignore[misc]
