@@ -138,7 +138,8 @@ class Settings(BaseSettings):
     # ends, and halve the replays and dispatches per item (bench/batch_runs.py, issue 11).
     batch_size: int = Field(default=64, ge=1, le=100, alias="BATCH_SIZE")
     max_in_flight: int = Field(default=8, ge=1, le=256, alias="MAX_IN_FLIGHT")
-    # Items in flight within one activity (None: the whole batch). Total concurrency is
+    # Model calls in flight within one activity (None: the whole batch); an item whose outcome is
+    # being stored no longer holds one. Total concurrency is
     # MAX_IN_FLIGHT x min(BATCH_SIZE, ITEM_CONCURRENCY).
     item_concurrency: int | None = Field(default=8, ge=1, le=100, alias="ITEM_CONCURRENCY")
     chunk_size: int = Field(default=5000, ge=10, alias="CHUNK_SIZE")
