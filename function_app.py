@@ -16,6 +16,7 @@ from orchestrations.restore import bp as restore_orchestration
 from triggers.backup_api import bp as backup_api
 from triggers.health_api import bp as health_api
 from triggers.http_api import bp as http_api
+from triggers.ops_api import bp as ops_api
 from triggers.report_api import bp as report_api
 from triggers.schedules import bp as schedules
 from triggers.ui_api import bp as ui_api
@@ -28,6 +29,7 @@ app.register_functions(http_api)
 app.register_functions(backup_api)
 app.register_functions(report_api)
 app.register_functions(health_api)
+app.register_functions(ops_api)
 app.register_functions(ui_api)
 app.register_functions(batch_orchestration)
 app.register_functions(batch_activities)

@@ -86,6 +86,7 @@ class Services:
     sealer: RecordSealer
     blobs: BlobStore
     breakers: BreakerRegistry
+    limiter: RateLimiter  # the one the gateway paces with: read for the operations route
     batch_mode: BatchModeService
 
     async def secret(self, name: str) -> SecretStr | None:
@@ -326,6 +327,12 @@ def build_services(
             min_calls=settings.breaker_min_calls,
         )
     )
+    limiter = RateLimiter(
+        {
+            name: _per_process(lim, settings.functions_worker_process_count)
+            for name, lim in settings.rate_limits.items()
+        }
+    )
     from agentops.agents.batch_rounds import BatchRounds
     from agentops.agents.runner import AgentRunner
 
@@ -340,12 +347,7 @@ def build_services(
             encryption_key=base64.b64decode(cache_key.get_secret_value()) if cache_key else None,
         ),
         budgets=budgets,
-        limiter=RateLimiter(
-            {
-                name: _per_process(lim, settings.functions_worker_process_count)
-                for name, lim in settings.rate_limits.items()
-            }
-        ),
+        limiter=limiter,
         breakers=breakers,
         policy=policy,
         stream_invoke=runner.stream,
@@ -393,6 +395,7 @@ def build_services(
         sealer=sealer,
         blobs=blobs,
         breakers=breakers,
+        limiter=limiter,
         batch_mode=batch_mode,
     )
 

@@ -18,6 +18,7 @@ from agentops.backup.requests import BackupPage, BackupPath, RestorePath, Restor
 from agentops.reports.requests import ReportListQuery, ReportPath, ReportQuery
 from agentops.runs.requests import AskRequest, RunListQuery, RunPage, RunPath, RunRequest
 from triggers.backup_responses import BACKUP_RESPONSE_MODELS
+from triggers.ops_responses import OPS_RESPONSE_MODELS
 from triggers.report_responses import REPORT_RESPONSE_MODELS
 from triggers.responses import RESPONSE_MODELS
 from triggers.stream_responses import EVENT_NAMES, STREAM_EVENT_MODELS
@@ -37,6 +38,7 @@ def _schemas() -> dict[str, Any]:
         (RestoreRequest, "validation"),
         *((model, "serialization") for model in BACKUP_RESPONSE_MODELS),
         *((model, "serialization") for model in REPORT_RESPONSE_MODELS),
+        *((model, "serialization") for model in OPS_RESPONSE_MODELS),
     ]
     _, document = models_json_schema(models, by_alias=True, ref_template=_REF)
     return document["$defs"]
@@ -116,7 +118,13 @@ _TO_RUN = {"run_id": "$response.body#/runId"}
 
 @cache
 def _paths() -> dict[str, Any]:
-    return {**_run_paths(), **_backup_paths(), **_report_paths(), **_health_paths()}
+    return {
+        **_run_paths(),
+        **_backup_paths(),
+        **_report_paths(),
+        **_ops_paths(),
+        **_health_paths(),
+    }
 
 
 def _run_paths() -> dict[str, Any]:
@@ -373,6 +381,25 @@ def _report_paths() -> dict[str, Any]:
                 "responses": read,
             }
         },
+    }
+
+
+def _ops_paths() -> dict[str, Any]:
+    """The operations route (`triggers.ops_api`)."""
+    limits = _responses(("200", "Limiter load and budgets used today", "OpsLimits"))
+    limits["403"] = _problem(
+        "The principal names no tenant, or lacks the admin role (budgets span tenants)"
+    )
+    return {
+        "/api/ops/limits": {
+            "get": {
+                "operationId": "ops_limits",
+                "summary": "Rate limiter load per deployment in the answering worker process "
+                "(each instance and worker process paces its own share), and budgets used "
+                "today per tenant and agent (admin)",
+                "responses": limits,
+            }
+        }
     }
 
 

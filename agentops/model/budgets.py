@@ -43,6 +43,16 @@ class BudgetLimit:
             raise ValueError("a cost limit must be positive or None")
 
 
+@dataclass(frozen=True, slots=True)
+class ScopeSpend:
+    """One budgeted scope's totals for the day, from the store, against its limit."""
+
+    scope: str  # tenant:<name> or agent:<name>
+    limit: BudgetLimit
+    tokens: int
+    cost: float
+
+
 def next_utc_midnight(now: datetime) -> datetime:
     return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), dtime(), tzinfo=UTC)
 
@@ -130,6 +140,20 @@ class Budgets:
             tokens, cost = await self._usage(scope, day)
             result[scope] = (int(tokens), cost)
         return result
+
+    async def spent_today(self) -> tuple[date, list[ScopeSpend]]:
+        """Today's (UTC) totals of every tenant and agent given a budget, fresh from the store.
+
+        A default tenant budget applies to tenants nobody named, so it has no scope to list.
+        """
+        day = _day(self._now())
+        scopes = [(f"tenant:{name}", limit) for name, limit in sorted(self._tenants.items())]
+        scopes += [(f"agent:{name}", limit) for name, limit in sorted(self._agents.items())]
+        spent = []
+        for scope, limit in scopes:
+            tokens, cost = await self._store.get_usage(scope, day)
+            spent.append(ScopeSpend(scope, limit, int(tokens), float(cost)))
+        return day, spent
 
     async def record(self, tenant: str, agent: str, usage: Usage, cost: float) -> None:
         """Add one call's usage to today's totals of its tenant and agent, where limited.

@@ -16,6 +16,9 @@ a future, so nobody busy-loops and a large request is not starved by small ones 
 A request that had to queue records how long it waited in ``agentops.limiter.wait``; one that
 found capacity at once records nothing, so the fast path stays free and the histogram's count is
 the number of calls that were paced (set against ``agent.llm.calls.total`` for their share).
+
+``snapshot`` reads a limiter's load without moving its buckets, for the operations route. Each
+worker process paces its own share of the quota, so a snapshot is this process's view only.
 """
 
 from __future__ import annotations
@@ -57,6 +60,25 @@ def estimate_prompt_tokens(request: ModelRequest) -> int:
     return -(-chars // CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE * (len(request.history) + 2)
 
 
+@dataclass(frozen=True, slots=True)
+class BucketLoad:
+    """One bucket at a moment: what is available now out of what it holds when full."""
+
+    available: float
+    capacity: float
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterLoad:
+    """A deployment's limiter in this process: its limits, its buckets and its queue."""
+
+    deployment: str
+    limits: RateLimits
+    requests: BucketLoad | None
+    tokens: BucketLoad | None
+    waiters: int
+
+
 class _Bucket:
     __slots__ = ("capacity", "level", "rate", "stamp")
 
@@ -70,6 +92,11 @@ class _Bucket:
         if now > self.stamp:
             self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
             self.stamp = now
+
+    def load(self, now: float) -> BucketLoad:
+        """The level a refill at ``now`` would give, without refilling (reading moves nothing)."""
+        level = self.level + max(0.0, now - self.stamp) * self.rate
+        return BucketLoad(available=min(self.capacity, level), capacity=self.capacity)
 
     def wait_for(self, amount: float) -> float:
         """Seconds until ``amount`` is available (a request larger than the bucket waits for a
@@ -159,6 +186,16 @@ class DeploymentLimiter:
         _wait.record(waited_ms, {"deployment": self.deployment})
         return Reservation(self, prompt_tokens, output_tokens)
 
+    def snapshot(self) -> LimiterLoad:
+        now = self._clock()
+        return LimiterLoad(
+            deployment=self.deployment,
+            limits=self.limits,
+            requests=self._requests.load(now) if self._requests is not None else None,
+            tokens=self._tokens.load(now) if self._tokens is not None else None,
+            waiters=len(self._waiters),
+        )
+
     def adjust(self, *, tokens: int, requests: int) -> None:
         now = self._clock()
         if self._tokens is not None and tokens:
@@ -213,6 +250,10 @@ class RateLimiter:
 
     def for_deployment(self, deployment: str) -> DeploymentLimiter | None:
         return self._limiters.get(deployment)
+
+    def snapshot(self) -> list[LimiterLoad]:
+        """Every limited deployment's load in this process, by deployment name."""
+        return [self._limiters[name].snapshot() for name in sorted(self._limiters)]
 
     async def acquire(self, request: ModelRequest, prompt_tokens: int | None = None) -> Reservation:
         """Reserve for ``request``; ``prompt_tokens`` overrides the estimate (the caller's own)."""

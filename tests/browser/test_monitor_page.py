@@ -215,6 +215,10 @@ def test_the_monitor_page_end_to_end(browser: Any, host: Devhost, screenshots: P
     assert "Readiness" in _css(driver, "#ops-health").text
     assert "closed" in _css(driver, "#ops-health").text  # the one deployment's breaker
     _wait(driver, lambda d: backup_id in d.find_element("css selector", "#ops-backups").text)
+    # No budgets are set here: the section says so, with the limiter note, and no problem.
+    _wait(driver, lambda d: "TENANT_BUDGETS" in d.find_element("css selector", "#ops-limits").text)
+    assert "per instance" in _css(driver, "#ops-limits").text
+    assert not driver.find_elements("css selector", "#ops-limits .problem")
     _shot(driver, screenshots, "07-ops")
 
     # The browser saw no policy violation or script error (refused requests, such as the 401

@@ -65,3 +65,6 @@ def test_real_responses_match_the_document(api: httpx.Client, app_host: Devhost)
     other = start_run(api, "summarizer", ["x"])
     wait_run(api, other["runId"])
     check(api.post(f"/api/runs/{other['runId']}/cancel"), "/api/runs/{run_id}/cancel", "post")
+    limits = api.get("/api/ops/limits")
+    assert limits.status_code == 200
+    check(limits, "/api/ops/limits", "get")

@@ -65,3 +65,23 @@ def test_bad_limits_are_refused():
         BudgetLimit(tokens=0)
     with pytest.raises(ValueError):
         BudgetLimit(cost=-1.0)
+
+
+async def test_spent_today_lists_every_budgeted_scope_from_the_store(store, clock):
+    tenant, agent = BudgetLimit(tokens=1000), BudgetLimit(cost=2.0)
+    budgets = make_budgets(
+        store, clock, tenants={"fabrikam": tenant, "contoso": tenant}, agents={"helper": agent}
+    )
+    await budgets.record("contoso", "helper", Usage(100, 50), 0.25)
+    await store.add_usage("tenant:fabrikam", TODAY, 70, 0.1)  # another worker's usage
+    await store.add_usage("agent:unlimited", TODAY, 999, 9.0)  # no budget: not listed
+    day, spent = await budgets.spent_today()
+    assert day == TODAY
+    assert [(s.scope, s.limit, s.tokens, s.cost) for s in spent] == [
+        ("tenant:contoso", tenant, 150, 0.25),
+        ("tenant:fabrikam", tenant, 70, pytest.approx(0.1)),
+        ("agent:helper", agent, 150, 0.25),
+    ]
+    clock.advance(12 * 3600)  # a new UTC day starts from nothing
+    day, spent = await budgets.spent_today()
+    assert day == date(2025, 3, 2) and {(s.tokens, s.cost) for s in spent} == {(0, 0.0)}

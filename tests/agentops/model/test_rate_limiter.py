@@ -133,3 +133,40 @@ def test_bad_limits_are_refused():
         RateLimits(rpm=0)
     with pytest.raises(ValueError):
         RateLimits(tpm=10, window_s=120)
+
+
+async def test_a_snapshot_shows_what_is_taken_and_refilled_without_moving_the_buckets(clock):
+    limits = RateLimits(rpm=60, tpm=6000, window_s=10.0)
+    limiter = RateLimiter({"gpt-4o-mini": limits, "other": RateLimits(tpm=600)}, clock=clock)
+    request = make_request(query="q" * 400, max_output_tokens=100)
+    tokens = estimate_prompt_tokens(request) + 100
+    await limiter.acquire(request)
+    first, second = limiter.snapshot()
+    assert (first.deployment, first.limits, first.waiters) == ("gpt-4o-mini", limits, 0)
+    assert (first.requests.available, first.requests.capacity) == (9.0, 10.0)
+    assert (first.tokens.available, first.tokens.capacity) == (1000.0 - tokens, 1000.0)
+    assert second.deployment == "other" and second.requests is None
+    clock.advance(1.0)  # refills one request and 100 tokens a second
+    assert limiter.snapshot()[0].requests.available == 10.0
+    assert limiter.snapshot()[0].tokens.available == 1100.0 - tokens
+    assert limiter.snapshot()[0].tokens.available == 1100.0 - tokens  # reading moved nothing
+
+
+async def test_a_snapshot_counts_the_callers_queued(clock):
+    limiter = RateLimiter({"gpt-4o-mini": RateLimits(rpm=6, window_s=10.0)}, clock=clock)
+    gate = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        await gate.wait()
+        await clock.sleep(seconds)
+
+    deployment = limiter.for_deployment("gpt-4o-mini")
+    deployment._sleep = sleep  # the head waits on the gate, so the queue can be looked at
+    await limiter.acquire(make_request())  # the bucket held one request: now empty
+    waiting = [asyncio.create_task(limiter.acquire(make_request())) for _ in range(3)]
+    await asyncio.sleep(0)
+    load = limiter.snapshot()[0]
+    assert (load.waiters, load.requests.available, load.requests.capacity) == (3, 0.0, 1.0)
+    gate.set()
+    await asyncio.gather(*waiting)
+    assert limiter.snapshot()[0].waiters == 0

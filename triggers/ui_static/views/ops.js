@@ -1,17 +1,16 @@
 // Operations (admins): circuit breakers and dependency checks (GET /api/health/ready), the
-// latest backups (GET /api/backups) and reports (GET /api/reports), with links. Limiter load
-// and budgets used today have no API yet, and the page says so rather than guessing.
+// latest backups (GET /api/backups) and reports (GET /api/reports), with links, and rate
+// limiter load and budgets used today (GET /api/ops/limits).
 import { ApiError, getJson, openDocument, request } from "../api.js";
-import { count, el, problemBox, when } from "../util.js";
+import { count, el, money, problemBox, when } from "../util.js";
 
 export async function opsView(main) {
   const health = el("section", { id: "ops-health", "aria-labelledby": "ops-health-h" });
   const backups = el("section", { id: "ops-backups", "aria-labelledby": "ops-backups-h" });
   const reports = el("section", { id: "ops-reports", "aria-labelledby": "ops-reports-h" });
-  main.append(el("h1", {}, "Operations"), health, backups, reports,
-    el("h2", {}, "Rate limiters and budgets"),
-    el("p", { class: "note" }, "Limiter load per deployment and budgets used today per tenant and agent are not shown: the API has no route for them yet."));
-  await Promise.all([showHealth(health), showBackups(backups), showReports(reports)]);
+  const limits = el("section", { id: "ops-limits", "aria-labelledby": "ops-limits-h" });
+  main.append(el("h1", {}, "Operations"), health, backups, reports, limits);
+  await Promise.all([showHealth(health), showBackups(backups), showReports(reports), showLimits(limits)]);
 }
 
 async function showHealth(box) {
@@ -58,6 +57,32 @@ async function showReports(box) {
   } catch (error) {
     box.append(problemBox(error));
   }
+}
+
+async function showLimits(box) {
+  box.append(el("h2", { id: "ops-limits-h" }, "Rate limiters and budgets"));
+  try {
+    const limits = await getJson("ops/limits");
+    box.append(el("p", { class: "note" },
+      `Limiter load is the answering worker process's own (${limits.workerProcesses} per instance): each instance and process paces its own share of the quota.`),
+      limits.deployments.length ? table(["Deployment", "RPM", "TPM", "Requests available", "Tokens available", "Queued", "Breaker"],
+        limits.deployments.map((d) => [d.deployment, limit(d.rpm), limit(d.tpm), bucket(d.requests), bucket(d.tokens), count(d.waiters), d.breaker || "no calls yet"]))
+        : el("p", { class: "note" }, "No deployment has rate limits set (RATE_LIMITS)."),
+      el("h3", {}, `Budgets used today (UTC ${limits.day})`),
+      limits.budgets.length ? table(["Scope", "Name", "Tokens used", "Token limit", "Cost used", "Cost limit"],
+        limits.budgets.map((b) => [b.scope, b.name, count(b.tokensUsed), limit(b.tokenLimit), money(b.costUsed), b.costLimit === null ? "none" : money(b.costLimit)]))
+        : el("p", { class: "note" }, "No tenant or agent has a budget set (TENANT_BUDGETS, AGENT_BUDGETS)."));
+  } catch (error) {
+    box.append(problemBox(error));
+  }
+}
+
+function limit(value) {
+  return value === null || value === undefined ? "none" : count(value);
+}
+
+function bucket(load) {
+  return load ? `${count(Math.floor(load.available))} of ${count(Math.floor(load.capacity))}` : "unlimited";
 }
 
 function table(headings, rows) {
