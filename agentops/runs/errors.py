@@ -14,7 +14,15 @@ class UnknownRunError(LookupError):
 
 
 class RunConflictError(RuntimeError):
-    """The run is in a state that does not allow the operation (e.g. cancel after completion)."""
+    """The run is in a state that does not allow the operation (e.g. cancel after completion).
+
+    `owner_tenant` names the run's tenant, for the audit entry of an admin acting on another
+    tenant's run.
+    """
+
+    def __init__(self, message: str, *, owner_tenant: str | None = None) -> None:
+        super().__init__(message)
+        self.owner_tenant = owner_tenant
 
 
 class InvalidContinuationError(ValueError):
