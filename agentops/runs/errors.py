@@ -2,7 +2,7 @@
 
 
 class UnknownRunError(LookupError):
-    """No run of that id exists for the caller's tenant.
+    """No run of that id exists that the caller may see (its tenant's, or any for an admin).
 
     `owner_tenant` names the tenant that does own the id, when one does: the audit trail records
     the attempt on another tenant's data, the caller never learns it.
