@@ -128,8 +128,15 @@ class Access:
         as unknown to the caller; the entry records whose it is (`resource_tenant`)."""
         owner = getattr(error, "owner_tenant", None)
         if isinstance(owner, str) and owner:
-            self.details["resource_tenant"] = owner
+            self.owned_by(owner)
         return problem_for(error)
+
+    def owned_by(self, tenant: str) -> None:
+        """The resource belongs to `tenant`: when that is not the caller's own (an admin's read
+        of another tenant's run, or a refused attempt), the entry in the caller's chain names it
+        (`resource_tenant`), and the compliance report reads it as a cross-tenant access."""
+        if self.principal is None or tenant != self.principal.tenant:
+            self.details["resource_tenant"] = tenant
 
     def event(self, response: func.HttpResponse | None) -> AuditEvent:
         status = 500 if response is None else response.status_code

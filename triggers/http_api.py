@@ -170,6 +170,7 @@ async def get_run(
         except CALLER_ERRORS as error:
             return access.refuse(error)
         access.resource = f"runs/{run_id}"
+        access.owned_by(snapshot.run.tenant_id)
         access.details["agent"] = snapshot.run.agent
         access.details["records"] = len(snapshot.items)
         next_uri = None
@@ -212,13 +213,14 @@ async def cancel_run(
         try:
             principal = access.identify(req, services)
             run_id = RunPath.model_validate(dict(req.route_params)).run_id
-            instances = await services.runs.cancel(principal, run_id)
+            canceled = await services.runs.cancel(principal, run_id)
         except CALLER_ERRORS as error:
-            if isinstance(error, RunConflictError):  # the caller's run, already finished
+            if isinstance(error, RunConflictError):  # a run the caller may see, already finished
                 access.resource = f"runs/{run_id}"
             return access.refuse(error)
         access.resource = f"runs/{run_id}"
-        for instance_id in instances:
+        access.owned_by(canceled.run.tenant_id)
+        for instance_id in canceled.instances:
             try:
                 await client.terminate(instance_id, "canceled")
             except Exception:  # a chunk that never started or already ended has nothing to stop

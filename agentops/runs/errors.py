@@ -2,7 +2,7 @@
 
 
 class UnknownRunError(LookupError):
-    """No run of that id exists for the caller's tenant.
+    """No run of that id exists that the caller may see (its tenant's, or any for an admin).
 
     `owner_tenant` names the tenant that does own the id, when one does: the audit trail records
     the attempt on another tenant's data, the caller never learns it.
@@ -14,7 +14,15 @@ class UnknownRunError(LookupError):
 
 
 class RunConflictError(RuntimeError):
-    """The run is in a state that does not allow the operation (e.g. cancel after completion)."""
+    """The run is in a state that does not allow the operation (e.g. cancel after completion).
+
+    `owner_tenant` names the run's tenant, for the audit entry of an admin acting on another
+    tenant's run.
+    """
+
+    def __init__(self, message: str, *, owner_tenant: str | None = None) -> None:
+        super().__init__(message)
+        self.owner_tenant = owner_tenant
 
 
 class InvalidContinuationError(ValueError):

@@ -83,6 +83,14 @@ class RunListing:
     continuation: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RunCancellation:
+    """A run just marked canceled, and the orchestration instances the caller must stop."""
+
+    run: Run
+    instances: list[str]
+
+
 class RunService:
     def __init__(
         self,
@@ -174,12 +182,14 @@ class RunService:
         logger.warning("run %s failed before it started: %s", run_id, reason)
 
     async def _owned_run(self, principal: Principal, run_id: str) -> Run:
+        """The run, if the caller may act on it: its own tenant's, or any tenant's for an admin
+        (the rule the listing follows, so every run an admin is shown also opens)."""
         run = await self._store.get_run(run_id) if _plausible_id(run_id) else None
         # Another tenant's run reads as missing: its existence is not the caller's to learn.
         # Ids are not echoed: a pasted secret stays put.
         if run is None:
             raise UnknownRunError("no run with this id")
-        if run.tenant_id != principal.tenant:
+        if run.tenant_id != principal.tenant and not principal.has_role(ADMIN_ROLE):
             raise UnknownRunError("no run with this id", owner_tenant=run.tenant_id)
         return run
 
@@ -279,18 +289,20 @@ class RunService:
         ]
         return RunListing(runs=snapshots, continuation=_listing_token(page.continuation))
 
-    async def cancel(self, principal: Principal, run_id: str) -> list[str]:
+    async def cancel(self, principal: Principal, run_id: str) -> RunCancellation:
         """Mark the run canceled; returns the orchestration instances the caller must stop."""
         run = await self._owned_run(principal, run_id)
         if run.status in TERMINAL_RUN_STATUSES:
-            raise RunConflictError(f"run {run_id} is already {run.status}")
+            raise RunConflictError(
+                f"run {run_id} is already {run.status}", owner_tenant=run.tenant_id
+            )
         await self._store.update_run(
             run_id, status=RunStatus.CANCELED, finished_at=datetime.now(UTC)
         )
         run_finished(run.agent, RunStatus.CANCELED.value)
         chunks = math.ceil(run.total / self._settings.chunk_size) if run.total else 0
         children = [chunk_instance_id(run_id, n) for n in range(chunks)] if chunks > 1 else []
-        return [run.instance_id or run_id, *children]
+        return RunCancellation(run=run, instances=[run.instance_id or run_id, *children])
 
 
 def _listing_token(cursor: str | None) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +63,47 @@ def _ready(driver: Any, view: str) -> None:
     _wait(driver, lambda d: d.execute_script("return document.body.dataset.ready") == view)
 
 
-def _shot(driver: Any, folder: Path, name: str) -> None:
+def _shot(
+    driver: Any, folder: Path, name: str, at_phone_width: Callable[[Any], None] | None = None
+) -> None:
     driver.save_screenshot(str(folder / f"{name}.png"))
     driver.set_window_size(390, 844)  # a phone's width: the page must still render
     driver.save_screenshot(str(folder / f"{name}-phone.png"))
+    if at_phone_width is not None:
+        at_phone_width(driver)
     driver.set_window_size(1280, 900)
+
+
+def _runs_fit_a_phone(driver: Any) -> None:
+    """At phone width the runs list reads without scrolling sideways: its rows are stacked
+    cards, every cell labelled by its column, and the table keeps its semantics."""
+    page = driver.execute_script(
+        "const d = document.documentElement;"
+        "const w = document.querySelector('#runs-body .table-wrap');"
+        "return {scroll: d.scrollWidth, client: d.clientWidth, body: document.body.scrollWidth,"
+        "        wrapScroll: w.scrollWidth, wrapClient: w.clientWidth};"
+    )
+    assert page["client"] <= 390 and page["scroll"] <= page["client"], page
+    assert page["body"] <= page["client"], page
+    # Nor does the table scroll sideways inside its own box (the wrapper would let it).
+    assert page["wrapScroll"] <= page["wrapClient"], page
+    cells = driver.execute_script(
+        "return [...document.querySelectorAll('#runs-table tbody tr:first-child td')].map((td) =>"
+        " ({label: td.dataset.label, drawn: getComputedStyle(td, '::before').content,"
+        "   shown: td.getBoundingClientRect().width > 0, role: td.getAttribute('role')}));"
+    )
+    labels = driver.execute_script(
+        "return [...document.querySelectorAll('#runs-table thead th')].map((th) => th.textContent);"
+    )
+    assert [cell["label"] for cell in cells] == labels
+    assert all(cell["shown"] and cell["role"] == "cell" for cell in cells), cells
+    assert all(cell["label"] in cell["drawn"] for cell in cells), cells
+    # The header row stays in the document for screen readers, visually hidden.
+    header = driver.execute_script(
+        "return document.querySelector('#runs-table thead tr').getBoundingClientRect().width;"
+    )
+    assert header <= 1
+    assert driver.find_element("css selector", "#runs-table").get_attribute("role") == "table"
 
 
 def _submit(driver: Any, agent: str, queries: list[str]) -> str:
@@ -137,7 +173,7 @@ def test_the_monitor_page_end_to_end(browser: Any, host: Devhost, screenshots: P
     _ready(driver, "runs")
     row = _css(driver, f'tr[data-run="{run_id}"]')
     assert "completed" in row.text and "/ 24" in row.text
-    _shot(driver, screenshots, "04-runs")
+    _shot(driver, screenshots, "04-runs", _runs_fit_a_phone)
 
     # 4. A second, slow run, canceled with confirmation; the request rate while it is active.
     _sim(host, {"latency": {"distribution": "fixed", "ms": 8000}})

@@ -320,3 +320,40 @@ def test_no_query_text_reaches_the_trail_and_every_chain_verifies(
         get_settings.cache_clear()
     out = capsys.readouterr().out
     assert "contoso:" in out and "fabrikam:" in out and "unauthenticated:" in out
+
+
+def test_an_admins_read_of_another_tenants_run_names_both(host: Host) -> None:
+    """The entry stays in the admin's chain, under the admin's identity, and names the run's
+    tenant, so the compliance report shows the cross-tenant read."""
+    admin = principal_headers("globex", "admin-7", "admin")
+    run_id = host.client.post(
+        "/api/agents/summarizer/runs", json={"queries": ["x"]}, headers=CONTOSO
+    ).json()["runId"]
+    response, entry = host.one("GET", f"/api/runs/{run_id}", admin)
+    assert response.status_code == 200
+    check(
+        entry,
+        tenant="globex",
+        principal="admin-7",
+        action="run.read",
+        status=200,
+        resource=f"runs/{run_id}",
+    )
+    assert entry["details"]["resource_tenant"] == "contoso"
+    assert access_event_from(AuditEntry.from_doc(entry)).cross_tenant
+
+    response, entry = host.one("POST", f"/api/runs/{run_id}/cancel", admin)
+    assert response.status_code in {202, 409}  # a one-item run may have finished already
+    check(
+        entry,
+        tenant="globex",
+        principal="admin-7",
+        action="run.cancel",
+        status=response.status_code,
+        resource=f"runs/{run_id}",
+    )
+    assert entry["details"]["resource_tenant"] == "contoso"
+
+    # The owner's own read names no other tenant.
+    _, entry = host.one("GET", f"/api/runs/{run_id}", CONTOSO)
+    assert "resource_tenant" not in entry["details"]
