@@ -202,11 +202,14 @@ def refusal_bursts(rules: ComplianceRules, events: Sequence[AccessEvent]) -> lis
 
 def cross_tenant(rules: ComplianceRules, events: Sequence[AccessEvent]) -> list[Anomaly]:
     found = []
-    for actor, mine in _by_actor(e for e in events if e.cross_tenant).items():
+    # Refused ones only: an admin's reads of other tenants' runs are allowed, and audited with
+    # the run's tenant, but are not attempts.
+    refused = (e for e in events if e.cross_tenant and e.refusal is not None)
+    for actor, mine in _by_actor(refused).items():
         if len(mine) >= rules.min_cross_tenant_attempts:
             rule = RuleCheck(
                 name="cross_tenant_attempt",
-                description="requests for resources that belong to another tenant",
+                description="refused requests for resources that belong to another tenant",
                 comparison=">=",
                 threshold=rules.min_cross_tenant_attempts,
                 observed=len(mine),

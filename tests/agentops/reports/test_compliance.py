@@ -160,6 +160,10 @@ def test_attempts_on_another_tenants_ids():
     own = [event(WORK, resource_tenant="t1"), event(WORK)]
     assert report(own).anomalies == []
 
+    # An admin's allowed read of another tenant's run is audited, not an attempt.
+    allowed = [event(WORK + i / 60, resource_tenant="t2") for i in range(30)]
+    assert report(allowed).anomalies == []
+
 
 def test_report_round_trips_through_json():
     result = report([event(6, refusal="forbidden")], chains=[ChainCheck("t1", 3)])
