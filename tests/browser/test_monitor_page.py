@@ -74,6 +74,19 @@ def _shot(
     driver.set_window_size(1280, 900)
 
 
+def _nothing_scrolls_sideways(driver: Any) -> None:
+    """At phone width neither the page nor any of its tables scrolls sideways."""
+    widths = driver.execute_script(
+        "const d = document.documentElement;"
+        "return {page: [d.scrollWidth, d.clientWidth],"
+        " wraps: [...document.querySelectorAll('.table-wrap')]"
+        "   .map((w) => [w.scrollWidth, w.clientWidth])};"
+    )
+    assert widths["wraps"], "no table on the page"
+    for scroll, client in [widths["page"], *widths["wraps"]]:
+        assert scroll <= client, widths
+
+
 def _runs_fit_a_phone(driver: Any) -> None:
     """At phone width the runs list reads without scrolling sideways: its rows are stacked
     cards, every cell labelled by its column, and the table keeps its semantics."""
@@ -255,7 +268,7 @@ def test_the_monitor_page_end_to_end(browser: Any, host: Devhost, screenshots: P
     _wait(driver, lambda d: "TENANT_BUDGETS" in d.find_element("css selector", "#ops-limits").text)
     assert "per instance" in _css(driver, "#ops-limits").text
     assert not driver.find_elements("css selector", "#ops-limits .problem")
-    _shot(driver, screenshots, "07-ops")
+    _shot(driver, screenshots, "07-ops", _nothing_scrolls_sideways)
 
     # The browser saw no policy violation or script error (refused requests, such as the 401
     # that asked for the key, are network entries).
