@@ -197,6 +197,18 @@ def _run_paths() -> dict[str, Any]:
                 ),
             }
         },
+        "/api/runs/{run_id}/stats": {
+            "get": {
+                "operationId": "get_run_stats",
+                "summary": "A run's item latency (p50/p95), retries, and tokens and cost by model",
+                "parameters": _RUN_ID,
+                "responses": _responses(
+                    ("200", "The run's statistics", "RunStatsView"),
+                    s400="Bad run id",
+                    s404="Unknown run",
+                ),
+            }
+        },
         "/api/runs/{run_id}/cancel": {
             "post": {
                 "operationId": "cancel_run",

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from agentops import tracing
@@ -28,9 +29,10 @@ from agentops.runs.errors import (
 from agentops.runs.item_metrics import run_finished
 from agentops.runs.ports import AgentLookup, BudgetGate, RunStore
 from agentops.runs.requests import RunRequest
+from agentops.runs.reused_aggregates import ReusedAggregates
 from agentops.settings import Settings
 from agentops.store.checks import decode_cursor, encode_cursor
-from agentops.store.records import Item, ItemTotals, Run, RunStatus
+from agentops.store.records import Item, ItemTotals, Run, RunStats, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +106,12 @@ class RunService:
         self._clock = clock
         # run id -> (read until, totals)
         self._totals: dict[str, tuple[float, ItemTotals]] = {}
+        self._stats = ReusedAggregates[RunStats](
+            lambda: self._clock(),  # read at each use: tests step the service's clock
+            reuse_s=TOTALS_REUSE_S,
+            factor=TOTALS_REUSE_FACTOR,
+            max_kept=_MAX_TOTALS_KEPT,
+        )
 
     async def create(self, principal: Principal, agent: str, request: RunRequest) -> Run:
         """Store the run and its items; the caller then starts the orchestration.
@@ -239,6 +247,14 @@ class RunService:
         reuse = max(TOTALS_REUSE_S, TOTALS_REUSE_FACTOR * (now - started))
         self._totals[run.run_id] = (now + reuse, totals)
         return totals
+
+    async def stats(self, principal: Principal, run_id: str) -> tuple[Run, RunStats]:
+        """The run's latency percentiles, retries and spend by model; tenant-scoped as `view`,
+        and reused a while for a run under way as its totals are."""
+        run = await self._owned_run(principal, run_id)
+        finished = run.status in TERMINAL_RUN_STATUSES
+        read = partial(self._store.item_stats, run.run_id)
+        return run, await self._stats.get(run.run_id, read, finished=finished)
 
     async def list(
         self,
