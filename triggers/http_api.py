@@ -33,7 +33,6 @@ from triggers.responses import (
     Canceled,
     RunAccepted,
     RunList,
-    RunStatsView,
     RunSummary,
     RunView,
 )
@@ -182,22 +181,6 @@ async def get_run(
         return json_response(RunView.of(snapshot, next_uri))
 
     return await audited(req, context, action, _run_resource(req), handle)
-
-
-@bp.route(route="runs/{run_id}/stats", methods=["GET"])
-async def get_run_stats(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
-        try:
-            principal = access.identify(req, services)
-            run_id = RunPath.model_validate(dict(req.route_params)).run_id
-            run, stats = await services.runs.stats(principal, run_id)
-        except CALLER_ERRORS as error:
-            return access.refuse(error)
-        access.resource = f"runs/{run_id}"
-        access.details["agent"] = run.agent
-        return json_response(RunStatsView.of(run, stats))
-
-    return await audited(req, context, "run.stats", _run_resource(req), handle)
 
 
 async def _cancel_provider_batches(

@@ -188,23 +188,11 @@ def _run_paths() -> dict[str, Any]:
         "/api/runs/{run_id}": {
             "get": {
                 "operationId": "get_run",
-                "summary": "A run's status, counts, usage, cost and a page of item results",
+                "summary": "A run's status, counts, usage, cost, item stats and a page of items",
                 "parameters": [*_RUN_ID, *_parameters(RunPage, "query")],
                 "responses": _responses(
                     ("200", "The run", "RunView"),
                     s400="Bad run id, limit or continuation",
-                    s404="Unknown run",
-                ),
-            }
-        },
-        "/api/runs/{run_id}/stats": {
-            "get": {
-                "operationId": "get_run_stats",
-                "summary": "A run's item latency (p50/p95), retries, and tokens and cost by model",
-                "parameters": _RUN_ID,
-                "responses": _responses(
-                    ("200", "The run's statistics", "RunStatsView"),
-                    s400="Bad run id",
                     s404="Unknown run",
                 ),
             }

@@ -71,6 +71,8 @@ class RunSnapshot:
     next_after: int | None
     # A batch-mode run: what the same tokens would have cost through the interactive path.
     interactive_cost: float | None = None
+    # Item latency, retries and spend by model: on one run's view, not on listings.
+    stats: RunStats | None = None
 
     @property
     def mode(self) -> str:
@@ -203,6 +205,7 @@ class RunService:
     ) -> RunSnapshot:
         run = await self._owned_run(principal, run_id)
         totals = await self._item_totals(run)
+        stats = await self._item_stats(run)
         items, next_after = await self._store.list_items(
             run_id, after_index=_after_index(continuation), limit=limit
         )
@@ -220,6 +223,7 @@ class RunService:
             items=items,
             next_after=next_after,
             interactive_cost=self._interactive_cost(run, totals),
+            stats=stats,
         )
 
     def _interactive_cost(self, run: Run, totals: ItemTotals) -> float | None:
@@ -248,13 +252,11 @@ class RunService:
         self._totals[run.run_id] = (now + reuse, totals)
         return totals
 
-    async def stats(self, principal: Principal, run_id: str) -> tuple[Run, RunStats]:
-        """The run's latency percentiles, retries and spend by model; tenant-scoped as `view`,
-        and reused a while for a run under way as its totals are."""
-        run = await self._owned_run(principal, run_id)
-        finished = run.status in TERMINAL_RUN_STATUSES
+    async def _item_stats(self, run: Run) -> RunStats:
+        """The run's latency percentiles, retries and spend by model, reused a while for a run
+        under way as its totals are."""
         read = partial(self._store.item_stats, run.run_id)
-        return run, await self._stats.get(run.run_id, read, finished=finished)
+        return await self._stats.get(run.run_id, read, finished=run.status in TERMINAL_RUN_STATUSES)
 
     async def list(
         self,

@@ -1,7 +1,7 @@
 // One run: progress (and its trend while watched), items by status, failed items with their
-// reasons and attempts, retries, cost, and cancel with confirmation. Two requests per refresh:
-// GET /api/runs/{id} with a page of up to 1000 items (further pages load on demand), and
-// GET /api/runs/{id}/stats for item latency, retries and spend by model over the whole run.
+// reasons and attempts, retries, item latency and cost by model, and cancel with confirmation.
+// One request per refresh: GET /api/runs/{id} with a page of up to 1000 items; further pages
+// load on demand.
 import { getJson, request } from "../api.js";
 import { Refresher, announce, card, count, el, money, problemBox, progressBar, statusBadge, when } from "../util.js";
 
@@ -22,12 +22,9 @@ export async function runView(main, runId) {
   let extra = []; // items of later pages, loaded on demand
   let lastView = null;
   const refresher = new Refresher(async () => {
-    let view, stats;
+    let view;
     try {
-      [view, stats] = await Promise.all([
-        getJson(`runs/${encodeURIComponent(runId)}?limit=${PAGE}`),
-        getJson(`runs/${encodeURIComponent(runId)}/stats`),
-      ]);
+      view = await getJson(`runs/${encodeURIComponent(runId)}?limit=${PAGE}`);
     } catch (error) {
       summary.replaceChildren(problemBox(error));
       throw error;
@@ -37,7 +34,7 @@ export async function runView(main, runId) {
     trend.push([performance.now(), view.total ? done / view.total : 1]);
     renderSummary(summary, view);
     renderTrend(trendBox, trend);
-    renderStats(statsBox, stats);
+    renderStats(statsBox, view.stats);
     renderItems(itemsBox, view, [...view.items, ...extra], loadMore);
     cancelButton.hidden = !ACTIVE.has(view.status);
     const active = ACTIVE.has(view.status);
@@ -112,7 +109,7 @@ function renderTrend(box, trend) {
 
 const ms = (value) => (value === null ? "—" : `${count(value)} ms`);
 
-// Over every item of the run, not only the page loaded: from GET /api/runs/{id}/stats.
+// Over every item of the run, not only the page loaded.
 function renderStats(box, stats) {
   box.replaceChildren(
     el("h2", { id: "run-stats-heading" }, "Item statistics"),
