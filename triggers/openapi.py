@@ -196,7 +196,7 @@ def _run_paths() -> dict[str, Any]:
         "/api/runs/{run_id}": {
             "get": {
                 "operationId": "get_run",
-                "summary": "A run's status, counts, usage, cost and a page of item results",
+                "summary": "A run's status, counts, usage, cost, item stats and a page of items",
                 "parameters": [*_RUN_ID, *_parameters(RunPage, "query")],
                 "responses": _responses(
                     ("200", "The run", "RunView"),

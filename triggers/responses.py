@@ -13,7 +13,7 @@ from pydantic.alias_generators import to_camel
 
 from agentops.model.types import Usage as TokenUsage
 from agentops.runs.run_service import RunSnapshot
-from agentops.store.records import Item
+from agentops.store.records import Item, RunStats
 
 ItemStatus = Literal["pending", "completed", "failed"]
 RunStatusName = Literal["pending", "running", "completed", "failed", "canceled", "stopped"]
@@ -84,6 +84,52 @@ class CacheSummary(Response):
     saved_cost: float
 
 
+class ModelSpendView(Response):
+    model: str | None = Field(
+        description="the model deployment that answered; null where none was recorded "
+        "(items failed before an answer, or stored before the model was kept)"
+    )
+    items: int = Field(ge=0, description="finished items")
+    usage: Usage
+    cost: float
+
+
+class ItemStats(Response):
+    """How a run's items went, over all of them (not only the page): latency, retries and
+    spend by model. Deferrals (an item put back untried, e.g. while a breaker is open) are
+    not kept on the items and are not counted here."""
+
+    timed_items: int = Field(
+        ge=0,
+        description="finished items with a recorded model time: what the percentiles are "
+        "over (items finished before times were kept have none)",
+    )
+    latency_p50_ms: int | None = Field(
+        description="median model time of an item, nearest rank; null when no item is timed"
+    )
+    latency_p95_ms: int | None = Field(description="95th percentile, nearest rank")
+    retries: int = Field(ge=0, description="model attempts beyond each item's first, summed")
+    by_model: list[ModelSpendView] = Field(description="most costly first")
+
+    @classmethod
+    def of(cls, stats: RunStats) -> ItemStats:
+        return cls(
+            timed_items=stats.timed,
+            latency_p50_ms=stats.latency_p50_ms,
+            latency_p95_ms=stats.latency_p95_ms,
+            retries=stats.retries,
+            by_model=[
+                ModelSpendView(
+                    model=spend.model,
+                    items=spend.items,
+                    usage=Usage.of(spend.usage),
+                    cost=round(spend.cost, 6),
+                )
+                for spend in stats.by_model
+            ],
+        )
+
+
 class RunView(Response):
     """A run's status, counts, usage, cost and one page of item results."""
 
@@ -105,6 +151,9 @@ class RunView(Response):
         description="a batch-mode run: what the same tokens would have cost interactively"
     )
     cache: CacheSummary
+    stats: ItemStats | None = Field(
+        description="latency, retries and spend by model over all the run's items"
+    )
     items: list[ItemResult]
     continuation: str | None = Field(description="pass back to read the next page")
     next: str | None = Field(description="the next page's URL")
@@ -136,6 +185,7 @@ class RunView(Response):
             if snapshot.interactive_cost is None
             else round(snapshot.interactive_cost, 6),
             cache=CacheSummary(hits=totals.cached, saved_cost=round(totals.saved_cost, 6)),
+            stats=None if snapshot.stats is None else ItemStats.of(snapshot.stats),
             items=[ItemResult.of(item) for item in snapshot.items],
             continuation=None if snapshot.next_after is None else str(snapshot.next_after),
             next=next_uri,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -78,7 +80,9 @@ class BatchService:
         *,
         max_attempts: int,
         sealer: RecordSealer,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock  # times each item's model call, kept on its outcome
         self._store = store
         self._agents = agents
         self._model = model
@@ -161,6 +165,8 @@ class BatchService:
             # Spent on an earlier execution whose report never reached the orchestrator.
             await self._fail(work, index, "transient", f"no attempts left ({item.attempts} made)")
             return _ItemResult("failed")
+        started = self._clock()
+        duration_ms: int | None = None
         try:
             # The answer's cache entry is written with the item's outcome (complete_item).
             try:
@@ -172,11 +178,14 @@ class BatchService:
                 )
             finally:
                 slot.release()  # the outcome's write need not hold back the next item's call
+                duration_ms = round((self._clock() - started) * 1000)
         except BudgetExceededError as error:
             item_metrics.item_deferred(work.agent, "budget")  # stays pending; the run stops
             return _ItemResult("stopped", reason=error.reason)
         except PermanentModelError as error:
-            await self._fail(work, index, "permanent", error.reason, spent_by=error)
+            await self._fail(
+                work, index, "permanent", error.reason, spent_by=error, duration_ms=duration_ms
+            )
             return _ItemResult("failed")
         except TransientModelError as error:
             calls = model_calls_of(error)
@@ -200,6 +209,7 @@ class BatchService:
                     "transient",
                     f"{error.reason} (after {spent} attempts)",
                     spent_by=error,
+                    duration_ms=duration_ms,
                 )
                 return _ItemResult("failed")
             item_metrics.item_retried(work.agent, error)
@@ -211,6 +221,7 @@ class BatchService:
             cached=answer.cached,
             model=answer.model,
             saved_cost=answer.saved_cost,
+            duration_ms=duration_ms,
         )
         if run.encrypted:
             outcome = self._sealer.seal_outcome(
@@ -228,6 +239,7 @@ class BatchService:
         reason: str,
         *,
         spent_by: ModelError | None = None,
+        duration_ms: int | None = None,
     ) -> None:
         """Fail the item; what the failing calls spent (a tool loop cut short) is its bill."""
         logger.info("run %s item %d failed (%s): %s", work.run_id, index, kind, redact(reason))
@@ -235,6 +247,7 @@ class BatchService:
             ItemError(kind, reason),
             usage=spent_by.usage if spent_by else NO_USAGE,
             cost=spent_by.cost if spent_by else 0.0,
+            duration_ms=duration_ms,
         )
         if await self._store.complete_item(work.run_id, index, outcome):
             item_metrics.item_failed(work.agent, self._deployment(work.agent), kind)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from agentops import tracing
@@ -28,9 +29,10 @@ from agentops.runs.errors import (
 from agentops.runs.item_metrics import run_finished
 from agentops.runs.ports import AgentLookup, BudgetGate, RunStore
 from agentops.runs.requests import RunRequest
+from agentops.runs.reused_aggregates import ReusedAggregates
 from agentops.settings import Settings
 from agentops.store.checks import decode_cursor, encode_cursor
-from agentops.store.records import Item, ItemTotals, Run, RunStatus
+from agentops.store.records import Item, ItemTotals, Run, RunStats, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ class RunSnapshot:
     next_after: int | None
     # A batch-mode run: what the same tokens would have cost through the interactive path.
     interactive_cost: float | None = None
+    # Item latency, retries and spend by model: on one run's view, not on listings.
+    stats: RunStats | None = None
 
     @property
     def mode(self) -> str:
@@ -112,6 +116,12 @@ class RunService:
         self._clock = clock
         # run id -> (read until, totals)
         self._totals: dict[str, tuple[float, ItemTotals]] = {}
+        self._stats = ReusedAggregates[RunStats](
+            lambda: self._clock(),  # read at each use: tests step the service's clock
+            reuse_s=TOTALS_REUSE_S,
+            factor=TOTALS_REUSE_FACTOR,
+            max_kept=_MAX_TOTALS_KEPT,
+        )
 
     async def create(self, principal: Principal, agent: str, request: RunRequest) -> Run:
         """Store the run and its items; the caller then starts the orchestration.
@@ -205,6 +215,7 @@ class RunService:
     ) -> RunSnapshot:
         run = await self._owned_run(principal, run_id)
         totals = await self._item_totals(run)
+        stats = await self._item_stats(run)
         items, next_after = await self._store.list_items(
             run_id, after_index=_after_index(continuation), limit=limit
         )
@@ -222,6 +233,7 @@ class RunService:
             items=items,
             next_after=next_after,
             interactive_cost=self._interactive_cost(run, totals),
+            stats=stats,
         )
 
     def _interactive_cost(self, run: Run, totals: ItemTotals) -> float | None:
@@ -249,6 +261,12 @@ class RunService:
         reuse = max(TOTALS_REUSE_S, TOTALS_REUSE_FACTOR * (now - started))
         self._totals[run.run_id] = (now + reuse, totals)
         return totals
+
+    async def _item_stats(self, run: Run) -> RunStats:
+        """The run's latency percentiles, retries and spend by model, reused a while for a run
+        under way as its totals are."""
+        read = partial(self._store.item_stats, run.run_id)
+        return await self._stats.get(run.run_id, read, finished=run.status in TERMINAL_RUN_STATUSES)
 
     async def list(
         self,

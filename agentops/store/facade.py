@@ -50,6 +50,7 @@ from agentops.store.records import (
     Page,
     ReportRecord,
     Run,
+    RunStats,
     RunStatus,
     Thread,
     ThreadOwner,
@@ -183,6 +184,9 @@ class StoreFacade:
 
     async def item_totals(self, run_id: str) -> ItemTotals:
         return await self._runs.item_totals(check_key("run_id", run_id))
+
+    async def item_stats(self, run_id: str) -> RunStats:
+        return await self._runs.item_stats(check_key("run_id", run_id))
 
     async def swap_item_text(
         self, run_id: str, index: int, field: str, expected: str, new: str

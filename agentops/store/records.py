@@ -227,6 +227,7 @@ class ItemOutcome:
     cached: bool = False
     model: str | None = None
     saved_cost: float = 0.0  # a cache hit: what the call it replaced cost
+    duration_ms: int | None = None  # time spent in the model gateway for the final call(s)
 
     def __post_init__(self) -> None:
         if self.status not in TERMINAL_ITEM_STATUSES:
@@ -244,8 +245,11 @@ class ItemOutcome:
         cached: bool = False,
         model: str | None = None,
         saved_cost: float = 0.0,
+        duration_ms: int | None = None,
     ) -> ItemOutcome:
-        return cls(ItemStatus.COMPLETED, answer, None, usage, cost, cached, model, saved_cost)
+        return cls(
+            ItemStatus.COMPLETED, answer, None, usage, cost, cached, model, saved_cost, duration_ms
+        )
 
     @classmethod
     def failed(
@@ -255,8 +259,9 @@ class ItemOutcome:
         usage: Usage = NO_USAGE,
         cost: float = 0.0,
         model: str | None = None,
+        duration_ms: int | None = None,
     ) -> ItemOutcome:
-        return cls(ItemStatus.FAILED, None, error, usage, cost, False, model)
+        return cls(ItemStatus.FAILED, None, error, usage, cost, False, model, 0.0, duration_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +279,7 @@ class Item:
     saved_cost: float = 0.0
     model: str | None = None
     completed_at: datetime | None = None
+    duration_ms: int | None = None  # absent on items stored before it was measured
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -291,6 +297,7 @@ class Item:
             "saved_cost": self.saved_cost,
             "model": self.model,
             "completed_at": dt_to_doc(self.completed_at),
+            "duration_ms": self.duration_ms,
         }
 
     @classmethod
@@ -309,6 +316,7 @@ class Item:
             saved_cost=float(doc.get("saved_cost", 0.0)),
             model=doc.get("model"),
             completed_at=dt_from_doc(doc.get("completed_at")),
+            duration_ms=_optional_int(doc.get("duration_ms")),
         )
 
 
@@ -332,6 +340,7 @@ def completed_item_doc(doc: dict[str, Any], outcome: ItemOutcome, now: datetime)
         "saved_cost": outcome.saved_cost,
         "model": outcome.model,
         "completed_at": dt_to_doc(now),
+        "duration_ms": outcome.duration_ms,
     }
 
 
@@ -344,6 +353,33 @@ class ItemTotals:
     cost: float
     cached: int = 0  # items answered from the response cache
     saved_cost: float = 0.0  # what those answers would have cost
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpend:
+    """What one run's finished items spent on one model (None: not recorded, e.g. failures
+    before any answer, or items stored before the model was kept)."""
+
+    model: str | None
+    items: int
+    usage: Usage
+    cost: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunStats:
+    """How one run's items went: latency percentiles over the finished items that carry a
+    duration, retries (attempts beyond each item's first) and spend by model."""
+
+    timed: int  # finished items with a duration: what the percentiles are over
+    latency_p50_ms: int | None
+    latency_p95_ms: int | None
+    retries: int
+    by_model: tuple[ModelSpend, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,6 +171,9 @@ def test_the_monitor_page_end_to_end(browser: Any, host: Devhost, screenshots: P
     requests = driver.execute_script("return window.agentopsStats.requests") - requests_before
     _sim(host, {"faults": {"rates": {}}})
     _wait(driver, lambda d: "completed" in d.find_element("css selector", "#run-summary").text)
+    # Over the whole run: model-time percentiles, and the deployment's tokens and cost.
+    assert "p95" in _css(driver, "#run-latency").text
+    assert "gpt" in _css(driver, "#cost-by-model tbody tr").text
     _shot(driver, screenshots, "02-run")
 
     # 2. A failed item: its reason and attempts.

@@ -36,9 +36,11 @@ from agentops.store.records import (
     ItemTotals,
     Page,
     Run,
+    RunStats,
     Usage,
     dt_to_doc,
 )
+from agentops.store.run_stats import StatsRow, fold_run_stats
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,13 @@ _ITEM_TOTALS_QUERY = (
     "SUM(c.cached ? 1 : 0) AS cached, "
     "SUM(c.saved_cost) AS saved_cost "
     "FROM c WHERE c.run_id = @run_id"
+)
+
+# A few fields per item, ordered by index so that costs add up in the same order as on SQLite.
+_ITEM_STATS_QUERY = (
+    "SELECT c.status, c.attempts, c.duration_ms, c.model, c.usage.prompt_tokens AS prompt, "
+    "c.usage.completion_tokens AS completion, c.cost "
+    "FROM c WHERE c.run_id = @run_id ORDER BY c.index"
 )
 
 
@@ -214,6 +223,22 @@ class CosmosRunStore:
             float(row.get("cost") or 0.0),
             cached=int(row.get("cached") or 0),
             saved_cost=float(row.get("saved_cost") or 0.0),
+        )
+
+    @remote
+    async def item_stats(self, run_id: str) -> RunStats:
+        rows = await self._db.query("items", _ITEM_STATS_QUERY, run_id, run_id=run_id)
+        return fold_run_stats(
+            StatsRow(
+                str(row["status"]),
+                int(row.get("attempts") or 0),
+                None if row.get("duration_ms") is None else int(row["duration_ms"]),
+                row.get("model"),
+                int(row.get("prompt") or 0),
+                int(row.get("completion") or 0),
+                float(row.get("cost") or 0.0),
+            )
+            for row in rows
         )
 
     @remote

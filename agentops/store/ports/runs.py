@@ -6,7 +6,16 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from agentops.store.records import CacheEntry, Item, ItemError, ItemOutcome, ItemTotals, Page, Run
+from agentops.store.records import (
+    CacheEntry,
+    Item,
+    ItemError,
+    ItemOutcome,
+    ItemTotals,
+    Page,
+    Run,
+    RunStats,
+)
 
 
 class RunStore(Protocol):
@@ -75,6 +84,11 @@ class RunStore(Protocol):
 
     async def item_totals(self, run_id: str) -> ItemTotals:
         """Counts by status, usage and cost of one run's items, in one aggregate."""
+        ...
+
+    async def item_stats(self, run_id: str) -> RunStats:
+        """Latency percentiles, retries and spend by model of one run's items, from one
+        single-partition read of a few fields per item (`agentops.store.run_stats`)."""
         ...
 
     async def swap_item_text(

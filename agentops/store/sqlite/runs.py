@@ -18,9 +18,11 @@ from agentops.store.records import (
     ItemTotals,
     Page,
     Run,
+    RunStats,
     Usage,
     dt_to_doc,
 )
+from agentops.store.run_stats import StatsRow, fold_run_stats
 from agentops.store.sqlite.cache import SqliteCacheStore
 from agentops.store.sqlite.connection import SqliteConnection
 from agentops.store.sqlite.tables import INSERT_NEW_SQL, loads, row
@@ -164,6 +166,29 @@ class SqliteRunStore:
             float(found[5]),
             cached=int(found[6]),
             saved_cost=float(found[7]),
+        )
+
+    async def item_stats(self, run_id: str) -> RunStats:
+        rows = await self._db.call(
+            lambda conn: conn.execute(
+                "SELECT status, json_extract(doc, '$.attempts'), "
+                "json_extract(doc, '$.duration_ms'), json_extract(doc, '$.model'), "
+                "prompt_tokens, completion_tokens, cost "
+                "FROM items WHERE run_id = ? ORDER BY idx",
+                (run_id,),
+            ).fetchall()
+        )
+        return fold_run_stats(
+            StatsRow(
+                str(status),
+                int(attempts or 0),
+                None if duration is None else int(duration),
+                model,
+                int(prompt or 0),
+                int(completion or 0),
+                float(cost or 0.0),
+            )
+            for status, attempts, duration, model, prompt, completion, cost in rows
         )
 
     async def swap_item_text(

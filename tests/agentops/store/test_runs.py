@@ -191,6 +191,47 @@ async def test_complete_item_moves_once_under_concurrency(store, clock):
     assert totals.usage == Usage(10, 5) and totals.cost == pytest.approx(0.01)
 
 
+async def test_item_stats_latency_retries_and_spend_by_model(store):
+    def done(model: str, ms: int, prompt: int, completion: int, cost: float) -> ItemOutcome:
+        usage = Usage(prompt, completion)
+        return ItemOutcome.completed("a", usage=usage, cost=cost, model=model, duration_ms=ms)
+
+    await store.add_items("run-1", [f"q{i}" for i in range(5)])
+    await store.add_items("run-2", ["elsewhere"])
+    await store.record_attempt("run-1", 0, ItemError("transient", "429"))
+    await store.complete_item("run-1", 0, done("gpt-a", 100, 10, 5, 0.01))
+    await store.complete_item("run-1", 1, done("gpt-a", 300, 20, 10, 0.02))
+    await store.complete_item("run-1", 2, done("gpt-b", 200, 1, 1, 0.5))
+    failure = ItemOutcome.failed(ItemError("permanent", "bad request"), duration_ms=50)
+    await store.complete_item("run-1", 3, failure)
+    for _ in range(2):  # still pending: two attempts spent, one of them a retry already
+        await store.record_attempt("run-1", 4, ItemError("transient", "timeout"))
+    await store.complete_item("run-2", 0, done("gpt-a", 9_000, 1, 1, 7.0))
+    # An item finished before durations were kept: counted in spend, left out of latency.
+    older = dataclasses.replace(
+        (await store.get_items("run-1", [0]))[0], index=5, usage=Usage(3, 2), cost=0.25
+    )
+    older_doc = {**older.to_doc(), "model": "gpt-b", "attempts": 1}
+    del older_doc["duration_ms"]
+    await store.restore_documents("items", [older_doc])
+
+    stats = await store.item_stats("run-1")
+    assert (stats.timed, stats.latency_p50_ms, stats.latency_p95_ms) == (4, 100, 300)
+    assert stats.retries == 1 + 1
+    assert [(s.model, s.items, s.usage) for s in stats.by_model] == [
+        ("gpt-b", 2, Usage(4, 3)),
+        ("gpt-a", 2, Usage(30, 15)),
+        (None, 1, Usage(0, 0)),
+    ]
+    assert [s.cost for s in stats.by_model] == pytest.approx([0.75, 0.03, 0.0])
+    (item,) = await store.get_items("run-1", [1])
+    assert item.duration_ms == 300
+
+    empty = await store.item_stats("no-such-run")
+    assert (empty.timed, empty.latency_p50_ms, empty.latency_p95_ms) == (0, None, None)
+    assert (empty.retries, empty.by_model) == (0, ())
+
+
 async def test_complete_item_failed_outcome_and_missing_item(store):
     await store.add_items("run-1", ["q0"])
     failure = ItemOutcome.failed(ItemError("content_filter", "blocked by policy"))

@@ -1,6 +1,7 @@
 // One run: progress (and its trend while watched), items by status, failed items with their
-// reasons and attempts, retries, cost, and cancel with confirmation. One request per refresh:
-// GET /api/runs/{id} with a page of up to 1000 items; further pages load on demand.
+// reasons and attempts, retries, item latency and cost by model, and cancel with confirmation.
+// One request per refresh: GET /api/runs/{id} with a page of up to 1000 items; further pages
+// load on demand.
 import { getJson, request } from "../api.js";
 import { Refresher, announce, card, count, el, money, problemBox, progressBar, statusBadge, when } from "../util.js";
 
@@ -12,10 +13,11 @@ export async function runView(main, runId) {
   const summary = el("div", { id: "run-summary" });
   const trend = [];
   const trendBox = el("div", {});
+  const statsBox = el("section", { id: "run-stats", "aria-labelledby": "run-stats-heading" });
   const itemsBox = el("div", { id: "run-items" });
   const cancelButton = el("button", { type: "button", class: "danger", id: "cancel-run", hidden: true }, "Cancel run");
   main.append(el("p", {}, el("a", { href: "#/runs" }, "← All runs")), heading, summary, trendBox,
-    el("div", { class: "actions" }, cancelButton), itemsBox);
+    el("div", { class: "actions" }, cancelButton), statsBox, itemsBox);
 
   let extra = []; // items of later pages, loaded on demand
   let lastView = null;
@@ -32,6 +34,7 @@ export async function runView(main, runId) {
     trend.push([performance.now(), view.total ? done / view.total : 1]);
     renderSummary(summary, view);
     renderTrend(trendBox, trend);
+    renderStats(statsBox, view.stats);
     renderItems(itemsBox, view, [...view.items, ...extra], loadMore);
     cancelButton.hidden = !ACTIVE.has(view.status);
     const active = ACTIVE.has(view.status);
@@ -104,6 +107,29 @@ function renderTrend(box, trend) {
   box.replaceChildren(el("h2", {}, "Progress over time"), svg);
 }
 
+const ms = (value) => (value === null ? "—" : `${count(value)} ms`);
+
+// Over every item of the run, not only the page loaded.
+function renderStats(box, stats) {
+  box.replaceChildren(
+    el("h2", { id: "run-stats-heading" }, "Item statistics"),
+    el("p", { id: "run-latency" },
+      `Model time per item: p50 ${ms(stats.latencyP50Ms)}, p95 ${ms(stats.latencyP95Ms)} ` +
+      `(over ${count(stats.timedItems)} timed items). Retries: ${count(stats.retries)}.`),
+    stats.byModel.length ? el("div", { class: "table-wrap" }, el("table", { id: "cost-by-model" },
+      el("caption", {}, "Tokens and cost by model"),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Model"),
+        el("th", { scope: "col", class: "num" }, "Items"), el("th", { scope: "col", class: "num" }, "Tokens"),
+        el("th", { scope: "col", class: "num" }, "Cost"))),
+      el("tbody", {}, stats.byModel.map((spend) => el("tr", {},
+        el("th", { scope: "row" }, spend.model ?? "not recorded"),
+        el("td", { class: "num" }, count(spend.items)),
+        el("td", { class: "num" }, count(spend.usage.totalTokens)),
+        el("td", { class: "num" }, money(spend.cost)))))))
+      : el("p", { class: "note" }, "No finished items yet."),
+  );
+}
+
 function renderItems(box, view, items, loadMore) {
   const failed = items.filter((i) => i.status === "failed");
   const retried = items.filter((i) => i.attempts > 1);
@@ -116,7 +142,6 @@ function renderItems(box, view, items, loadMore) {
     el("p", {}, `Shown: ${items.length} of ${view.total}. Completed ${byStatus.completed}, failed ${byStatus.failed}, pending ${byStatus.pending}. ` +
       `Retried: ${retried.length} items (${retried.reduce((n, i) => n + i.attempts - 1, 0)} retries). ` +
       `Answered from cache: ${items.filter((i) => i.cached).length}.`),
-    el("p", { class: "note" }, "Item latency (p50/p95) is not shown: the API does not report item timings."),
     view.continuation ? el("button", { type: "button", class: "secondary",
       onclick: () => loadMore(view.continuation) }, "Load more items") : "",
     el("h2", { id: "failed-heading" }, `Failed items (${failed.length})`),
