@@ -6,34 +6,18 @@ The real SQLite store and the model simulator on loopback.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from agentops.auth import ADMIN_ROLE, Principal
-from agentops.bootstrap import Services, build_services
+from agentops.bootstrap import Services
 from agentops.runs.errors import RunConflictError, UnknownRunError
 from agentops.runs.requests import RunRequest
 from agentops.runs.run_service import RunSnapshot
-from agentops.settings import Settings
 from agentops.store.records import Run
-from devhost.simulator.config import SimulatorConfig
-from devhost.simulator.server import serve_in_background
 
 OWNER = Principal(id="user-1", name="user-1", tenant="contoso", roles=frozenset({"runs.write"}))
 STRANGER = Principal(id="user-2", name="user-2", tenant="fabrikam", roles=frozenset({"runs.write"}))
 ADMIN = Principal(id="admin-1", name="admin-1", tenant="globex", roles=frozenset({ADMIN_ROLE}))
-
-
-@pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    async with serve_in_background(SimulatorConfig()) as sim:
-        built = build_services(
-            Settings(store="sqlite", sqlite_path=tmp_path / "agentops.db", model_endpoint=sim.url)
-        )
-        yield built
-        await built.aclose()
 
 
 async def _run(services: Services) -> Run:

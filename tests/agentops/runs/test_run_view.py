@@ -5,29 +5,11 @@ The real SQLite store and the model simulator on loopback; the service's clock i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from agentops.auth import LOCAL_PRINCIPAL
-from agentops.bootstrap import Services, build_services
+from agentops.bootstrap import Services
 from agentops.runs.contracts import BatchWork, FinalizeWork
 from agentops.runs.requests import RunRequest
 from agentops.runs.run_service import TOTALS_REUSE_FACTOR, TOTALS_REUSE_S, RunSnapshot
-from agentops.settings import Settings
-from devhost.simulator.config import SimulatorConfig
-from devhost.simulator.server import serve_in_background
-
-
-@pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    async with serve_in_background(SimulatorConfig()) as sim:
-        built = build_services(
-            Settings(store="sqlite", sqlite_path=tmp_path / "agentops.db", model_endpoint=sim.url)
-        )
-        yield built
-        await built.aclose()
 
 
 async def _view(services: Services, run_id: str) -> RunSnapshot:
