@@ -182,7 +182,7 @@ def test_the_monitor_page_end_to_end(browser: Any, host: Devhost, screenshots: P
     detail = failed.find_element("css selector", "pre").text
     assert json.loads(detail)["status"] == "failed"
     assert "attempts" in detail and failed.find_elements("css selector", "td")[2].text
-    _shot(driver, screenshots, "03-failed-item")
+    _shot(driver, screenshots, "03-failed-item", _nothing_scrolls_sideways)
 
     # 3. The runs list shows the run, finished, with its counts.
     driver.get(page + "#/runs")

@@ -3,7 +3,7 @@
 // One request per refresh: GET /api/runs/{id} with a page of up to 1000 items; further pages
 // load on demand.
 import { getJson, request } from "../api.js";
-import { Refresher, announce, card, count, el, money, problemBox, progressBar, statusBadge, when } from "../util.js";
+import { Refresher, announce, card, count, el, money, problemBox, progressBar, stackTable, statusBadge, when } from "../util.js";
 
 const PAGE = 1000;
 const ACTIVE = new Set(["pending", "running"]);
@@ -146,13 +146,10 @@ function renderItems(box, view, items, loadMore) {
       onclick: () => loadMore(view.continuation) }, "Load more items") : "",
     el("h2", { id: "failed-heading" }, `Failed items (${failed.length})`),
     Object.keys(kinds).length ? el("p", {}, Object.entries(kinds).map(([k, n]) => `${k}: ${n}`).join(", ")) : "",
-    failed.length ? el("div", { class: "table-wrap" }, el("table", { id: "failed-items", "aria-labelledby": "failed-heading" },
-      el("thead", {}, el("tr", {}, el("th", { scope: "col", class: "num" }, "Item"),
-        el("th", { scope: "col" }, "Reason"), el("th", { scope: "col", class: "num" }, "Attempts"))),
-      el("tbody", {}, failed.map((item) => el("tr", {},
-        el("td", { class: "num" }, el("details", {}, el("summary", {}, `#${item.index}`),
-          el("pre", {}, JSON.stringify(item, null, 2)))),
-        el("td", {}, `${item.error?.kind || "unknown"}: ${item.error?.message || ""}`),
-        el("td", { class: "num" }, String(item.attempts))))))) : el("p", { class: "note" }, "None."),
+    failed.length ? stackTable(["Item", "Reason", "Attempts"], failed.map((item) => [
+      el("details", {}, el("summary", {}, `#${item.index}`), el("pre", {}, JSON.stringify(item, null, 2))),
+      `${item.error?.kind || "unknown"}: ${item.error?.message || ""}`,
+      String(item.attempts),
+    ]), { id: "failed-items", "aria-labelledby": "failed-heading" }) : el("p", { class: "note" }, "None."),
   );
 }
