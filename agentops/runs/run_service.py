@@ -114,9 +114,12 @@ class RunService:
         self._budgets = budgets
         self._settings = settings
         self._clock = clock
-        # run id -> (read until, totals)
-        self._totals: dict[str, tuple[float, ItemTotals]] = {}
-        self._stats = ReusedAggregates[RunStats](
+        self._totals: ReusedAggregates[ItemTotals] = self._reused()
+        self._stats: ReusedAggregates[RunStats] = self._reused()
+
+    def _reused[T](self) -> ReusedAggregates[T]:
+        """An aggregate over a run's items, reused a while for a run under way."""
+        return ReusedAggregates(
             lambda: self._clock(),  # read at each use: tests step the service's clock
             reuse_s=TOTALS_REUSE_S,
             factor=TOTALS_REUSE_FACTOR,
@@ -247,20 +250,9 @@ class RunService:
 
     async def _item_totals(self, run: Run) -> ItemTotals:
         """The run's totals; for a run under way, reused a while (``TOTALS_REUSE_S``)."""
-        if run.status in TERMINAL_RUN_STATUSES:
-            self._totals.pop(run.run_id, None)
-            return await self._store.item_totals(run.run_id)
-        started = self._clock()
-        kept = self._totals.get(run.run_id)
-        if kept is not None and started < kept[0]:
-            return kept[1]
-        totals = await self._store.item_totals(run.run_id)
-        now = self._clock()
-        if len(self._totals) >= _MAX_TOTALS_KEPT:
-            self._totals = {key: kept for key, kept in self._totals.items() if now < kept[0]}
-        reuse = max(TOTALS_REUSE_S, TOTALS_REUSE_FACTOR * (now - started))
-        self._totals[run.run_id] = (now + reuse, totals)
-        return totals
+        read = partial(self._store.item_totals, run.run_id)
+        finished = run.status in TERMINAL_RUN_STATUSES
+        return await self._totals.get(run.run_id, read, finished=finished)
 
     async def _item_stats(self, run: Run) -> RunStats:
         """The run's latency percentiles, retries and spend by model, reused a while for a run
