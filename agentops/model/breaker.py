@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NoReturn
 
 from agentops.instruments import BREAKER_REJECTIONS, BREAKER_STATE, BREAKER_TRANSITIONS
 from agentops.metering import instrument
@@ -120,17 +121,29 @@ class CircuitBreaker:
             if self._state is BreakerState.OPEN:
                 self._reject(now)
 
-    def admit(self) -> None:
-        """Let one call through, or raise ``CircuitOpenError``."""
+    def admit(self) -> bool:
+        """Let one call through, or raise ``CircuitOpenError``. True when the call is a
+        half-open probe: the breaker's test of the endpoint rather than an ordinary call."""
         with self._lock:
             now = self._clock()
             self._advance(now)
             if self._state is BreakerState.CLOSED:
-                return
+                return False
             if self._state is BreakerState.HALF_OPEN and self._probes < self._cfg.half_open_probes:
                 self._probes += 1
-                return
+                return True
             self._reject(now)
+
+    def reopened(self, reason: str) -> CircuitOpenError:
+        """The error for a probe that failed and reopened the breaker: come back after the
+        cool-down, like any call the open breaker refuses."""
+        with self._lock:
+            remaining = max(0.0, self._opened_at + self._cfg.cool_down_s - self._clock())
+        return CircuitOpenError(
+            f"circuit reopened for deployment {self.name}: {reason}",
+            status=None,
+            retry_after_s=remaining,
+        )
 
     def on_success(self) -> None:
         with self._lock:
@@ -166,7 +179,7 @@ class CircuitBreaker:
     def _release_probe(self) -> None:
         self._probes = max(0, self._probes - 1)
 
-    def _reject(self, now: float) -> None:
+    def _reject(self, now: float) -> NoReturn:
         _rejections.record(1, {"deployment": self.name})
         if self._state is BreakerState.OPEN:
             remaining = max(0.0, self._opened_at + self._cfg.cool_down_s - now)

@@ -33,7 +33,9 @@ Errors for the caller: ``PermanentModelError`` (fail the item), ``TransientModel
 ``CircuitOpenError`` (retryable, with ``retry_after_s``), ``BudgetExceededError`` (stop
 dispatching). Every ``ModelError`` raised carries ``model_calls``: the endpoint calls it cost,
 which count against the item's attempts (read it with ``model_calls_of``), and its ``usage`` and
-``cost``: the tokens those calls spent, already recorded against the budgets.
+``cost``: the tokens those calls spent, already recorded against the budgets. A half-open probe
+that fails is not counted: it reopens the breaker and comes back as ``CircuitOpenError``, so an
+item the breaker picked to test the endpoint waits out the cool-down like the items it refused.
 """
 
 from __future__ import annotations
@@ -167,7 +169,7 @@ class ModelGateway:
                 breaker.check()
                 reservation = await self._limiter.acquire(request, prompt_estimate)
                 try:
-                    breaker.admit()
+                    probe = breaker.admit()
                 except BaseException:
                     reservation.cancel()
                     raise
@@ -181,9 +183,15 @@ class ModelGateway:
                         # Throttling says the endpoint is busy, not broken: its retry-after
                         # paces the item, and the limiter paces the rest.
                         breaker.on_neutral()
-                    else:
-                        breaker.on_failure()
-                    raise
+                        raise
+                    breaker.on_failure()
+                    if not probe:
+                        raise
+                    # The breaker chose this item to test the endpoint: the item waits out
+                    # the cool-down like the ones it refused, rather than lose an attempt to
+                    # every probe of a long outage.
+                    calls -= 1
+                    raise breaker.reopened(error.reason) from error
                 except ModelError as error:
                     reservation.settle(_spent(error))
                     spent += await self._bill_failure(request, error)

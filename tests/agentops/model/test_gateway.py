@@ -149,6 +149,23 @@ async def test_open_breaker_fails_fast_without_queueing_or_calling(store, clock)
     assert gateway._breakers.get("gpt-4o-mini").state is BreakerState.CLOSED
 
 
+async def test_a_failed_probe_reopens_the_breaker_without_spending_the_items_attempt(store, clock):
+    endpoint = Endpoint(*(TransientModelError("503", status=503) for _ in range(3)))
+    gateway = make_gateway(store, clock, endpoint, policy=RetryPolicy(inline_retries=0))
+    for index in range(2):
+        with pytest.raises(TransientModelError):
+            await gateway.call(make_request(query=f"q{index}"))
+    clock.advance(30.0)
+    with pytest.raises(CircuitOpenError) as reopened:
+        await gateway.call(make_request(query="probe"), attempts_used=2)
+    # The endpoint saw the probe; the item is not charged for it and waits out a cool-down.
+    assert len(endpoint.calls) == 3
+    assert model_calls_of(reopened.value) == 0
+    assert reopened.value.retry_after_s == pytest.approx(30.0)
+    assert "503" in reopened.value.reason
+    assert gateway._breakers.get("gpt-4o-mini").state is BreakerState.OPEN
+
+
 async def test_short_retry_after_is_retried_inline_and_billed_once(store, clock):
     endpoint = Endpoint(TransientModelError("429", status=429, retry_after_s=0.5))
     gateway = make_gateway(store, clock, endpoint)
