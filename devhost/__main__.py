@@ -208,9 +208,6 @@ def _shut_down_meter_provider() -> None:
         shutdown()
 
 
-HTTP_STREAMS_SETTING = "HTTP_STREAMS"
-
-
 def run(settings: HostSettings) -> int:
     environ = os.environ
     try:
@@ -219,9 +216,6 @@ def run(settings: HostSettings) -> int:
         public_base_url = _url(settings.host, main_sock)
         # As Core Tools does: the app can build its own URLs from the configured host name.
         environ.setdefault(HOSTNAME_SETTING, public_base_url.removeprefix("http://"))
-        # devhost sends a streamed response as it is written (what Azure's HTTP streams
-        # extension does), and says so to the app.
-        environ.setdefault(HTTP_STREAMS_SETTING, "true")
         servers: list[Any] = [main_sock]
         simulator_url: str | None = None
         if settings.simulator_port:

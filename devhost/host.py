@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from devhost.auth import AuthLevel, Keys
+from devhost.http_streams import check_annotations, streams_mode
 from devhost.invoke import (
     DURABLE_TRIGGERS,
     HTTP_TRIGGER,
@@ -71,6 +72,8 @@ class LoadedApp:
     timers: list[TimerFunction]
     durable: list[FunctionInfo]
     unsupported: list[FunctionInfo]
+    http_streams: bool = False
+    """HTTP streams mode: HTTP functions take and return FastAPI types (`devhost.http_streams`)."""
 
     @property
     def needs_durable_engine(self) -> bool:
@@ -86,6 +89,8 @@ def load_app(settings: HostSettings, environ: MutableMapping[str, str]) -> tuple
     config = read_host_config(settings.script_root, environ)
     app = import_app(settings.script_root)
     raw_functions = index_functions(app, settings.script_root / SCRIPT_FILE)
+    # Decided after the import, as the worker does: importing the extension is what turns it on.
+    http_streams = streams_mode(environ)
     # After the import, so that an app that cannot load leaves no keys file behind.
     try:
         keys = load_keys(settings.data_dir, environ)
@@ -108,6 +113,8 @@ def load_app(settings: HostSettings, environ: MutableMapping[str, str]) -> tuple
             logger.warning("function %s is not served: %s", info.name, info.unsupported)
             unsupported.append(info)
         if info.trigger_type == HTTP_TRIGGER:
+            if http_streams:
+                check_annotations(info)
             # Routed even when it cannot run, so that a call says why instead of a bare 404.
             methods = tuple(str(getattr(m, "value", m)).upper() for m in (trigger.methods or ()))
             route = trigger.route if trigger.route is not None else info.name
@@ -131,7 +138,9 @@ def load_app(settings: HostSettings, environ: MutableMapping[str, str]) -> tuple
             logger.warning(
                 "function %s is not served: devhost has no %s trigger", info.name, info.trigger_type
             )
-    loaded = LoadedApp(config, keys, functions, http, timers, durable, unsupported)
+    loaded = LoadedApp(
+        config, keys, functions, http, timers, durable, unsupported, http_streams=http_streams
+    )
     return loaded, raw_functions
 
 

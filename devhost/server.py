@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from devhost.auth import AuthLevel, presented_key
 from devhost.durable.binding import RPC_PATH, WEBHOOK_PATH
 from devhost.host import ALL_METHODS, FunctionHost, HttpFunction
+from devhost.http_streams import function_request, function_response
 from devhost.metrics_view import MetricTotals, view
 from devhost.problems import problem
 from devhost.routes import RouteMatch
@@ -95,12 +96,11 @@ def _public_url(public_base_url: str, request: Request) -> str:
 
 
 def to_response(result: Any) -> Response:
-    """Convert what an HTTP function returned into a Starlette response.
+    """Convert what an HTTP function returned into a Starlette response (classic mode).
 
-    A Starlette (or FastAPI) response passes through as it is, as Azure's HTTP streams extension
-    takes the FastAPI response types: a `StreamingResponse` goes out chunk by chunk as the app
-    produces them, and a client that disconnects cancels the app's stream (Starlette listens
-    for the disconnect while it streams).
+    A Starlette response passes through as it is: a `StreamingResponse` goes out chunk by chunk
+    as the app produces them, and a client that disconnects cancels the app's stream (Starlette
+    listens for the disconnect while it streams). Streams mode: `http_streams.function_response`.
     """
     if isinstance(result, Response):
         return result
@@ -194,22 +194,27 @@ class FunctionEndpoint:
         body = await _read_body(request, self._max_body)
         if body is None:
             return problem(413, f"the request body is over {self._max_body} bytes")
-        http_request = func.HttpRequest(
-            method=request.method,
-            url=_public_url(self._host.public_base_url, request),
-            headers=_request_headers(request),
-            params=dict(request.query_params),
-            route_params=dict(match.route_params),
-            body=body,
-        )
+        streams = self._host.app.http_streams
+        trigger_value: Any
+        if streams:
+            trigger_value = function_request(request, body, match.route_params)
+        else:
+            trigger_value = func.HttpRequest(
+                method=request.method,
+                url=_public_url(self._host.public_base_url, request),
+                headers=_request_headers(request),
+                params=dict(request.query_params),
+                route_params=dict(match.route_params),
+                body=body,
+            )
         # In the caller's trace when it sent a traceparent, as the Functions host does.
         context = self._host.invoker.new_context(
             function.info, InvocationTrace.from_headers(request.headers)
         )
         started = time.perf_counter()
         try:
-            result = await self._host.invoker.call(function.info, http_request, context)
-            response = to_response(result)
+            result = await self._host.invoker.call(function.info, trigger_value, context)
+            response = function_response(result) if streams else to_response(result)
         except Exception:
             logger.exception(
                 "Executed '%s' (Failed, id=%s)", function.info.name, context.invocation_id
