@@ -191,3 +191,9 @@ def test_a_classic_annotation_in_streams_mode_does_not_load(tmp_path: Path) -> N
     assert "parameter 'req' is annotated azure.functions._http.HttpRequest" in stderr
     assert "starlette.requests.Request" in stderr
     assert "Traceback" not in stderr
+
+
+def test_a_classic_return_annotation_in_streams_mode_does_not_load(tmp_path: Path) -> None:
+    stderr = _refusal(APPS / "broken_streams_return", tmp_path, {INIT_INDEXING: "1"})
+    assert "function 'mixed': its return is annotated azure.functions._http.HttpResponse" in stderr
+    assert "starlette.responses.StreamingResponse" in stderr
