@@ -91,6 +91,8 @@ def load_app(settings: HostSettings, environ: MutableMapping[str, str]) -> tuple
     raw_functions = index_functions(app, settings.script_root / SCRIPT_FILE)
     # Decided after the import, as the worker does: importing the extension is what turns it on.
     http_streams = streams_mode(environ)
+    if http_streams:
+        logger.info("HTTP streams mode: HTTP functions take and return FastAPI types")
     # After the import, so that an app that cannot load leaves no keys file behind.
     try:
         keys = load_keys(settings.data_dir, environ)
