@@ -115,11 +115,6 @@ class Settings(BaseSettings):
     # X-MS-CLIENT-PRINCIPAL header the platform's word rather than the caller's.
     website_auth_enabled: bool = Field(default=False, alias="WEBSITE_AUTH_ENABLED")
 
-    # The host streams HTTP responses as they are written (devhost does; Azure Functions once the
-    # app adopts the HTTP streams extension). Off, a streamed answer is sent whole, still as
-    # text/event-stream, when it is complete.
-    http_streams: bool = Field(default=False, alias="HTTP_STREAMS")
-
     # Identity: a user-assigned managed identity when AZURE_CLIENT_ID is set.
     azure_client_id: str | None = Field(default=None, alias="AZURE_CLIENT_ID")
 

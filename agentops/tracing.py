@@ -218,7 +218,7 @@ def traced_request[**P, R](
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
     """Give each call of the HTTP edge's wrapper, ``async def wrapper(req, context, ...)``
     returning the response, its request's server span (read by duck typing: ``req.method``,
-    ``.url``, ``.route_params``, ``.headers``; the response's ``.status_code``).
+    ``.url``, ``.path_params``, ``.headers``; the response's ``.status_code``).
 
     `before` is awaited first, outside the span: building the services installs the tracer
     provider, and a span started before it would not be recorded (the first request of a
@@ -233,8 +233,8 @@ def traced_request[**P, R](
             with request_span(
                 tracer,
                 method=getattr(req, "method", ""),
-                url=getattr(req, "url", ""),
-                route_params=getattr(req, "route_params", None) or {},
+                url=str(getattr(req, "url", "")),
+                route_params=getattr(req, "path_params", None) or {},
                 headers=getattr(req, "headers", None) or {},
                 invocation=invocation,
             ) as current:

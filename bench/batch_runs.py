@@ -266,6 +266,7 @@ def main() -> int:
                 "ITEM_CONCURRENCY": str(args.item_concurrency),
                 "MAX_IN_FLIGHT": str(args.max_in_flight),
                 "MODEL_TRANSPORT": args.transport,
+                "PYTHON_ENABLE_INIT_INDEXING": "1",  # the routes take the HTTP streams types
                 "BACKUP_SCHEDULE": "0 5 * * * *",  # the app's timer needs it, as in Azure
                 "COST_REPORT_SCHEDULE": "0 15 0 * * *",
                 "COMPLIANCE_REPORT_SCHEDULE": "0 30 0 * * *",

@@ -48,6 +48,7 @@ def measure_once(script_root: Path, *, simulator: bool) -> float:
         {
             "EVERY_SECOND": "0 0 0 1 1 *",
             "TIMER_MARKER_DIR": str(data_dir),
+            "PYTHON_ENABLE_INIT_INDEXING": "1",  # the routes take the HTTP streams types
             "BACKUP_SCHEDULE": "0 5 * * * *",  # the app's timer reads it, as in Azure
             "COST_REPORT_SCHEDULE": "0 15 0 * * *",
             "COMPLIANCE_REPORT_SCHEDULE": "0 30 0 * * *",

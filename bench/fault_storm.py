@@ -64,6 +64,7 @@ def main() -> None:
             "MAX_ATTEMPTS": "8",
             "RETRY_BASE_S": "1",
             "RETRY_MAX_S": "8",
+            "PYTHON_ENABLE_INIT_INDEXING": "1",  # the routes take the HTTP streams types
             "BACKUP_SCHEDULE": "0 5 * * * *",  # the app's timer needs it, as in Azure
             "COST_REPORT_SCHEDULE": "0 15 0 * * *",
             "COMPLIANCE_REPORT_SCHEDULE": "0 30 0 * * *",

@@ -136,6 +136,7 @@ def devhost_env(name: str, args: argparse.Namespace, receiver: Receiver, tmp: Pa
         "BATCH_SIZE": str(args.batch_size),
         "ITEM_CONCURRENCY": str(args.item_concurrency),
         "MAX_IN_FLIGHT": str(args.max_in_flight),
+        "PYTHON_ENABLE_INIT_INDEXING": "1",  # the routes take the HTTP streams types
         "BACKUP_SCHEDULE": "0 5 * * * *",  # the app's timers need them, as in Azure
         "COST_REPORT_SCHEDULE": "0 15 0 * * *",
         "COMPLIANCE_REPORT_SCHEDULE": "0 30 0 * * *",

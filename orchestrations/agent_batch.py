@@ -128,7 +128,7 @@ def _run_window(
     returning: deque[_Item] = deque()
     running: list[tuple[Any, _Group]] = []  # batch activities in flight
     waiting: list[tuple[Any, list[_Item]]] = []  # durable timers before a retry
-    completed = failed = 0
+    completed = failed = deferrals = 0
     stopped: str | None = None
     policy = RetryPolicy(
         max_attempts=spec.max_attempts, base_s=spec.retry_base_s, max_s=spec.retry_max_s
@@ -160,7 +160,13 @@ def _run_window(
             break
         pending = spec.size - completed - failed
         context.set_custom_status(
-            {"completed": completed, "failed": failed, "pending": pending, "stopped": stopped}
+            {
+                "completed": completed,
+                "failed": failed,
+                "pending": pending,
+                "stopped": stopped,
+                "deferrals": deferrals,
+            }
         )
         winner = yield context.task_any([task for task, _ in running + waiting])
 
@@ -188,6 +194,7 @@ def _run_window(
             timer = context.create_timer(context.current_utc_datetime + delay)
             waiting.append((timer, group.returning(report.retry, spent=True)))
         if report.deferred:
+            deferrals += len(report.deferred)
             # Come back when the breaker's cool-down ends; no attempt was spent.
             delay = timedelta(seconds=max(report.retry_after_s, spec.retry_base_s))
             timer = context.create_timer(context.current_utc_datetime + delay)
@@ -195,9 +202,17 @@ def _run_window(
 
     pending = spec.size - completed - failed
     context.set_custom_status(
-        {"completed": completed, "failed": failed, "pending": pending, "stopped": stopped}
+        {
+            "completed": completed,
+            "failed": failed,
+            "pending": pending,
+            "stopped": stopped,
+            "deferrals": deferrals,
+        }
     )
-    return ChunkReport(completed=completed, failed=failed, pending=pending, stopped=stopped)
+    return ChunkReport(
+        completed=completed, failed=failed, pending=pending, stopped=stopped, deferrals=deferrals
+    )
 
 
 def _run_chunks(
@@ -233,6 +248,7 @@ def _run_chunks(
                 "failed": totals.failed,
                 "pending": spec.size - totals.completed - totals.failed,
                 "stopped": totals.stopped,
+                "deferrals": totals.deferrals,
             }
         )
         winner = yield context.task_any([task for task, _ in running])
@@ -244,6 +260,7 @@ def _run_chunks(
             completed=totals.completed + child_report.completed,
             failed=totals.failed + child_report.failed,
             stopped=totals.stopped or child_report.stopped,
+            deferrals=totals.deferrals + child_report.deferrals,
         )
     pending = spec.size - totals.completed - totals.failed
     result = totals.model_copy(update={"pending": pending})
@@ -253,6 +270,7 @@ def _run_chunks(
             "failed": result.failed,
             "pending": pending,
             "stopped": result.stopped,
+            "deferrals": result.deferrals,
         }
     )
     return result

@@ -12,6 +12,8 @@ python=.venv/bin/python
 port=${DEVHOST_PORT:-7071}
 export TASKHUB_NAME=${TASKHUB_NAME:-agentopslocal}
 # Timer schedules are app settings, as in Azure (local.settings.json may set them instead).
+# The HTTP routes take the HTTP streams extension's types, which the worker serves only with this.
+export PYTHON_ENABLE_INIT_INDEXING=${PYTHON_ENABLE_INIT_INDEXING:-1}
 export BACKUP_SCHEDULE=${BACKUP_SCHEDULE:-"0 5 * * * *"}
 export COST_REPORT_SCHEDULE=${COST_REPORT_SCHEDULE:-"0 15 0 * * *"}
 export COMPLIANCE_REPORT_SCHEDULE=${COMPLIANCE_REPORT_SCHEDULE:-"0 30 0 * * *"}

@@ -10,13 +10,14 @@ thread or agent it names (before that, as a short hash: ids are not echoed, nor 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from agentops.bootstrap import Services, get_services
 from agentops.store.checks import check_key
 from agentops.tracing import traced_request
 from triggers.edge import problem_for
+from triggers.http import HttpResponse, Request, StreamingResponse
 from triggers.problems import problem_kind
 from triggers.request_metrics import record_request
 
@@ -94,7 +96,7 @@ class Access:
 
     @classmethod
     def begin(
-        cls, req: func.HttpRequest, context: func.Context | None, action: str, resource: str
+        cls, req: Request, context: func.Context | None, action: str, resource: str
     ) -> Access:
         invocation_id = getattr(context, "invocation_id", None) if context else None
         request_id = _header_id(req.headers, _REQUEST_ID_HEADER) or invocation_id
@@ -107,7 +109,7 @@ class Access:
             session_id=_header_id(req.headers, _SESSION_ID_HEADER),
         )
 
-    def identify(self, req: func.HttpRequest, services: Services) -> Principal:
+    def identify(self, req: Request, services: Services) -> Principal:
         """The authenticated caller, counted against its request rate. The principal is kept
         before the rate check, so a 429 is recorded in the caller's own chain."""
         principal = principal_from_headers(
@@ -123,7 +125,7 @@ class Access:
         services.request_limiter.check(principal)
         return principal
 
-    def refuse(self, error: Exception) -> func.HttpResponse:
+    def refuse(self, error: Exception) -> HttpResponse:
         """The problem answer to a caller error. An id of another tenant's run or thread reads
         as unknown to the caller; the entry records whose it is (`resource_tenant`)."""
         owner = getattr(error, "owner_tenant", None)
@@ -138,7 +140,7 @@ class Access:
         if self.principal is None or tenant != self.principal.tenant:
             self.details["resource_tenant"] = tenant
 
-    def event(self, response: func.HttpResponse | None) -> AuditEvent:
+    def event(self, response: HttpResponse | None) -> AuditEvent:
         status = 500 if response is None else response.status_code
         details: dict[str, Any] = {
             "status": status,
@@ -167,14 +169,15 @@ class Access:
 # The request's server span, around the audit entry too; services (and telemetry) first.
 @traced_request(tracer, before=get_services)
 async def audited(
-    req: func.HttpRequest,
+    req: Request,
     context: func.Context | None,
     action: str,
     resource: str,
-    handle: Callable[[Services, Access], Awaitable[func.HttpResponse]],
-) -> func.HttpResponse:
+    handle: Callable[[Services, Access], Awaitable[HttpResponse]],
+) -> HttpResponse:
     """Run `handle` and queue exactly one audit entry for the call, whatever its outcome; the
-    request is counted and timed too (`triggers.request_metrics`)."""
+    request is counted and timed too (`triggers.request_metrics`), a streamed answer when its
+    last chunk is sent."""
     services = await get_services()
     access = Access.begin(req, context, action, resource)
     started = time.perf_counter()
@@ -184,6 +187,34 @@ async def audited(
         await services.audit.submit(access.event(None))  # the host answers 500
         record_request(req, None, started, services.agents)
         raise
+    if isinstance(response, StreamingResponse):
+        response.body_iterator = _recorded_at_end(
+            response.body_iterator, services, access, req, response, started
+        )
+        return response
     await services.audit.submit(access.event(response))
     record_request(req, response, started, services.agents)
     return response
+
+
+async def _recorded_at_end(
+    body: AsyncIterable[str | bytes | memoryview],
+    services: Services,
+    access: Access,
+    req: Request,
+    response: HttpResponse,
+    started: float,
+) -> AsyncIterator[str | bytes | memoryview]:
+    """A streamed answer's body, whose audit entry and request metrics are recorded when it
+    ends: its duration is the whole answer's, and a caller that left is noted (`left`)."""
+    ended = False
+    try:
+        async for chunk in body:
+            yield chunk
+        ended = True
+    finally:
+        if not ended:
+            access.details["left"] = True
+        record_request(req, response, started, services.agents)
+        # Shielded: the caller leaving cancels this task, and the entry must still be queued.
+        await asyncio.shield(services.audit.submit(access.event(response)))

@@ -46,6 +46,7 @@ from triggers.backup_responses import (
     VerifyView,
 )
 from triggers.edge import CALLER_ERRORS, problem_for, read_body
+from triggers.http import HttpResponse, Request
 from triggers.problems import json_response, problem
 from triggers.schedules import start_once
 
@@ -91,7 +92,7 @@ _BACKUP_ERRORS = (
 )
 
 
-def _problem(error: Exception) -> func.HttpResponse:
+def _problem(error: Exception) -> HttpResponse:
     # Ids are not echoed back: the details are fixed text.
     match error:
         case BackupNotFoundError():
@@ -131,7 +132,7 @@ def _problem(error: Exception) -> func.HttpResponse:
     return problem_for(error)
 
 
-def _operator(req: func.HttpRequest, services: Services, access: Access) -> Principal:
+def _operator(req: Request, services: Services, access: Access) -> Principal:
     principal = access.identify(req, services)
     if not principal.has_role(ADMIN_ROLE):
         raise ForbiddenError("backups hold every tenant's data: only the admin role may use them")
@@ -147,12 +148,12 @@ async def _backups(services: Services) -> BackupService:
 
 
 async def _named_backup(
-    req: func.HttpRequest, services: Services, access: Access
+    req: Request, services: Services, access: Access
 ) -> tuple[str, BackupService]:
     """The checks every route on one backup makes first: the caller is an operator, the id is
     well formed, the backup service is usable."""
     _operator(req, services, access)
-    backup_id = BackupPath.model_validate(dict(req.route_params)).backup_id
+    backup_id = BackupPath.model_validate(dict(req.path_params)).backup_id
     return backup_id, await _backups(services)
 
 
@@ -182,16 +183,16 @@ async def _backup_state(client: df.DurableOrchestrationClient, backup_id: str) -
     return None  # completed, yet no manifest: not a backup (its blobs are gone)
 
 
-def _backup_resource(req: func.HttpRequest) -> str:
-    return f"backups/{unverified_id(req.route_params.get('backup_id', ''))}"
+def _backup_resource(req: Request) -> str:
+    return f"backups/{unverified_id(req.path_params.get('backup_id', ''))}"
 
 
 @bp.route(route="backups", methods=["GET"])
-async def list_backups(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+async def list_backups(req: Request, context: func.Context) -> HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             _operator(req, services, access)
-            page = BackupPage.model_validate(dict(req.params))
+            page = BackupPage.model_validate(dict(req.query_params))
             backups = await _backups(services)
             manifests = await backups.list()  # a manifest that does not parse is left out
         except _BACKUP_ERRORS as error:
@@ -215,9 +216,9 @@ async def list_backups(req: func.HttpRequest, context: func.Context) -> func.Htt
 @bp.route(route="backups", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def create_backup(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient, context: func.Context
-) -> func.HttpResponse:
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+    req: Request, client: df.DurableOrchestrationClient, context: func.Context
+) -> HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             _operator(req, services, access)
             await _backups(services)  # refuse now, not in the orchestration, without a key
@@ -244,9 +245,9 @@ async def create_backup(
 @bp.route(route="backups/{backup_id}", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def get_backup(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient, context: func.Context
-) -> func.HttpResponse:
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+    req: Request, client: df.DurableOrchestrationClient, context: func.Context
+) -> HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             backup_id, backups = await _named_backup(req, services, access)
             try:
@@ -270,9 +271,9 @@ async def get_backup(
 @bp.route(route="backups/{backup_id}/verify", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def verify_backup(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient, context: func.Context
-) -> func.HttpResponse:
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+    req: Request, client: df.DurableOrchestrationClient, context: func.Context
+) -> HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             backup_id, backups = await _named_backup(req, services, access)
             try:
@@ -295,12 +296,12 @@ async def verify_backup(
 @bp.route(route="backups/{backup_id}/restore", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def start_restore(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient, context: func.Context
-) -> func.HttpResponse:
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+    req: Request, client: df.DurableOrchestrationClient, context: func.Context
+) -> HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             backup_id, backups = await _named_backup(req, services, access)
-            request = read_body(req, RestoreRequest, services)
+            request = await read_body(req, RestoreRequest, services)
             access.details["dry_run"] = request.dry_run
             access.details["one_tenant"] = request.tenant is not None
             await _manifest(backups, client, backup_id)
@@ -343,12 +344,12 @@ async def start_restore(
 @bp.route(route="backups/{backup_id}/restores/{restore_id}", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def get_restore(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient, context: func.Context
-) -> func.HttpResponse:
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+    req: Request, client: df.DurableOrchestrationClient, context: func.Context
+) -> HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             _operator(req, services, access)
-            path = RestorePath.model_validate(dict(req.route_params))
+            path = RestorePath.model_validate(dict(req.path_params))
             instance_id = restore_instance_id(path.backup_id, path.restore_id)
             status = await client.get_status(instance_id, show_input=True)
             if status.name != RESTORE_ORCHESTRATOR or status.runtime_status is None:

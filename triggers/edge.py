@@ -11,7 +11,6 @@ import json
 import logging
 from typing import Any
 
-import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
 from agentops.agents.registry import UnknownAgentError
@@ -33,6 +32,7 @@ from agentops.runs.errors import (
     UnknownRunError,
 )
 from agentops.runs.requests import TOO_LARGE_ERRORS, RequestLimits
+from triggers.http import HttpResponse, Request
 from triggers.problems import problem
 from triggers.responses import FieldError
 
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 class Refusal(Exception):
     """Bad input found at the edge: carries the problem response to send."""
 
-    def __init__(self, response: func.HttpResponse) -> None:
+    def __init__(self, response: HttpResponse) -> None:
         super().__init__(response.status_code)
         self.response = response
 
@@ -52,24 +52,27 @@ def request_limits(services: Services) -> RequestLimits:
     return RequestLimits(max_queries=settings.max_queries, max_query_bytes=settings.max_query_bytes)
 
 
-def read_body[M: BaseModel](req: func.HttpRequest, model: type[M], services: Services) -> M:
+async def read_body[M: BaseModel](req: Request, model: type[M], services: Services) -> M:
     """The body as `model`, with the operators' limits; refusals are problem responses."""
-    data = _json_body(req, services.settings.max_request_bytes)
+    data = await _json_body(req, services.settings.max_request_bytes)
     return model.model_validate(data, context=request_limits(services))
 
 
-def _json_body(req: func.HttpRequest, limit: int) -> Any:
+async def _json_body(req: Request, limit: int) -> Any:
     declared = req.headers.get("content-length")
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):
             raise Refusal(problem(400, "Invalid request", "Content-Length is not a byte count"))
         if int(declared) > limit:
             raise Refusal(_too_large(limit))
-    raw = req.get_body()
-    if len(raw) > limit:
-        raise Refusal(_too_large(limit))
+    # Read as it arrives and stop past the limit: a body without a length is not held whole.
+    raw = bytearray()
+    async for chunk in req.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise Refusal(_too_large(limit))
     try:
-        return json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+        return json.loads(bytes(raw), object_pairs_hook=_no_duplicate_keys)
     except RecursionError:
         reason = "nested too deeply"
     except UnicodeDecodeError:
@@ -90,7 +93,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
-def _too_large(limit: int) -> func.HttpResponse:
+def _too_large(limit: int) -> HttpResponse:
     return problem(413, "Body too large", f"at most {limit} bytes", kind="body-too-large")
 
 
@@ -113,7 +116,7 @@ CALLER_ERRORS = (
 )
 
 
-def problem_for(error: Exception) -> func.HttpResponse:
+def problem_for(error: Exception) -> HttpResponse:
     """The one mapping from domain errors to problem+json."""
     match error:
         case Refusal():
@@ -185,7 +188,7 @@ def problem_for(error: Exception) -> func.HttpResponse:
     raise TypeError(f"no problem mapping for {type(error).__name__}") from error
 
 
-def validation_problem(error: ValidationError) -> func.HttpResponse:
+def validation_problem(error: ValidationError) -> HttpResponse:
     details = error.errors(include_url=False, include_input=False, include_context=False)
     errors = [FieldError(field=_field_name(e["loc"]), message=e["msg"]) for e in details]
     detail = "; ".join(f"{e.field or 'body'}: {e.message}" for e in errors)

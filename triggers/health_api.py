@@ -19,6 +19,7 @@ import azure.functions as func
 from agentops.bootstrap import get_services
 from agentops.health import ReadinessProbe
 from agentops.settings import get_settings
+from triggers.http import HttpResponse, Request
 from triggers.problems import json_response
 from triggers.responses import Response
 
@@ -57,12 +58,12 @@ def _readiness_probe() -> ReadinessProbe:
 
 
 @bp.route(route="health/live", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-async def health_live(req: func.HttpRequest) -> func.HttpResponse:
+async def health_live(req: Request) -> HttpResponse:
     return json_response(Liveness(status="alive"), headers=_NO_STORE)
 
 
 @bp.route(route="health/ready", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-async def health_ready(req: func.HttpRequest) -> func.HttpResponse:
+async def health_ready(req: Request) -> HttpResponse:
     report = await _readiness_probe().check()
     body = Readiness(
         status="ready" if report.ready else "not ready",

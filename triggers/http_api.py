@@ -24,6 +24,7 @@ from agentops.runs.requests import AskRequest, RunListQuery, RunPage, RunPath, R
 from agentops.settings import get_settings
 from triggers.access import Access, audited, unverified_id
 from triggers.edge import CALLER_ERRORS, read_body
+from triggers.http import HttpResponse, Request
 from triggers.openapi import openapi_document
 from triggers.problems import json_response, problem
 from triggers.responses import (
@@ -39,7 +40,6 @@ from triggers.responses import (
 from triggers.sse import (
     AnswerPump,
     NotAcceptable,
-    buffered,
     event_stream,
     not_acceptable,
     streamed,
@@ -56,17 +56,17 @@ ORCHESTRATOR = "agent_batch"
 @bp.route(route="agents/{agent}/runs", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def start_run(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient, context: func.Context
-) -> func.HttpResponse:
-    agent = req.route_params["agent"]
+    req: Request, client: df.DurableOrchestrationClient, context: func.Context
+) -> HttpResponse:
+    agent = req.path_params["agent"]
 
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             principal = access.identify(req, services)
             services.agents.get(agent)
             access.resource = f"agents/{agent}"
             access.details["agent"] = agent
-            request = read_body(req, RunRequest, services)
+            request = await read_body(req, RunRequest, services)
             access.details["queries"] = len(request.queries)
             run = await services.runs.create(principal, agent, request)
         except CALLER_ERRORS as error:
@@ -104,11 +104,11 @@ async def start_run(
 
 
 @bp.route(route="runs", methods=["GET"])
-async def list_runs(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+async def list_runs(req: Request, context: func.Context) -> HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             principal = access.identify(req, services)
-            query = RunListQuery.model_validate(dict(req.params))
+            query = RunListQuery.model_validate(dict(req.query_params))
             listing = await services.runs.list(
                 principal,
                 limit=query.limit,
@@ -148,16 +148,16 @@ async def list_runs(req: func.HttpRequest, context: func.Context) -> func.HttpRe
 @bp.route(route="runs/{run_id}", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def get_run(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient, context: func.Context
-) -> func.HttpResponse:
+    req: Request, client: df.DurableOrchestrationClient, context: func.Context
+) -> HttpResponse:
     # The first page reads the run; a continuation pages through its results.
-    action = "run.page" if req.params.get("continuation") else "run.read"
+    action = "run.page" if req.query_params.get("continuation") else "run.read"
 
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             principal = access.identify(req, services)
-            run_id = RunPath.model_validate(dict(req.route_params)).run_id
-            page = RunPage.model_validate(dict(req.params))
+            run_id = RunPath.model_validate(dict(req.path_params)).run_id
+            page = RunPage.model_validate(dict(req.query_params))
             status = await client.get_status(run_id)
             snapshot = await services.runs.view(
                 principal,
@@ -207,12 +207,12 @@ async def _cancel_provider_batches(
 @bp.route(route="runs/{run_id}/cancel", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def cancel_run(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient, context: func.Context
-) -> func.HttpResponse:
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+    req: Request, client: df.DurableOrchestrationClient, context: func.Context
+) -> HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             principal = access.identify(req, services)
-            run_id = RunPath.model_validate(dict(req.route_params)).run_id
+            run_id = RunPath.model_validate(dict(req.path_params)).run_id
             canceled = await services.runs.cancel(principal, run_id)
         except CALLER_ERRORS as error:
             if isinstance(error, RunConflictError):  # a run the caller may see, already finished
@@ -232,8 +232,8 @@ async def cancel_run(
 
 
 @bp.route(route="agents", methods=["GET"])
-async def list_agents(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+async def list_agents(req: Request, context: func.Context) -> HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             access.identify(req, services)
         except CALLER_ERRORS as error:
@@ -249,18 +249,18 @@ async def list_agents(req: func.HttpRequest, context: func.Context) -> func.Http
 
 
 @bp.route(route="agents/{agent}/run", methods=["POST"])
-async def ask_agent(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+async def ask_agent(req: Request, context: func.Context) -> HttpResponse:
     """One answer as JSON, or with `Accept: text/event-stream` as it is written (`triggers.sse`)."""
-    agent = req.route_params["agent"]
+    agent = req.path_params["agent"]
 
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             principal = access.identify(req, services)
             stream = wants_event_stream(req.headers.get("accept"))
             services.agents.get(agent)
             access.resource = f"agents/{agent}"
             access.details["agent"] = agent
-            request = read_body(req, AskRequest, services)
+            request = await read_body(req, AskRequest, services)
             access.details["continued"] = request.thread_id is not None
             access.details["streamed"] = stream
             if request.thread_id is not None:
@@ -278,10 +278,7 @@ async def ask_agent(req: func.HttpRequest, context: func.Context) -> func.HttpRe
         except CALLER_ERRORS as error:
             return access.refuse(error)
         if stream:
-            body = event_stream(first, items)
-            if services.settings.http_streams:
-                return streamed(body)  # type: ignore[return-value]
-            return await buffered(body)
+            return streamed(event_stream(first, items))
         response = Answer.model_validate(answer)
         access.resource = f"threads/{response.thread_id}"
         return json_response(response)
@@ -290,12 +287,10 @@ async def ask_agent(req: func.HttpRequest, context: func.Context) -> func.HttpRe
     return await audited(req, context, "thread.write", f"agents/{unverified_id(agent)}", handle)
 
 
-def _run_resource(req: func.HttpRequest) -> str:
-    return f"runs/{unverified_id(req.route_params.get('run_id', ''))}"
+def _run_resource(req: Request) -> str:
+    return f"runs/{unverified_id(req.path_params.get('run_id', ''))}"
 
 
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-async def openapi(req: func.HttpRequest) -> func.HttpResponse:
-    return func.HttpResponse(
-        openapi_document(get_settings().base_url()), mimetype="application/json"
-    )
+async def openapi(req: Request) -> HttpResponse:
+    return HttpResponse(openapi_document(get_settings().base_url()), media_type="application/json")

@@ -17,6 +17,7 @@ from agentops.bootstrap import Services
 from agentops.model.budgets import next_utc_midnight
 from triggers.access import Access, audited
 from triggers.edge import CALLER_ERRORS, problem_for
+from triggers.http import HttpResponse, Request
 from triggers.ops_responses import BudgetUse, DeploymentLoad, OpsLimits
 from triggers.problems import json_response
 
@@ -24,8 +25,8 @@ bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 
 
 @bp.route(route="ops/limits", methods=["GET"])
-async def ops_limits(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+async def ops_limits(req: Request, context: func.Context) -> HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             principal = access.identify(req, services)
             if not principal.has_role(ADMIN_ROLE):

@@ -6,9 +6,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import azure.functions as func
-
+from triggers.http import HttpResponse
 from triggers.responses import FieldError, Problem, Response
+
+PROBLEM_JSON = "application/problem+json"
 
 PROBLEM_TYPE_BASE = "https://agentops.dev/problems/"
 
@@ -22,7 +23,7 @@ def problem(
     headers: Mapping[str, str] | None = None,
     errors: list[FieldError] | None = None,
     **extensions: Any,
-) -> func.HttpResponse:
+) -> HttpResponse:
     body = Problem(
         type=PROBLEM_TYPE_BASE + (kind or title.lower().replace(" ", "-")),
         title=title,
@@ -31,29 +32,29 @@ def problem(
         errors=errors,
         **extensions,
     )
-    return func.HttpResponse(
-        body.to_json(),
-        status_code=status,
-        mimetype="application/problem+json",
-        headers=dict(headers or {}),
+    return HttpResponse(
+        body.to_json(), status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {})
     )
 
 
 def json_response(
     body: Response, status: int = 200, headers: Mapping[str, str] | None = None
-) -> func.HttpResponse:
-    return func.HttpResponse(
-        body.to_json(), status_code=status, mimetype="application/json", headers=dict(headers or {})
+) -> HttpResponse:
+    return HttpResponse(
+        body.to_json(),
+        status_code=status,
+        media_type="application/json",
+        headers=dict(headers or {}),
     )
 
 
-def problem_kind(response: func.HttpResponse | None) -> str | None:
+def problem_kind(response: HttpResponse | None) -> str | None:
     """The last part of a problem answer's `type` (`unknown-run`), None for any other answer."""
-    # A streamed answer (not a func.HttpResponse) is never a problem.
-    if response is None or getattr(response, "mimetype", None) != "application/problem+json":
+    # A streamed answer has no body to read, and is never a problem.
+    if response is None or response.media_type != PROBLEM_JSON:
         return None
     try:
-        kind = json.loads(response.get_body()).get("type", "")
+        kind = json.loads(response.body).get("type", "")
     except ValueError:
         return None
     return str(kind).rsplit("/", 1)[-1][:64] or None

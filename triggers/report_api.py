@@ -19,6 +19,7 @@ from agentops.reports.cost_models import CostReport
 from agentops.reports.requests import ReportListQuery, ReportPath, ReportQuery
 from triggers.access import Access, audited, unverified_id
 from triggers.edge import CALLER_ERRORS, problem_for
+from triggers.http import HttpResponse, Request
 from triggers.problems import json_response, problem
 from triggers.report_responses import ReportList, ReportSummary, ReportView
 
@@ -39,11 +40,11 @@ def _admin(principal: Principal) -> None:
 
 
 @bp.route(route="reports", methods=["GET"])
-async def list_reports(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+async def list_reports(req: Request, context: func.Context) -> HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             _admin(access.identify(req, services))
-            query = ReportListQuery.model_validate(dict(req.params))
+            query = ReportListQuery.model_validate(dict(req.query_params))
         except CALLER_ERRORS as error:
             return problem_for(error)
         page = await services.reports().list(
@@ -68,12 +69,12 @@ async def list_reports(req: func.HttpRequest, context: func.Context) -> func.Htt
 
 
 @bp.route(route="reports/{report_id}", methods=["GET"])
-async def get_report(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
-    async def handle(services: Services, access: Access) -> func.HttpResponse:
+async def get_report(req: Request, context: func.Context) -> HttpResponse:
+    async def handle(services: Services, access: Access) -> HttpResponse:
         try:
             _admin(access.identify(req, services))
-            report_id = ReportPath.model_validate(dict(req.route_params)).report_id
-            query = ReportQuery.model_validate(dict(req.params))
+            report_id = ReportPath.model_validate(dict(req.path_params)).report_id
+            query = ReportQuery.model_validate(dict(req.query_params))
         except CALLER_ERRORS as error:
             return problem_for(error)
         reports = services.reports()
@@ -93,16 +94,10 @@ async def get_report(req: func.HttpRequest, context: func.Context) -> func.HttpR
             )
         access.details["records"] = 1
         if query.format == "html":
-            return func.HttpResponse(
-                content,
-                status_code=200,
-                mimetype="text/html",
-                charset="utf-8",
-                headers=_HTML_HEADERS,
-            )
+            return HttpResponse(content, media_type="text/html", headers=_HTML_HEADERS)
         model = CostReport if record.kind == "cost" else ComplianceReport
         summary = ReportSummary.of(record, services.settings.base_url())
         return json_response(ReportView(summary=summary, report=model.model_validate_json(content)))
 
-    resource = f"reports/{unverified_id(req.route_params.get('report_id', ''))}"
+    resource = f"reports/{unverified_id(req.path_params.get('report_id', ''))}"
     return await audited(req, context, "report.read", resource, handle)

@@ -13,17 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import Container
 
-import azure.functions as func
-
 from agentops.instruments import ERRORS, REQUEST_DURATION, REQUESTS
 from agentops.metering import AttributeValue, instrument
 from agentops.request_naming import outcome_of, request_method, route_template
+from triggers.http import HttpResponse, Request
 from triggers.problems import problem_kind
 
 
 def record_request(
-    req: func.HttpRequest,
-    response: func.HttpResponse | None,
+    req: Request,
+    response: HttpResponse | None,
     started: float,
     agents: Container[str],
 ) -> None:
@@ -31,14 +30,14 @@ def record_request(
     the route raised and the host answers 500."""
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     status = 500 if response is None else response.status_code
-    route = route_template(req.url, req.route_params)
+    route = route_template(str(req.url), req.path_params)
     attributes: dict[str, AttributeValue] = {
         "http.route": route,
         "http.request.method": request_method(req.method),
         "http.response.status_code": status,
         "outcome": outcome_of(status),
     }
-    agent = req.route_params.get("agent")
+    agent = req.path_params.get("agent")
     if agent is not None and agent in agents:
         attributes["agent"] = agent
     instrument(REQUESTS).record(1, attributes)

@@ -4,9 +4,8 @@ The ask route streams when the caller's Accept header prefers `text/event-stream
 (bad body, unknown thread, budget) are found before the first event and answered as
 problem+json with their status; a failure after the stream began ends it with an `error` event.
 
-Whether the host sends chunks as they are written is the host's: devhost does, and Azure
-Functions does once the app adopts the HTTP streams extension (`HTTP_STREAMS` says so). Without
-it the same events go out in one body when the answer is complete.
+The host sends the chunks as they are written: Azure Functions through the HTTP streams
+extension (`triggers.http`), devhost as Azure does.
 """
 
 from __future__ import annotations
@@ -17,11 +16,9 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import azure.functions as func
-from starlette.responses import StreamingResponse
-
 from agentops.model.stream_events import StreamPiece, TextDelta, ToolCalled, ToolReturned
 from triggers.edge import CALLER_ERRORS, problem_for
+from triggers.http import HttpResponse, StreamingResponse
 from triggers.problems import problem
 from triggers.responses import Answer, Response
 from triggers.stream_responses import TextDeltaEvent, ToolCallEvent, ToolResultEvent
@@ -110,7 +107,7 @@ class AnswerPump[T]:
         self._task.cancel()  # not awaited: the caller may itself be cancelled
 
 
-def not_acceptable(error: NotAcceptable) -> func.HttpResponse:
+def not_acceptable(error: NotAcceptable) -> HttpResponse:
     return problem(406, "Not acceptable", str(error), kind="not-acceptable")
 
 
@@ -137,7 +134,7 @@ def error_event(error: BaseException) -> bytes:
     else:
         logger.error("streamed answer failed", exc_info=error)
         response = problem(500, "Internal error", "the answer failed; see the host log")
-    return encode("error", json.loads(response.get_body()))
+    return encode("error", json.loads(response.body))
 
 
 async def event_stream(
@@ -162,11 +159,5 @@ async def event_stream(
 
 
 def streamed(body: AsyncIterator[bytes]) -> StreamingResponse:
-    """Chunks sent as they are produced (a host that streams)."""
+    """Chunks sent as they are produced."""
     return StreamingResponse(body, media_type=EVENT_STREAM, headers=STREAM_HEADERS)
-
-
-async def buffered(body: AsyncIterator[bytes]) -> func.HttpResponse:
-    """The same events in one body (a host that does not stream)."""
-    chunks = [chunk async for chunk in body]
-    return func.HttpResponse(b"".join(chunks), mimetype=EVENT_STREAM, headers=dict(STREAM_HEADERS))

@@ -16,6 +16,7 @@ from pathlib import Path
 import azure.durable_functions as df
 import azure.functions as func
 
+from triggers.http import HttpResponse, Request
 from triggers.problems import problem
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -65,21 +66,16 @@ def resolve(path: str) -> Path | None:
 
 
 @bp.route(route="ui/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def ui(req: func.HttpRequest) -> func.HttpResponse:
-    path = req.route_params.get("path") or ""
-    if not path and not req.url.split("?")[0].endswith("/"):
+def ui(req: Request) -> HttpResponse:
+    path = req.path_params.get("path") or ""
+    if not path and not req.url.path.endswith("/"):
         # Relative module URLs need the folder's trailing slash; the Location stays relative
         # (never built from the request's Host header).
-        return func.HttpResponse(status_code=308, headers={**_HEADERS, "Location": "ui/"})
+        return HttpResponse(status_code=308, headers={**_HEADERS, "Location": "ui/"})
     try:
         file = resolve(path or "index.html")
     except ValueError as error:
         return problem(400, "Invalid request", str(error), headers=_HEADERS)
     if file is None:
         return problem(404, "Not found", "no such file", headers=_HEADERS)
-    return func.HttpResponse(
-        file.read_bytes(),
-        status_code=200,
-        mimetype=None,
-        headers={**_HEADERS, "Content-Type": _TYPES[file.suffix]},
-    )
+    return HttpResponse(file.read_bytes(), media_type=_TYPES[file.suffix], headers=_HEADERS)

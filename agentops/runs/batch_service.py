@@ -243,10 +243,13 @@ class BatchService:
     ) -> None:
         """Fail the item; what the failing calls spent (a tool loop cut short) is its bill."""
         logger.info("run %s item %d failed (%s): %s", work.run_id, index, kind, redact(reason))
+        spent = spent_by.usage if spent_by else NO_USAGE
         outcome = ItemOutcome.failed(
             ItemError(kind, reason),
-            usage=spent_by.usage if spent_by else NO_USAGE,
+            usage=spent,
             cost=spent_by.cost if spent_by else 0.0,
+            # What the failing calls spent is the deployment's: the run's cost by model shows it.
+            model=self._deployment(work.agent) if spent.total_tokens else None,
             duration_ms=duration_ms,
         )
         if await self._store.complete_item(work.run_id, index, outcome):

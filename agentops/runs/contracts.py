@@ -82,6 +82,8 @@ class ChunkReport(_Payload):
     failed: int = 0
     pending: int = 0
     stopped: str | None = None
+    # Items put back without spending an attempt (open breaker, long retry-after), each time.
+    deferrals: int = 0
 
 
 class FinalizeWork(_Payload):

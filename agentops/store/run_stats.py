@@ -44,6 +44,8 @@ def fold_run_stats(rows: Iterable[StatsRow]) -> RunStats:
             continue
         if row.duration_ms is not None:
             durations.append(row.duration_ms)
+        if row.model is None and not (row.prompt_tokens or row.completion_tokens or row.cost):
+            continue  # failed before any model answered: nothing spent, on no model
         items, prompt, completion, cost = spend.get(row.model, (0, 0, 0, 0.0))
         spend[row.model] = (
             items + 1,

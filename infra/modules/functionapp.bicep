@@ -99,6 +99,9 @@ var hostSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   // The Python worker joins the host's OpenTelemetry traces and exports its own logs.
   PYTHON_ENABLE_OPENTELEMETRY: 'true'
+  // The HTTP routes take the HTTP streams extension's FastAPI types; the worker serves them only
+  // with this on (and the app fails to index without it).
+  PYTHON_ENABLE_INIT_INDEXING: '1'
 }
 
 // host.json names no storage provider (Azure Storage, the default); these app settings override

@@ -57,6 +57,8 @@ def app_env(tmp: Path, **extra: str) -> dict[str, str]:
         "SIM_LATENCY_MS": "5",
         # The tests play App Service Authentication, which vouches for x-ms-client-principal.
         "WEBSITE_AUTH_ENABLED": "true",
+        # The routes take the HTTP streams extension's types: the worker needs this, as in Azure.
+        "PYTHON_ENABLE_INIT_INDEXING": "1",
         "FUNCTIONS_WORKER_PROCESS_COUNT": os.environ.get("E2E_WORKER_PROCESSES", "1"),
         # Tests poll fast; the request limits have tests of their own.
         "TENANT_REQUESTS_PER_MINUTE": "0",

@@ -121,6 +121,7 @@ def test_the_breaker_opens_while_the_endpoint_is_down_and_the_run_completes(
     assert view["status"] == "completed"
     assert view["counts"] == {"pending": 0, "completed": 120, "failed": 0}, failures
     assert elapsed >= 2.0  # it waited out the outage rather than failing items
+    assert view["progress"]["deferrals"] > 0  # items the open breaker put back
     # Calls failed fast while open: the endpoint saw few of the 503s a 2 s outage could produce
     # (16 items in flight, each retried every 0.2-1 s, would make well over 60).
     assert 3 <= stats["by_status"].get("503", 0) <= 40

@@ -35,7 +35,6 @@ LEFT_TO_DEFAULT: dict[str, str] = {
     "BACKUP_RANGE_DOCS": "where the store splits by count (SQLite); Cosmos splits by partition",
     "WEBSITE_AUTH_ENABLED": "set by the platform when App Service Authentication is turned on",
     "WEBSITE_HOSTNAME": "set by the platform to the app's host name",
-    "HTTP_STREAMS": "off until the routes take the HTTP streams extension's types (README)",
     "MODEL_ENDPOINT": "the simulator's address; AZURE_OPENAI_ENDPOINT takes precedence in Azure",
     "MODEL_API_KEY": "keys are off on the OpenAI account; the identity signs in",
     "MODEL_TIMEOUT_S": "30 s per call, within the host's functionTimeout",
@@ -72,7 +71,7 @@ for _signal in SIGNALS:
     LEFT_TO_DEFAULT[f"OTEL_EXPORTER_OTLP_{_upper}_ENDPOINT"] = "per signal; no OTLP by default"
     LEFT_TO_DEFAULT[f"OTEL_EXPORTER_OTLP_{_upper}_PROTOCOL"] = "per signal; as the general one"
 
-PLATFORM_SET = frozenset({"WEBSITE_HOSTNAME", "WEBSITE_AUTH_ENABLED", "HTTP_STREAMS"})
+PLATFORM_SET = frozenset({"WEBSITE_HOSTNAME", "WEBSITE_AUTH_ENABLED"})
 
 # Set by the Bicep for the Functions host, the platform or an SDK rather than read by our code.
 HOST_SETTINGS: dict[str, str] = {
@@ -84,6 +83,7 @@ HOST_SETTINGS: dict[str, str] = {
     "AzureWebJobsStorage__tableServiceUri": "table endpoint (Azure Storage durable backend)",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Entra ID ingestion, host and Python exporter",
     "PYTHON_ENABLE_OPENTELEMETRY": "the worker joins the host's traces",
+    "PYTHON_ENABLE_INIT_INDEXING": "the worker serves HTTP through the streams extension",
     "AzureFunctionsJobHost__extensions__durableTask__storageProvider__type": "azureManaged (DTS)",
     "AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName": (
         "the setting below"

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import azure.functions as func
 import httpx2
 import pytest
 from azure.durable_functions.models.utils import http_utils
@@ -36,6 +35,8 @@ from devhost.trace_context import InvocationTrace
 from tests.agentops.model.test_request_body import RecordingModel
 from tests.durable_server import served_engine
 from tests.e2e.conftest import app_functions, principal_headers
+from tests.triggers.http_requests import http_request
+from triggers.http import HttpResponse
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_KEY = "sk-sim-5b1e"
@@ -51,11 +52,11 @@ class App:
     functions: dict[str, Any]
     api: MemoryBatchApi
 
-    async def call(self, name: str, method: str, path: str, **kw: Any) -> func.HttpResponse:
+    async def call(self, name: str, method: str, path: str, **kw: Any) -> HttpResponse:
         headers = {**PRINCIPAL, "x-functions-key": FUNCTION_KEY}
-        request = func.HttpRequest(
-            method=method,
-            url=f"http://127.0.0.1:7071{path}",
+        request = http_request(
+            method,
+            f"http://127.0.0.1:7071{path}",
             headers=headers,
             params={},
             route_params=kw.pop("route_params", {}),
@@ -142,8 +143,8 @@ async def test_a_batch_mode_run_with_tools_and_a_failed_line(app: App) -> None:
         route_params={"agent": "calculator"},
         body={"queries": queries, "options": {"mode": "batch", "fallback": True}},
     )
-    assert started.status_code == 202, started.get_body()
-    run_id = json.loads(started.get_body())["runId"]
+    assert started.status_code == 202, started.body
+    run_id = json.loads(started.body)["runId"]
     instance = await app.engine.wait_for_terminal(run_id, 60)
     assert instance.status == "Completed", instance.output
     items = await app.services.store.get_items(run_id, range(10))
@@ -165,7 +166,7 @@ async def test_a_batch_mode_run_with_tools_and_a_failed_line(app: App) -> None:
     viewed = await app.call(
         "get_run", "GET", f"/api/runs/{run_id}", route_params={"run_id": run_id}
     )
-    view = json.loads(viewed.get_body())
+    view = json.loads(viewed.body)
     # Nine items at half price, one interactive at full price: next to what all ten would cost.
     assert view["mode"] == "batch"
     assert 0 < view["cost"] < view["interactiveCost"]
@@ -200,7 +201,7 @@ async def test_batch_mode_is_refused_for_an_agent_that_does_not_allow_it(app: Ap
         body={"queries": ["q"], "options": {"mode": "batch"}},
     )
     assert refused.status_code == 409
-    assert json.loads(refused.get_body())["type"].endswith("batch-not-allowed")
+    assert json.loads(refused.body)["type"].endswith("batch-not-allowed")
 
 
 async def test_cancel_cancels_the_providers_batches(app: App) -> None:
@@ -212,7 +213,7 @@ async def test_cancel_cancels_the_providers_batches(app: App) -> None:
         route_params={"agent": "summarizer"},
         body={"queries": [f"Text {n}." for n in range(6)], "options": {"mode": "batch"}},
     )
-    run_id = json.loads(started.get_body())["runId"]
+    run_id = json.loads(started.body)["runId"]
     for _ in range(500):
         instance = app.engine.instances.get(run_id)
         progress = instance.custom_status if instance else None
@@ -226,7 +227,7 @@ async def test_cancel_cancels_the_providers_batches(app: App) -> None:
     viewed = await app.call(
         "get_run", "GET", f"/api/runs/{run_id}", route_params={"run_id": run_id}
     )
-    view = json.loads(viewed.get_body())
+    view = json.loads(viewed.body)
     # Two files; room for one at a time: the second waits, uploaded, with no batch yet.
     shown = [(b["id"], b["status"]) for b in view["progress"]["batches"]]
     assert view["mode"] == "batch" and shown == [("batch_0", "in_progress"), ("", "queued")]

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import azure.functions as func
 import jsonschema
 import pytest
 from pydantic import SecretStr
@@ -22,6 +21,8 @@ from agentops.settings import Budget, RateLimit, Settings
 from devhost.simulator.config import SimulatorConfig
 from devhost.simulator.server import serve_in_background
 from tests.e2e.conftest import app_functions, principal_headers
+from tests.triggers.http_requests import http_request
+from triggers.http import HttpResponse
 
 ADMIN = principal_headers("acme", "operator-1", "runs.write", "admin")
 USER = principal_headers("acme", "user-1", "runs.write")
@@ -49,8 +50,8 @@ async def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
         await built.aclose()
 
 
-async def _get(headers: dict[str, str]) -> func.HttpResponse:
-    req = func.HttpRequest(
+async def _get(headers: dict[str, str]) -> HttpResponse:
+    req = http_request(
         "GET", "https://agentops.example.net/api/ops/limits", headers=headers, body=b""
     )
     return await ROUTE(req=req, context=None)
@@ -67,8 +68,8 @@ async def test_an_admin_reads_limiter_load_and_budgets_used_today(services: Serv
     answer = await services.conversations.ask(caller, "summarizer", AskRequest(query="hello"))
     used = answer["usage"]["total_tokens"]
     response = await _get(ADMIN)
-    assert response.status_code == 200 and response.mimetype == "application/json"
-    body = json.loads(response.get_body())
+    assert response.status_code == 200 and response.media_type == "application/json"
+    body = json.loads(response.body)
 
     from triggers.openapi import openapi_document
 
@@ -103,6 +104,6 @@ async def test_an_admin_reads_limiter_load_and_budgets_used_today(services: Serv
 async def test_anyone_else_is_refused_with_a_problem(services: Services) -> None:
     response = await _get(USER)
     assert response.status_code == 403
-    assert response.mimetype == "application/problem+json"
-    assert "budgets" not in json.loads(response.get_body())
+    assert response.media_type == "application/problem+json"
+    assert "budgets" not in json.loads(response.body)
     assert await _audited(services) == [("user-1", "ops.limits", "refused")]

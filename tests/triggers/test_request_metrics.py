@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import azure.functions as func
 import pytest
 from azure.durable_functions.models.DurableOrchestrationStatus import (
     DurableOrchestrationStatus,
@@ -25,6 +24,8 @@ from devhost.simulator.server import RunningSimulator, serve_in_background
 from tests.e2e.conftest import app_functions, principal_headers
 from tests.metric_checks import assert_no_value_holds, assert_within_registry, attribute_sets
 from tests.telemetry_capture import CapturedTelemetry
+from tests.triggers.http_requests import http_request
+from triggers.http import HttpResponse, StreamingResponse
 
 USER_ID = "user-0c7d51e2a9"
 HEADERS = principal_headers("acme", USER_ID, "runs.write")
@@ -87,16 +88,17 @@ async def _call(
     method: str,
     route_params: dict[str, str],
     body: bytes = b"",
+    headers: dict[str, str] | None = None,
     **bindings: Any,
-) -> func.HttpResponse:
+) -> HttpResponse:
     """Call the route function as the host does: the path filled from its template."""
     path = _template(function)
     for name, value in route_params.items():
         path = path.replace("{" + name + "}", value)
-    req = func.HttpRequest(
+    req = http_request(
         method,
         f"https://agentops.example.net{path}",
-        headers=HEADERS,
+        headers={**HEADERS, **(headers or {})},
         route_params=route_params,
         body=body,
     )
@@ -104,6 +106,43 @@ async def _call(
     # Past the Durable SDK's wrapper, which would build a client from the host's JSON binding.
     route = getattr(route, "__wrapped__", route)
     return await route(req=req, context=None, **bindings)
+
+
+async def test_a_streamed_answer_is_counted_and_audited_when_its_last_event_is_sent(
+    services: Services, captured_telemetry: CapturedTelemetry
+) -> None:
+    question = json.dumps({"query": "a streamed question"}).encode()
+    accept = {"accept": "text/event-stream"}
+    response = await _call("ask_agent", "POST", {"agent": "summarizer"}, question, accept)
+    assert isinstance(response, StreamingResponse) and response.status_code == 200
+    await services.audit.flush()
+    assert captured_telemetry.points("agent.requests.total") == []
+    assert (await services.store.list_audit("acme")).items == []
+
+    events = [chunk async for chunk in response.body_iterator]
+    assert events[-1].startswith(b"event: done")
+    await services.audit.flush()
+    (duration,) = captured_telemetry.points("agent.request.duration")
+    assert duration.count == 1 and duration.attributes["http.response.status_code"] == 200
+    (entry,) = (await services.store.list_audit("acme")).items
+    assert entry.action == "thread.write" and entry.details["streamed"] is True
+    assert "left" not in entry.details
+
+
+async def test_a_caller_that_leaves_a_streamed_answer_is_noted_in_its_entry(
+    services: Services, captured_telemetry: CapturedTelemetry
+) -> None:
+    question = json.dumps({"query": "a question left early"}).encode()
+    accept = {"accept": "text/event-stream"}
+    response = await _call("ask_agent", "POST", {"agent": "summarizer"}, question, accept)
+    assert isinstance(response, StreamingResponse)
+    body = response.body_iterator
+    await anext(body)
+    await body.aclose()  # as the server does when the caller disconnects
+    await services.audit.flush()
+    (entry,) = (await services.store.list_audit("acme")).items
+    assert entry.details["left"] is True
+    assert len(captured_telemetry.points("agent.requests.total")) == 1
 
 
 async def test_requests_durations_and_errors_by_route_template_and_known_agent(
@@ -118,7 +157,7 @@ async def test_requests_durations_and_errors_by_route_template_and_known_agent(
     question = json.dumps({"query": SECRET_TEXT}).encode()
     asked = await _call("ask_agent", "POST", {"agent": "summarizer"}, question)
     assert asked.status_code == 200
-    thread_id = json.loads(asked.get_body())["threadId"]
+    thread_id = json.loads(asked.body)["threadId"]
     ghost = await _call("ask_agent", "POST", {"agent": GHOST_AGENT}, question)
     assert ghost.status_code == 404
     unknown = await _call("get_run", "GET", {"run_id": UNKNOWN_RUN}, client=engine)

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import azure.functions as func
 import pytest
 from azure.durable_functions.models.DurableOrchestrationStatus import (
     DurableOrchestrationStatus,
@@ -29,6 +28,8 @@ from agentops.store.records import ItemError
 from devhost.simulator.config import SimulatorConfig
 from devhost.simulator.server import serve_in_background
 from tests.e2e.conftest import app_functions, principal_headers
+from tests.triggers.http_requests import http_request
+from triggers.http import HttpResponse
 
 MODEL_KEY = "sk-stats-3f9a"
 ALICE = Principal("alice", "alice", "acme", frozenset({"runs.write"}))
@@ -66,8 +67,8 @@ def _stepped(readings: list[float]) -> Iterator[float]:
     yield from readings
 
 
-async def _read(run_id: str, tenant: str = "acme") -> func.HttpResponse:
-    req = func.HttpRequest(
+async def _read(run_id: str, tenant: str = "acme") -> HttpResponse:
+    req = http_request(
         "GET",
         f"https://agentops.example.net/api/runs/{run_id}",
         headers=principal_headers(tenant, "alice", "runs.write"),
@@ -84,7 +85,7 @@ async def _read(run_id: str, tenant: str = "acme") -> func.HttpResponse:
 async def _stats(run_id: str) -> dict[str, Any]:
     answer = await _read(run_id)
     assert answer.status_code == 200
-    return json.loads(answer.get_body())["stats"]
+    return json.loads(answer.body)["stats"]
 
 
 async def test_latency_percentiles_retries_and_spend_by_model(services: Services) -> None:
@@ -129,4 +130,4 @@ async def test_latency_percentiles_retries_and_spend_by_model(services: Services
     # Tenant-scoped as the run itself: another tenant's caller learns nothing.
     refused = await _read(run.run_id, tenant="globex")
     assert refused.status_code == 404
-    assert run.run_id not in refused.get_body().decode()
+    assert run.run_id not in refused.body.decode()

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import azure.functions as func
 import pytest
 from azure.durable_functions.models.utils import http_utils
 from opentelemetry.sdk.trace import ReadableSpan
@@ -35,6 +34,8 @@ from devhost.trace_context import InvocationTrace
 from tests.durable_server import served_engine
 from tests.e2e.conftest import app_functions, principal_headers
 from tests.telemetry_capture import CapturedTelemetry
+from tests.triggers.http_requests import http_request
+from triggers.http import HttpResponse
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -83,15 +84,15 @@ class App:
 
     async def call(
         self, name: str, method: str, path: str, route_params: dict[str, str], **kw: Any
-    ) -> func.HttpResponse:
+    ) -> HttpResponse:
         headers = {
             **PRINCIPAL,
             "x-functions-key": FUNCTION_KEY,
             **kw.pop("headers", {}),
         }
-        request = func.HttpRequest(
-            method=method,
-            url=f"http://127.0.0.1:7071{path}",
+        request = http_request(
+            method,
+            f"http://127.0.0.1:7071{path}",
             headers=headers,
             params=kw.pop("params", {}),
             route_params=route_params,
@@ -175,12 +176,12 @@ async def test_a_run_is_one_trace_from_the_request_to_each_model_and_tool_call(
         body={"queries": QUERIES, "options": {"batch_size": 2, "max_in_flight": 2}},
         headers={"traceparent": caller},
     )
-    assert started.status_code == 202, started.get_body()
-    run_id = json.loads(started.get_body())["runId"]
+    assert started.status_code == 202, started.body
+    run_id = json.loads(started.body)["runId"]
     instance = await app.engine.wait_for_terminal(run_id, 30)
     assert instance.status == "Completed"
     read = await app.call("get_run", "GET", f"/api/runs/{run_id}", {"run_id": run_id})
-    view = json.loads(read.get_body())
+    view = json.loads(read.body)
     assert view["status"] == "completed" and view["counts"]["completed"] == len(QUERIES)
 
     spans = captured_telemetry.spans()
@@ -231,10 +232,10 @@ async def test_a_request_without_a_traceparent_starts_the_runs_trace(
         {"agent": "summarizer"},
         body={"queries": ["a short text"]},
     )
-    run_id = json.loads(started.get_body())["runId"]
+    run_id = json.loads(started.body)["runId"]
     await app.engine.wait_for_terminal(run_id, 30)
     read = await app.call("get_run", "GET", f"/api/runs/{run_id}", {"run_id": run_id})
-    trace_id = json.loads(read.get_body())["traceId"]
+    trace_id = json.loads(read.body)["traceId"]
     run_spans = [s for s in captured_telemetry.spans() if not s.name.startswith("GET ")]
     assert {format_trace_id(s.context.trace_id) for s in run_spans} == {trace_id}
     assert {"activity run_agent_batch", "activity finalize_run", "run item"} <= {
@@ -255,7 +256,7 @@ async def test_the_orchestrator_copies_the_context_into_every_activity_and_repla
         body={"queries": [f"text {n}" for n in range(12)], "options": {"batch_size": 4}},
         headers={"traceparent": caller},
     )
-    run_id = json.loads(started.get_body())["runId"]
+    run_id = json.loads(started.body)["runId"]
     assert (await app.engine.wait_for_terminal(run_id, 30)).status == "Completed"
     (request,) = [s for s in captured_telemetry.spans() if s.kind is SpanKind.SERVER]
     server_span = format_span_id(request.context.span_id)

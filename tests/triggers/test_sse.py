@@ -12,7 +12,6 @@ from agentops.model.types import PermanentModelError
 from triggers.sse import (
     AnswerPump,
     NotAcceptable,
-    buffered,
     event_stream,
     wants_event_stream,
 )
@@ -108,11 +107,3 @@ async def test_a_refusal_before_any_output_raises_to_the_route() -> None:
     pump = AnswerPump(items(error=UnknownThreadError("no conversation with this thread_id")))
     with pytest.raises(UnknownThreadError):
         await anext(pump)
-
-
-async def test_a_host_that_does_not_stream_gets_the_same_events_in_one_body() -> None:
-    pump = AnswerPump(items(TextDelta("Hi "), TextDelta("there"), DONE))
-    first = await anext(pump)
-    response = await buffered(event_stream(first, pump))
-    assert response.mimetype == "text/event-stream"
-    assert [name for name, _ in parse(response.get_body())] == ["delta", "delta", "done"]

@@ -3,24 +3,25 @@ content security policy and nosniff; anything that tries to walk out of the fold
 
 from __future__ import annotations
 
-import azure.functions as func
 import pytest
 
+from tests.triggers.http_requests import http_request
+from triggers.http import HttpResponse
 from triggers.ui_api import CONTENT_SECURITY_POLICY, UI_ROOT, resolve, ui
 
 serve = ui._function.get_user_function()
 
 
-def _get(url: str, path: str | None) -> func.HttpResponse:
+def _get(url: str, path: str | None) -> HttpResponse:
     params = {} if path is None else {"path": path}
-    return serve(func.HttpRequest("GET", url, body=b"", route_params=params))
+    return serve(http_request("GET", url, body=b"", route_params=params))
 
 
 def test_the_page_and_its_modules_are_served_with_their_types_and_policy() -> None:
     page = _get("http://h/api/ui/", None)
     assert page.status_code == 200
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
-    assert page.get_body() == (UI_ROOT / "index.html").read_bytes()
+    assert page.body == (UI_ROOT / "index.html").read_bytes()
     assert page.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
     assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
     assert page.headers["X-Content-Type-Options"] == "nosniff"
@@ -64,7 +65,7 @@ def test_unknown_files_are_404(path: str) -> None:
     assert resolve(path) is None
     response = _get(f"http://h/api/ui/{path}", path)
     assert response.status_code == 404
-    assert response.mimetype == "application/problem+json"
+    assert response.media_type == "application/problem+json"
 
 
 def test_every_shipped_module_is_reachable_from_the_page() -> None:

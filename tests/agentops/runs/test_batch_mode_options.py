@@ -101,7 +101,7 @@ async def test_batch_mode_is_refused_for_an_agent_that_does_not_allow_it(
         await services.runs.create(LOCAL_PRINCIPAL, "plain", request)
     response = problem_for(refused.value)
     assert response.status_code == 409
-    assert json.loads(response.get_body())["type"].endswith("batch-not-allowed")
+    assert json.loads(response.body)["type"].endswith("batch-not-allowed")
 
 
 async def test_a_batch_run_carries_its_mode_to_the_orchestration(services: Services) -> None:

@@ -88,6 +88,7 @@ async def test_a_permanent_error_fails_the_item_with_its_reason(services: Servic
     assert (report.completed, report.failed, report.retry) == (1, 1, [])
     items = await services.store.get_items(run_id, [1])
     assert items[0].status is ItemStatus.FAILED
+    assert items[0].model is None  # refused without spending: on no model's bill
     assert items[0].error is not None and items[0].error.kind == "permanent"
     assert "content" in items[0].error.message.lower()
 
@@ -102,6 +103,7 @@ async def test_a_failed_item_keeps_what_its_calls_spent_and_the_tenant_is_billed
     (item,) = await services.store.get_items(run_id, [0])
     assert item.error is not None and "delete_everything" in item.error.message
     assert item.usage.total_tokens > 0  # the call was made and paid for: the item says so
+    assert item.model == services.agents.get("summarizer").deployment  # and on which model
     tokens, _ = await services.store.get_usage("tenant:local", datetime.now(UTC).date())
     assert tokens == item.usage.total_tokens
 

@@ -34,7 +34,7 @@ export async function runView(main, runId) {
     trend.push([performance.now(), view.total ? done / view.total : 1]);
     renderSummary(summary, view);
     renderTrend(trendBox, trend);
-    renderStats(statsBox, view.stats);
+    renderStats(statsBox, view.stats, view.progress);
     renderItems(itemsBox, view, [...view.items, ...extra], loadMore);
     cancelButton.hidden = !ACTIVE.has(view.status);
     const active = ACTIVE.has(view.status);
@@ -110,12 +110,15 @@ function renderTrend(box, trend) {
 const ms = (value) => (value === null ? "—" : `${count(value)} ms`);
 
 // Over every item of the run, not only the page loaded.
-function renderStats(box, stats) {
+// Deferrals come from the orchestration's progress: items put back without spending an attempt.
+function renderStats(box, stats, progress) {
+  const deferrals = Number.isInteger(progress?.deferrals) ? count(progress.deferrals) : "—";
   box.replaceChildren(
     el("h2", { id: "run-stats-heading" }, "Item statistics"),
     el("p", { id: "run-latency" },
       `Model time per item: p50 ${ms(stats.latencyP50Ms)}, p95 ${ms(stats.latencyP95Ms)} ` +
-      `(over ${count(stats.timedItems)} timed items). Retries: ${count(stats.retries)}.`),
+      `(over ${count(stats.timedItems)} timed items). Retries: ${count(stats.retries)}. ` +
+      `Deferrals (open breaker, long retry-after; no attempt spent): ${deferrals}.`),
     stats.byModel.length ? el("div", { class: "table-wrap" }, el("table", { id: "cost-by-model" },
       el("caption", {}, "Tokens and cost by model"),
       el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Model"),
