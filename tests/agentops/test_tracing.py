@@ -122,7 +122,7 @@ def _request(**headers: str) -> Any:
     return SimpleNamespace(
         method="post",
         url="https://app.example/api/agents/summarizer/runs?code=secret-function-key",
-        route_params={"agent": "summarizer"},
+        path_params={"agent": "summarizer"},
         headers=headers,
     )
 
