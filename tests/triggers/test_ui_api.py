@@ -31,6 +31,33 @@ def test_the_page_and_its_modules_are_served_with_their_types_and_policy() -> No
     assert _get("http://h/api/ui/app.css", "app.css").headers["Content-Type"].startswith("text/css")
 
 
+def test_a_file_the_browser_has_is_revalidated_by_its_etag() -> None:
+    first = _get("http://h/api/ui/app.js", "app.js")
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and first.status_code == 200
+    again = serve(
+        http_request(
+            "GET",
+            "http://h/api/ui/app.js",
+            headers={"If-None-Match": f'"stale", {etag}'},
+            route_params={"path": "app.js"},
+        )
+    )
+    assert again.status_code == 304 and again.body == b"" and again.headers["ETag"] == etag
+    assert again.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    other = _get("http://h/api/ui/app.css", "app.css")
+    assert other.headers["ETag"] != etag
+    stale = serve(
+        http_request(
+            "GET",
+            "http://h/api/ui/app.css",
+            headers={"If-None-Match": etag},
+            route_params={"path": "app.css"},
+        )
+    )
+    assert stale.status_code == 200 and stale.body == (UI_ROOT / "app.css").read_bytes()
+
+
 def test_the_folder_without_its_slash_redirects_relatively() -> None:
     moved = _get("http://h/api/ui", None)
     assert moved.status_code == 308 and moved.headers["Location"] == "ui/"
