@@ -81,6 +81,23 @@ def devhost_environment(
     return merged
 
 
+def refused_start(script_root: Path, data_dir: Path, environ: Mapping[str, str]) -> str:
+    """Start devhost for `script_root` expecting it to refuse to start (exit 1); its error
+    output. `environ` is the whole environment (see `devhost_environment`)."""
+    result = subprocess.run(
+        devhost_command(
+            script_root, "--port", "0", "--simulator-port", "0", "--data-dir", str(data_dir)
+        ),
+        env=dict(environ),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout
+    return result.stderr
+
+
 def _pdeathsig_hook() -> Callable[[], None] | None:
     """A pre-exec hook that has the child SIGKILLed when its parent dies (Linux), else None.
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devhost.testing import devhost_command, devhost_environment, start_devhost
+from devhost.testing import devhost_command, devhost_environment, refused_start, start_devhost
 
 from .conftest import APPS, HTTP_APP
 
@@ -165,16 +165,7 @@ def test_port_in_use_is_a_clear_error() -> None:
 
 def _run_on(app: Path, data_dir: Path, env: dict[str, str] | None = None) -> str:
     """Start `app` on `data_dir` expecting it to refuse; its error output."""
-    result = subprocess.run(
-        devhost_command(app, "--port", "0", "--simulator-port", "0", "--data-dir", str(data_dir)),
-        env=devhost_environment(env),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert result.returncode == 1, result.stdout
-    return result.stderr
+    return refused_start(app, data_dir, devhost_environment(env))
 
 
 def test_a_keys_file_open_to_others_stops_devhost(tmp_path: Path) -> None:
