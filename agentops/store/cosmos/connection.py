@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import urllib.request
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError
+from azure.core.pipeline.transport import AioHttpTransport
 from azure.cosmos import exceptions
 from azure.cosmos.aio import ContainerProxy, CosmosClient
 
@@ -34,6 +37,19 @@ MAX_RETRIES = 32  # optimistic-concurrency rounds before giving up
 
 # Throttled (after the SDK's own retries), timed out, or the service is briefly unavailable.
 _TRANSIENT_STATUSES = frozenset({408, 429, 449, 500, 502, 503, 504})
+
+
+def environment_configures_http() -> bool:
+    """Whether the environment names a proxy (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY) or a netrc file.
+
+    Trusting the environment, aiohttp looks both up on every request, in two thread-pool
+    hand-offs: about a quarter of a point operation's CPU against the local server. The
+    client trusts it only when there is something to find, decided once when it is built.
+    """
+    if urllib.request.getproxies_environment():
+        return True
+    netrc = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
+    return os.path.isfile(netrc)
 
 
 def remote[**P, T](method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
@@ -106,6 +122,7 @@ class CosmosConnection:
                         self._endpoint,
                         self._credential,
                         enable_endpoint_discovery=self._enable_endpoint_discovery,
+                        transport=AioHttpTransport(use_env_settings=environment_configures_http()),
                     )
                     try:
                         await client.__aenter__()  # reads the account (regions, consistency)
