@@ -24,7 +24,7 @@ current, so the run's trace id still reaches the run record and the logs, at no 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -150,6 +150,28 @@ def span(
 
     An exception marks it failed with the exception's type, never its message, and goes on.
     """
+    with _current_span(tracer, name, parent, kind=kind, attributes=attributes) as (started, _):
+        yield started
+
+
+@dataclass(slots=True)
+class SpanEnd:
+    """Whether the span ends with its block; False: the block's owner ends it later."""
+
+    with_block: bool = True
+
+
+@contextmanager
+def _current_span(
+    tracer: Tracer,
+    name: str,
+    parent: Parent | None,
+    *,
+    kind: SpanKind,
+    attributes: Mapping[str, str | int | float | bool] | None,
+) -> Iterator[tuple[Span, SpanEnd]]:
+    """`span`, whose end the block may take over: clear the `SpanEnd` it yields and end the
+    span itself later (a streamed answer's span ends with its last chunk)."""
     base = parent.context if parent is not None else otel_context.get_current()
     started = tracer.start_span(
         name,
@@ -164,14 +186,16 @@ def span(
     valid = started.get_span_context().is_valid
     current = trace.set_span_in_context(started, base) if valid else base
     token = otel_context.attach(current)
+    end = SpanEnd()
     try:
-        yield started
+        yield started, end
     except BaseException as error:
         failed(started, error)
         raise
     finally:
         otel_context.detach(token)
-        started.end()
+        if end.with_block:
+            started.end()
 
 
 def failed(target: Span, error: BaseException) -> None:
@@ -192,15 +216,15 @@ def request_span(
     route_params: Mapping[str, str],
     headers: Mapping[str, str],
     invocation: Any,
-) -> Iterator[Span]:
+) -> Iterator[tuple[Span, SpanEnd]]:
     """A server span named ``METHOD /route/{template}``, under the host's context for the
-    invocation or the caller's ``traceparent`` header."""
+    invocation or the caller's ``traceparent`` header; its end may be taken over."""
     route = route_template(url, route_params)
     method = request_method(method)
     header = {name: value for name in ("traceparent", "tracestate") if (value := headers.get(name))}
     parent = parent_for(header, host_carrier(invocation))
     attributes = {HTTP_METHOD: method, HTTP_ROUTE: route}
-    with span(
+    with _current_span(
         tracer, f"{method} {route}", parent, kind=SpanKind.SERVER, attributes=attributes
     ) as on:
         yield on
@@ -218,7 +242,9 @@ def traced_request[**P, R](
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
     """Give each call of the HTTP edge's wrapper, ``async def wrapper(req, context, ...)``
     returning the response, its request's server span (read by duck typing: ``req.method``,
-    ``.url``, ``.path_params``, ``.headers``; the response's ``.status_code``).
+    ``.url``, ``.path_params``, ``.headers``; the response's ``.status_code``). A streamed
+    response (one with a ``body_iterator``) ends its span when its body ends, as the
+    conventions for HTTP server spans have it.
 
     `before` is awaited first, outside the span: building the services installs the tracer
     provider, and a span started before it would not be recorded (the first request of a
@@ -237,18 +263,47 @@ def traced_request[**P, R](
                 route_params=getattr(req, "path_params", None) or {},
                 headers=getattr(req, "headers", None) or {},
                 invocation=invocation,
-            ) as current:
+            ) as (current, end):
                 try:
                     response = await handler(*args, **kwargs)
                 except Exception:
                     answered(current, 500)  # the host answers 500
                     raise
                 answered(current, int(getattr(response, "status_code", 200)))
+                body = getattr(response, "body_iterator", None)
+                if body is not None:
+                    response.body_iterator = _ending(body, current)  # type: ignore[attr-defined]
+                    end.with_block = False
                 return response
 
         return traced
 
     return decorate
+
+
+async def _ending[T](body: AsyncIterable[T], target: Span) -> AsyncIterator[T]:
+    """`body`, ending `target` after its last chunk or when the caller left; a body that fails
+    marks it failed."""
+    try:
+        async for chunk in body:
+            yield chunk
+    except Exception as error:
+        failed(target, error)
+        raise
+    finally:
+        try:
+            await close_body(body)
+        finally:
+            target.end()
+
+
+async def close_body(body: object) -> None:
+    """Close a wrapped body that was left part-way: closing the wrapper (the caller left) must
+    reach the generators inside it, whose own clean-up (stopping the model call, recording the
+    request) would otherwise wait for the garbage collector."""
+    close = getattr(body, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def activity_span(

@@ -28,7 +28,7 @@ from agentops.audit import UNAUTHENTICATED_TENANT, AuditEvent
 from agentops.auth import ForbiddenError, Principal, principal_from_headers
 from agentops.bootstrap import Services, get_services
 from agentops.store.checks import check_key
-from agentops.tracing import traced_request
+from agentops.tracing import close_body, traced_request
 from triggers.edge import problem_for
 from triggers.http import HttpResponse, Request, StreamingResponse
 from triggers.problems import problem_kind
@@ -216,5 +216,8 @@ async def _recorded_at_end(
         if not ended:
             access.details["left"] = True
         record_request(req, response, started, services.agents)
-        # Shielded: the caller leaving cancels this task, and the entry must still be queued.
-        await asyncio.shield(services.audit.submit(access.event(response)))
+        try:
+            await close_body(body)  # the answer's own clean-up (the model call) comes first
+        finally:
+            # Shielded: the caller leaving cancels this task, and the entry must still be queued.
+            await asyncio.shield(services.audit.submit(access.event(response)))

@@ -143,6 +143,37 @@ async def test_a_request_span_is_named_by_its_route_and_parented_on_the_callers_
     assert span.status.status_code is StatusCode.UNSET  # a 4xx is the caller's
 
 
+@tracing.traced_request(tracer)
+async def _streaming_edge(req: Any, invocation: Any, chunks: list[bytes]) -> Any:
+    async def body() -> Any:
+        for chunk in chunks:
+            yield chunk
+
+    return SimpleNamespace(status_code=200, body_iterator=body())
+
+
+async def test_a_streamed_answers_span_ends_with_its_last_chunk(
+    captured_telemetry: CapturedTelemetry,
+) -> None:
+    response = await _streaming_edge(_request(), None, [b"one", b"two"])
+    assert captured_telemetry.spans() == []  # still open: the body has not been sent
+    assert [chunk async for chunk in response.body_iterator] == [b"one", b"two"]
+    (span,) = captured_telemetry.spans()
+    assert span.kind is SpanKind.SERVER and span.attributes["http.response.status_code"] == 200
+    assert span.status.status_code is StatusCode.UNSET
+
+
+async def test_a_streamed_answer_left_by_its_caller_ends_its_span_unfailed(
+    captured_telemetry: CapturedTelemetry,
+) -> None:
+    response = await _streaming_edge(_request(), None, [b"one", b"two"])
+    body = response.body_iterator
+    assert await anext(body) == b"one"
+    await body.aclose()  # as the server does when the caller disconnects
+    (span,) = captured_telemetry.spans()
+    assert span.status.status_code is StatusCode.UNSET
+
+
 async def test_a_request_that_raises_is_a_failed_500(captured_telemetry: CapturedTelemetry) -> None:
     with pytest.raises(RuntimeError):
         await _edge(_request(), _host(_parent(HOST_TRACE)), 500)
