@@ -24,25 +24,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import azure.functions as func
-
 from agentops.audit import AuditEvent, AuditTrail
 from agentops.audit_writer import AuditWriter
 from agentops.auth import Principal
 from agentops.store.errors import AuditConflictError
 from agentops.store.sqlite import SqliteStore
+from tests.triggers.http_requests import http_request
 from triggers.access import Access
+from triggers.http import HttpResponse, Request
 
 
-def request() -> func.HttpRequest:
+def request() -> Request:
     headers = {"x-forwarded-for": "203.0.113.7:50123", "x-ms-request-id": "r-1"}
-    return func.HttpRequest(
-        method="GET",
-        url="http://127.0.0.1/api/runs/abc",
-        headers=headers,
-        params={},
-        route_params={"run_id": "abc"},
-        body=b"",
+    return http_request(
+        "GET", "http://127.0.0.1/api/runs/abc", headers=headers, route_params={"run_id": "abc"}
     )
 
 
@@ -53,7 +48,7 @@ def event(n: int, tenant: str = "contoso") -> AuditEvent:
     """What a route does for its entry: read the request's context, then build the entry."""
     access = Access.begin(REQUEST, None, "run.read", f"runs/{n}")
     access.principal = Principal("ada", "Ada", tenant, frozenset())
-    response = func.HttpResponse("{}", status_code=200, mimetype="application/json")
+    response = HttpResponse("{}", status_code=200, media_type="application/json")
     return access.event(response)
 
 
