@@ -13,15 +13,13 @@ import jsonschema
 import pytest
 from pydantic import SecretStr
 
-from agentops import bootstrap
 from agentops.auth import Principal
-from agentops.bootstrap import Services, build_services
+from agentops.bootstrap import Services
 from agentops.runs.requests import AskRequest
-from agentops.settings import Budget, RateLimit, Settings
-from devhost.simulator.config import SimulatorConfig
-from devhost.simulator.server import serve_in_background
+from agentops.settings import Budget, RateLimit
 from tests.e2e.conftest import app_functions, principal_headers
 from tests.triggers.http_requests import http_request
+from tests.triggers.installed_services import installed_services
 from triggers.http import HttpResponse
 
 ADMIN = principal_headers("acme", "operator-1", "runs.write", "admin")
@@ -31,23 +29,16 @@ ROUTE = {f.get_function_name(): f for f in app_functions()}["ops_limits"].get_us
 
 @pytest.fixture
 async def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Services]:
-    async with serve_in_background(SimulatorConfig()) as sim:
-        settings = Settings(
-            store="sqlite",
-            sqlite_path=tmp_path / "agentops.db",
-            blob_root=tmp_path / "blobs",
-            model_endpoint=sim.url,
-            model_api_key=SecretStr("sk-ops-limits-test"),
-            website_auth_enabled=True,
-            functions_worker_process_count=2,
-            rate_limits={"gpt-4o-mini": RateLimit(rpm=120, tpm=20_000, window_s=10)},
-            tenant_budgets={"acme": Budget(tokens=100_000)},
-            agent_budgets={"summarizer": Budget(cost=5.0)},
-        )
-        built = build_services(settings)
-        monkeypatch.setattr(bootstrap, "_services", built)
+    async with installed_services(
+        tmp_path,
+        monkeypatch,
+        model_api_key=SecretStr("sk-ops-limits-test"),
+        functions_worker_process_count=2,
+        rate_limits={"gpt-4o-mini": RateLimit(rpm=120, tpm=20_000, window_s=10)},
+        tenant_budgets={"acme": Budget(tokens=100_000)},
+        agent_budgets={"summarizer": Budget(cost=5.0)},
+    ) as built:
         yield built
-        await built.aclose()
 
 
 async def _get(headers: dict[str, str]) -> HttpResponse:

@@ -15,16 +15,13 @@ from azure.durable_functions.models.DurableOrchestrationStatus import (
 )
 from pydantic import SecretStr
 
-from agentops import bootstrap
-from agentops.bootstrap import Services, build_services
+from agentops.bootstrap import Services
 from agentops.request_naming import UNMATCHED_ROUTE, route_template
-from agentops.settings import Settings
-from devhost.simulator.config import SimulatorConfig
-from devhost.simulator.server import RunningSimulator, serve_in_background
 from tests.e2e.conftest import app_functions, principal_headers
 from tests.metric_checks import assert_no_value_holds, assert_within_registry, attribute_sets
 from tests.telemetry_capture import CapturedTelemetry
 from tests.triggers.http_requests import http_request
+from tests.triggers.installed_services import installed_services
 from triggers.http import HttpResponse, StreamingResponse
 
 USER_ID = "user-0c7d51e2a9"
@@ -57,22 +54,10 @@ class _Engine:
 
 @pytest.fixture
 async def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Services]:
-    async with serve_in_background(SimulatorConfig()) as sim:
-        built = build_services(_settings(tmp_path, sim))
-        monkeypatch.setattr(bootstrap, "_services", built)
+    async with installed_services(
+        tmp_path, monkeypatch, model_api_key=SecretStr(MODEL_KEY)
+    ) as built:
         yield built
-        await built.aclose()
-
-
-def _settings(tmp_path: Path, sim: RunningSimulator) -> Settings:
-    return Settings(
-        store="sqlite",
-        sqlite_path=tmp_path / "agentops.db",
-        blob_root=tmp_path / "blobs",
-        model_endpoint=sim.url,
-        model_api_key=SecretStr(MODEL_KEY),
-        website_auth_enabled=True,
-    )
 
 
 ROUTES = {function.get_function_name(): function for function in app_functions()}

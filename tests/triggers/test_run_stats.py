@@ -16,19 +16,16 @@ from azure.durable_functions.models.DurableOrchestrationStatus import (
 )
 from pydantic import SecretStr
 
-from agentops import bootstrap
 from agentops.auth import Principal
-from agentops.bootstrap import Services, build_services
+from agentops.bootstrap import Services
 from agentops.runs.batch_service import BatchService
 from agentops.runs.contracts import BatchWork
 from agentops.runs.requests import RunRequest
 from agentops.runs.run_service import TOTALS_REUSE_S
-from agentops.settings import Settings
 from agentops.store.records import ItemError
-from devhost.simulator.config import SimulatorConfig
-from devhost.simulator.server import serve_in_background
 from tests.e2e.conftest import app_functions, principal_headers
 from tests.triggers.http_requests import http_request
+from tests.triggers.installed_services import installed_services
 from triggers.http import HttpResponse
 
 MODEL_KEY = "sk-stats-3f9a"
@@ -48,19 +45,10 @@ class _Status:
 
 @pytest.fixture
 async def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Services]:
-    async with serve_in_background(SimulatorConfig()) as sim:
-        settings = Settings(
-            store="sqlite",
-            sqlite_path=tmp_path / "agentops.db",
-            blob_root=tmp_path / "blobs",
-            model_endpoint=sim.url,
-            model_api_key=SecretStr(MODEL_KEY),
-            website_auth_enabled=True,
-        )
-        built = build_services(settings)
-        monkeypatch.setattr(bootstrap, "_services", built)
+    async with installed_services(
+        tmp_path, monkeypatch, model_api_key=SecretStr(MODEL_KEY)
+    ) as built:
         yield built
-        await built.aclose()
 
 
 def _stepped(readings: list[float]) -> Iterator[float]:
