@@ -158,16 +158,10 @@ def _run_window(
             waiting.clear()  # the run stops dispatching; those items stay pending
         if not running and not waiting:
             break
-        pending = spec.size - completed - failed
-        context.set_custom_status(
-            {
-                "completed": completed,
-                "failed": failed,
-                "pending": pending,
-                "stopped": stopped,
-                "deferrals": deferrals,
-            }
+        progress = ChunkReport(
+            completed=completed, failed=failed, stopped=stopped, deferrals=deferrals
         )
+        context.set_custom_status(_with_pending(progress, spec).model_dump())
         winner = yield context.task_any([task for task, _ in running + waiting])
 
         back = _pop(waiting, winner)
@@ -200,19 +194,11 @@ def _run_window(
             timer = context.create_timer(context.current_utc_datetime + delay)
             waiting.append((timer, group.returning(report.deferred, spent=False)))
 
-    pending = spec.size - completed - failed
-    context.set_custom_status(
-        {
-            "completed": completed,
-            "failed": failed,
-            "pending": pending,
-            "stopped": stopped,
-            "deferrals": deferrals,
-        }
+    report = _with_pending(
+        ChunkReport(completed=completed, failed=failed, stopped=stopped, deferrals=deferrals), spec
     )
-    return ChunkReport(
-        completed=completed, failed=failed, pending=pending, stopped=stopped, deferrals=deferrals
-    )
+    context.set_custom_status(report.model_dump())
+    return report
 
 
 def _run_chunks(
@@ -242,15 +228,7 @@ def _run_chunks(
             running.append((task, window))
         if not running:
             break
-        context.set_custom_status(
-            {
-                "completed": totals.completed,
-                "failed": totals.failed,
-                "pending": spec.size - totals.completed - totals.failed,
-                "stopped": totals.stopped,
-                "deferrals": totals.deferrals,
-            }
-        )
+        context.set_custom_status(_with_pending(totals, spec).model_dump())
         winner = yield context.task_any([task for task, _ in running])
         free += _pop(running, winner) or 0
         if isinstance(winner.result, Exception):
@@ -262,18 +240,15 @@ def _run_chunks(
             stopped=totals.stopped or child_report.stopped,
             deferrals=totals.deferrals + child_report.deferrals,
         )
-    pending = spec.size - totals.completed - totals.failed
-    result = totals.model_copy(update={"pending": pending})
-    context.set_custom_status(
-        {
-            "completed": result.completed,
-            "failed": result.failed,
-            "pending": pending,
-            "stopped": result.stopped,
-            "deferrals": result.deferrals,
-        }
-    )
+    result = _with_pending(totals, spec)
+    context.set_custom_status(result.model_dump())
     return result
+
+
+def _with_pending(report: ChunkReport, spec: RunSpec) -> ChunkReport:
+    """`report` with its range's items not yet ended: the progress the orchestration shows (its
+    custom status) and returns."""
+    return report.model_copy(update={"pending": spec.size - report.completed - report.failed})
 
 
 def chunk_bounds(start: int, end: int, chunk_size: int) -> list[tuple[int, int]]:
