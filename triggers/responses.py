@@ -86,8 +86,9 @@ class CacheSummary(Response):
 
 class ModelSpendView(Response):
     model: str | None = Field(
-        description="the model deployment that answered; null where none was recorded "
-        "(items failed before an answer, or stored before the model was kept)"
+        description="the model that answered (a failed item that spent tokens: its "
+        "deployment); null for items stored before the model was kept. Items that spent "
+        "nothing on any model are in no row"
     )
     items: int = Field(ge=0, description="finished items")
     usage: Usage
@@ -96,8 +97,8 @@ class ModelSpendView(Response):
 
 class ItemStats(Response):
     """How a run's items went, over all of them (not only the page): latency, retries and
-    spend by model. Deferrals (an item put back untried, e.g. while a breaker is open) are
-    not kept on the items and are not counted here."""
+    spend by model. Deferrals (an item put back untried, e.g. while a breaker is open) are not
+    kept on the items: the run's `progress` counts them."""
 
     timed_items: int = Field(
         ge=0,
@@ -137,7 +138,10 @@ class RunView(Response):
     agent: str
     status: RunStatusName
     runtime_status: str | None
-    progress: Any = Field(description="the orchestration's custom status: counts as it runs")
+    progress: Any = Field(
+        description="the orchestration's custom status: counts as it runs, and `deferrals` "
+        "(items put back without spending an attempt)"
+    )
     created_at: str
     finished_at: str | None
     total: int = Field(ge=0)

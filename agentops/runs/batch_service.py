@@ -244,16 +244,17 @@ class BatchService:
         """Fail the item; what the failing calls spent (a tool loop cut short) is its bill."""
         logger.info("run %s item %d failed (%s): %s", work.run_id, index, kind, redact(reason))
         spent = spent_by.usage if spent_by else NO_USAGE
+        deployment = self._deployment(work.agent)
         outcome = ItemOutcome.failed(
             ItemError(kind, reason),
             usage=spent,
             cost=spent_by.cost if spent_by else 0.0,
             # What the failing calls spent is the deployment's: the run's cost by model shows it.
-            model=self._deployment(work.agent) if spent.total_tokens else None,
+            model=deployment if spent.total_tokens else None,
             duration_ms=duration_ms,
         )
         if await self._store.complete_item(work.run_id, index, outcome):
-            item_metrics.item_failed(work.agent, self._deployment(work.agent), kind)
+            item_metrics.item_failed(work.agent, deployment, kind)
 
     async def finalize(self, work: FinalizeWork) -> None:
         """Write the run's terminal status with its totals, computed from the items themselves."""

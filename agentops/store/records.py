@@ -361,8 +361,8 @@ def _optional_int(value: Any) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class ModelSpend:
-    """What one run's finished items spent on one model (None: not recorded, e.g. failures
-    before any answer, or items stored before the model was kept)."""
+    """What one run's finished items spent on one model (None: not recorded, on items stored
+    before the model was kept; items that spent nothing on any model are in no row)."""
 
     model: str | None
     items: int

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from agentops.store.records import ItemStatus, ModelSpend, RunStats, Usage
 
@@ -24,6 +24,29 @@ class StatsRow(NamedTuple):
     prompt_tokens: int
     completion_tokens: int
     cost: float
+
+    @classmethod
+    def read(
+        cls,
+        status: Any,
+        attempts: Any,
+        duration_ms: Any,
+        model: Any,
+        prompt_tokens: Any,
+        completion_tokens: Any,
+        cost: Any,
+    ) -> StatsRow:
+        """A row from the values as an adapter's query returns them: an absent count is 0, an
+        absent duration stays None (items stored before durations were kept)."""
+        return cls(
+            str(status),
+            int(attempts or 0),
+            None if duration_ms is None else int(duration_ms),
+            model,
+            int(prompt_tokens or 0),
+            int(completion_tokens or 0),
+            float(cost or 0.0),
+        )
 
 
 def nearest_rank(ordered: list[int], q: float) -> int | None:

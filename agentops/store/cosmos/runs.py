@@ -229,14 +229,14 @@ class CosmosRunStore:
     async def item_stats(self, run_id: str) -> RunStats:
         rows = await self._db.query("items", _ITEM_STATS_QUERY, run_id, run_id=run_id)
         return fold_run_stats(
-            StatsRow(
-                str(row["status"]),
-                int(row.get("attempts") or 0),
-                None if row.get("duration_ms") is None else int(row["duration_ms"]),
+            StatsRow.read(
+                row["status"],
+                row.get("attempts"),
+                row.get("duration_ms"),
                 row.get("model"),
-                int(row.get("prompt") or 0),
-                int(row.get("completion") or 0),
-                float(row.get("cost") or 0.0),
+                row.get("prompt"),
+                row.get("completion"),
+                row.get("cost"),
             )
             for row in rows
         )

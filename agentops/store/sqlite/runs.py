@@ -178,18 +178,7 @@ class SqliteRunStore:
                 (run_id,),
             ).fetchall()
         )
-        return fold_run_stats(
-            StatsRow(
-                str(status),
-                int(attempts or 0),
-                None if duration is None else int(duration),
-                model,
-                int(prompt or 0),
-                int(completion or 0),
-                float(cost or 0.0),
-            )
-            for status, attempts, duration, model, prompt, completion, cost in rows
-        )
+        return fold_run_stats(StatsRow.read(*row) for row in rows)
 
     async def swap_item_text(
         self, run_id: str, index: int, field: str, expected: str, new: str
